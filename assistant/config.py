@@ -1,0 +1,91 @@
+"""One settings object, read from defaults, a TOML file and ASSISTANT_* environment variables.
+
+Precedence, highest first: arguments passed to ``Settings(...)``, environment variables
+(``ASSISTANT_TOP_K=5``), the TOML file (``assistant.toml`` in the working directory, or the
+file named by ``ASSISTANT_CONFIG``), then the defaults below. The CLI builds its flags from
+these same fields, so every setting has a flag, a variable and a TOML key of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+#: The project checkout: default paths live here, so `Assistant()` works from any directory.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
+
+
+class Settings(BaseSettings):
+    """Every knob of the assistant. Relative paths are resolved against the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="ASSISTANT_", frozen=True, extra="forbid")
+
+    # Where things live
+    index_dir: Path = Field(PROJECT_ROOT / "index", description="Chroma store folder")
+    corpus: list[Path] = Field([PROJECT_ROOT / "articles"], description="documents ingested when the index is empty")
+    models_dir: Path = Field(PROJECT_ROOT / "models", description="folder of GGUF files")
+    collection: str = Field("documents", description="Chroma collection name")
+    chroma_url: Optional[str] = Field(None, description="use a Chroma server (http://host:port) instead of index_dir")
+
+    # Embeddings and chunking
+    embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or folder")
+    chunk_tokens: int = Field(128, ge=16, le=256, description="max word pieces per chunk (MiniLM reads 256)")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="sentences shared by neighbouring chunks")
+    max_file_mb: float = Field(50.0, gt=0, description="files larger than this are refused")
+    follow_symlinks: bool = Field(False, description="follow symlinks that leave the folder being ingested")
+
+    # Retrieval
+    top_k: int = Field(4, ge=1, le=50, description="passages given to the model")
+    dense_weight: float = Field(0.5, ge=0, description="weight of dense search in rank fusion")
+    bm25_weight: float = Field(1.0, ge=0, description="weight of BM25 in rank fusion")
+    rrf_k: int = Field(20, ge=1, description="reciprocal-rank-fusion constant")
+
+    # Generation
+    model: str = Field("default", description="'default', 'small', a file in models_dir, or a GGUF path")
+    llm_url: Optional[str] = Field(None, description="OpenAI-compatible server (http://host:port/v1) instead of llama.cpp")
+    llm_api_key: Optional[str] = Field(None, description="API key for llm_url")
+    llm_model_name: Optional[str] = Field(None, description="model name sent to llm_url")
+    n_ctx: int = Field(4096, ge=512, description="llama.cpp context length in tokens")
+    n_threads: Optional[int] = Field(None, ge=1, description="CPU threads (default: all cores)")
+    n_batch: int = Field(512, ge=8, description="llama.cpp prompt batch size")
+    n_gpu_layers: int = Field(0, description="layers offloaded to a GPU (-1: all)")
+    max_tokens: int = Field(384, ge=16, description="max tokens of an answer (thinking included)")
+    temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature (0: greedy)")
+    seed: int = Field(0, description="sampling seed")
+    attribute_citations: bool = Field(True, description="mark uncited sentences with the source they quote")
+    think_tokens: int = Field(2048, ge=0, description="extra tokens allowed for a reasoning model's <think> part")
+
+    # Servers
+    host: str = Field("127.0.0.1", description="address the web UI and API bind to")
+    port: int = Field(7860, ge=0, le=65535, description="port of the web UI")
+
+    @field_validator("corpus", mode="before")
+    @classmethod
+    def _split_corpus(cls, value: Any) -> Any:
+        # Lets ASSISTANT_CORPUS=a:b or a single string name several folders.
+        if isinstance(value, str):
+            return [p for p in value.split(os.pathsep) if p]
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A validated copy with some fields changed (explicit values outrank env and TOML)."""
+        return type(self)(**{**self.model_dump(), **changes})

@@ -1,0 +1,119 @@
+"""Plain data passed between the stages. No behaviour lives here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional, Union
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded file: its cleaned-up text spans point into ``text``, the decoded original."""
+
+    path: str  # absolute path; the key of the document in the store
+    source: str  # what users see and citations name
+    text: str  # the decoded text of the file (PDF and HTML: the extracted text)
+    sha256: str  # hash of the file's bytes
+    blocks: tuple[tuple[int, int], ...]  # kept (start, end) spans of ``text``, boilerplate left out
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a document small enough for the embedder."""
+
+    id: str
+    text: str  # whitespace-normalised ``document.text[start:end]``
+    source: str
+    path: str
+    start: int
+    end: int
+    index: int  # position among the document's chunks
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk. ``start``/``end`` are character offsets into the source's text."""
+
+    text: str
+    source: str
+    start: int
+    end: int
+    score: float
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source the answer cites as ``[n]``."""
+
+    n: int
+    source: str
+    text: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The final answer. ``thinking`` holds a reasoning model's ``<think>`` part, never ``text``."""
+
+    text: str
+    citations: list[Citation]
+    refused: bool
+    thinking: str = ""
+    passages: list[Passage] = field(default_factory=list)  # every passage the model was shown
+
+    def to_dict(self) -> dict:
+        """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API."""
+        return {
+            "answer": self.text,
+            "citations": [
+                {"n": c.n, "source": c.source, "text": c.text, "start": c.start, "end": c.end} for c in self.citations
+            ],
+            "refused": self.refused,
+            "thinking": self.thinking,
+        }
+
+
+@dataclass(frozen=True)
+class Token:
+    """A piece of streamed output. ``kind`` says where it belongs.
+
+    ``kind="reset"`` means the answer streamed so far was in fact thinking (a model that only
+    closes ``</think>``); a UI moves it to the thinking pane. Its ``text`` is that thinking.
+    """
+
+    text: str
+    kind: Literal["answer", "thinking", "reset"] = "answer"
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Streamed before the first token: the passages the model is about to read."""
+
+    passages: list[Passage]
+
+
+StreamEvent = Union[Sources, Token, Answer]
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did. ``errors`` maps a file to a one-line reason."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: int = 0
+    chunks: int = 0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.removed} removed, {self.failed} failed ({self.chunks} chunks embedded)"
+        )
+
+
+Turn = tuple[str, str]  # (question, answer text)
