@@ -1,0 +1,105 @@
+"""Stage 2: split a document's kept spans into sentence-aligned, overlapping chunks.
+
+Sizes are counted in the embedder's own word pieces, so no chunk is silently truncated by
+the embedding model. Every chunk keeps its (start, end) offsets into the original text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Callable, Iterator
+
+from .types import Chunk, Document
+
+# Words whose trailing period does not end a sentence.
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "corp", "no",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "approx",
+    "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m",
+}
+_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
+
+
+def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans of ``text[start:end]`` as absolute (start, end) offsets, whitespace trimmed."""
+    end = len(text) if end is None else end
+    spans: list[tuple[int, int]] = []
+    sent_start = start
+    for m in _END.finditer(text, start, end):
+        if m.group() != "\n" and _is_abbreviation(text, sent_start, m.start()):
+            continue
+        spans.append((sent_start, m.end()))
+        sent_start = m.end()
+    spans.append((sent_start, end))
+    return [s for s in (_strip(text, a, b) for a, b in spans) if s[1] > s[0]]
+
+
+def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
+    word = re.search(r"([\w.]+)$", text[sent_start:dot])
+    if not word:
+        return False
+    w = word.group(1).lower()
+    # Single capitals ("J. Smith") and known abbreviations ("U.S.", "Jan.") keep the sentence going.
+    return w in _ABBREV or (len(w) == 1 and w.isalpha())
+
+
+def _strip(text: str, a: int, b: int) -> tuple[int, int]:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
+    """Cut an over-long sentence at word boundaries into pieces within ``limit``."""
+    pieces: list[tuple[int, int]] = []
+    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[a:b])]
+    i = 0
+    while i < len(words):
+        j = i + 1
+        while j < len(words) and count(text[a + words[i][0] : a + words[j][1]]) <= limit:
+            j += 1
+        pieces.append((a + words[i][0], a + words[j - 1][1]))
+        i = j
+    return pieces
+
+
+def chunk_document(
+    doc: Document, count_tokens: Callable[[str], int], max_tokens: int = 160, overlap: int = 1
+) -> list[Chunk]:
+    """Chunks of ``doc``: whole sentences packed up to ``max_tokens``, sharing ``overlap`` sentences."""
+    chunks: list[Chunk] = []
+    for block_start, block_end in doc.blocks:
+        sentences: list[tuple[int, int]] = []
+        for a, b in split_sentences(doc.text, block_start, block_end):
+            if count_tokens(doc.text[a:b]) > max_tokens:
+                sentences.extend(_split_long(doc.text, a, b, count_tokens, max_tokens))
+            else:
+                sentences.append((a, b))
+        for first, last in _pack(doc.text, sentences, count_tokens, max_tokens, overlap):
+            start, end = sentences[first][0], sentences[last][1]
+            chunks.append(_make_chunk(doc, start, end, len(chunks)))
+    return chunks
+
+
+def _pack(
+    text: str, sentences: list[tuple[int, int]], count: Callable[[str], int], limit: int, overlap: int
+) -> Iterator[tuple[int, int]]:
+    i = 0
+    while i < len(sentences):
+        j = i
+        while j + 1 < len(sentences) and count(text[sentences[i][0] : sentences[j + 1][1]]) <= limit:
+            j += 1
+        yield i, j
+        if j + 1 >= len(sentences):
+            return
+        # Step back `overlap` sentences, but always move forward.
+        i = max(i + 1, j + 1 - overlap)
+
+
+def _make_chunk(doc: Document, start: int, end: int, index: int) -> Chunk:
+    text = " ".join(doc.text[start:end].split())
+    digest = hashlib.sha256(f"{doc.path}\0{index}\0{text}".encode()).hexdigest()[:32]
+    return Chunk(id=digest, text=text, source=doc.source, path=doc.path, start=start, end=end, index=index)
