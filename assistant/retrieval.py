@@ -1,0 +1,131 @@
+"""Stage 5: find the passages for a question: dense search and BM25, fused by reciprocal rank.
+
+The BM25 index is built from the store's own contents and rebuilt whenever the store's chunk
+count changes, so several assistants sharing one Chroma server stay consistent with it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Callable, Optional
+
+import numpy as np
+
+from .types import Passage
+
+_STOPWORDS = frozenset(
+    """a an and are as at be been but by did do does for from had has have how i if in into is it its
+    of on or so than that the their them then there these they this to was were what when where which
+    who whom why will with would about after before over under up down out his her he she we you your
+    our can could should may might must much many more most also any all some such no not only own same
+    too very just s t""".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased word tokens, stopwords dropped, plurals and simple inflections folded."""
+    tokens = []
+    for word in re.findall(r"[\w][\w.\-%$]*", text.lower()):
+        word = word.strip(".-")
+        if not word or word in _STOPWORDS:
+            continue
+        tokens.append(_stem(word))
+    return tokens
+
+
+def _stem(word: str) -> str:
+    if len(word) <= 4 or not word.isalpha():
+        return word
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)] + keep
+    return word
+
+
+class LexicalIndex:
+    """BM25 over every chunk in the store."""
+
+    def __init__(self, ids: list[str], texts: list[str], metas: list[dict]) -> None:
+        import bm25s
+
+        self.ids, self.texts, self.metas = ids, texts, metas
+        self._bm25 = bm25s.BM25()
+        corpus = [tokenize(t) or ["\u2205"] for t in texts]
+        self._bm25.index(corpus, show_progress=False)
+
+    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """(row, score) pairs, best first; rows with no matching term are left out."""
+        terms = tokenize(query)
+        if not terms or not self.ids:
+            return []
+        rows, scores = self._bm25.retrieve([terms], k=min(k, len(self.ids)), show_progress=False)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+
+class Retriever:
+    """Hybrid search over a VectorStore with an Embedder."""
+
+    def __init__(
+        self,
+        store,
+        embed_query: Callable[[str], np.ndarray],
+        dense_weight: float = 1.0,
+        bm25_weight: float = 1.0,
+        rrf_k: int = 20,
+    ) -> None:
+        self.store = store
+        self.embed_query = embed_query
+        self.dense_weight = dense_weight
+        self.bm25_weight = bm25_weight
+        self.rrf_k = rrf_k
+        self._lexical: Optional[LexicalIndex] = None
+        self._lexical_count = -1
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget the BM25 index (the store was written to)."""
+        with self._lock:
+            self._lexical = None
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index, rebuilt when the store's size has changed since it was built."""
+        count = self.store.count()
+        with self._lock:
+            if self._lexical is None or count != self._lexical_count:
+                self._lexical = LexicalIndex(*self.store.all_chunks())
+                self._lexical_count = count
+            return self._lexical
+
+    def dense(self, query: str, k: int) -> list[Passage]:
+        return self.store.query(self.embed_query(query), k)
+
+    def bm25(self, query: str, k: int) -> list[Passage]:
+        lex = self.lexical()
+        return [_passage(lex, row, score) for row, score in lex.search(query, k)]
+
+    def retrieve(self, query: str, k: int = 4, candidates: int = 30) -> list[Passage]:
+        """The ``k`` best passages by weighted reciprocal-rank fusion of dense and BM25 results."""
+        if not query.strip() or self.store.count() == 0:
+            return []
+        fused: dict[str, float] = {}
+        by_id: dict[str, Passage] = {}
+        for weight, hits in (
+            (self.dense_weight, self.dense(query, candidates) if self.dense_weight else []),
+            (self.bm25_weight, self.bm25(query, candidates) if self.bm25_weight else []),
+        ):
+            for rank, passage in enumerate(hits):
+                fused[passage.id] = fused.get(passage.id, 0.0) + weight / (self.rrf_k + rank + 1)
+                by_id.setdefault(passage.id, passage)
+        best = sorted(fused, key=lambda i: fused[i], reverse=True)[:k]
+        return [_with_score(by_id[i], fused[i]) for i in best]
+
+
+def _passage(lex: LexicalIndex, row: int, score: float) -> Passage:
+    meta = lex.metas[row]
+    return Passage(text=lex.texts[row], source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
+                   score=score, id=lex.ids[row])
+
+
+def _with_score(p: Passage, score: float) -> Passage:
+    return Passage(text=p.text, source=p.source, start=p.start, end=p.end, score=score, id=p.id)

@@ -1,0 +1,235 @@
+"""Stage 4: keep chunks and their vectors in Chroma, embedded on disk or on a Chroma server.
+
+The collection records which embedder wrote it; opening it with another one is refused.
+Each document's chunks are written in one call and carry the document's hash and chunk
+count, so a document cut short by a crash is recognised and written again on the next ingest.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Optional, Protocol, Sequence
+
+import numpy as np
+
+from .errors import AssistantError
+from .types import Chunk, Passage
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """What the store knows about one ingested file."""
+
+    path: str
+    source: str
+    sha256: str
+    chunks: int  # chunks present
+    expected: int  # chunks the document was split into; less present means a cut-short write
+
+
+class VectorStore(Protocol):
+    """The operations the assistant needs from a vector database."""
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, sha256: str) -> None: ...
+    def ids_for(self, path: str) -> list[str]: ...
+    def delete_document(self, path: str) -> int: ...
+    def delete_ids(self, ids: Sequence[str]) -> None: ...
+    def documents(self) -> dict[str, StoredDocument]: ...
+    def query(self, vector: np.ndarray, k: int) -> list[Passage]: ...
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]: ...
+    def count(self) -> int: ...
+    def writer(self) -> Any: ...
+    def close(self) -> None: ...
+
+
+class ChromaStore:
+    """A Chroma collection, embedded (``PersistentClient``) or remote (``HttpClient``)."""
+
+    def __init__(
+        self,
+        embedder_name: str,
+        dim: int,
+        path: Optional[Path] = None,
+        url: Optional[str] = None,
+        collection: str = "documents",
+    ) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        self.location = url or str(path)
+        self._lock_path = None if url else Path(path) / ".ingest.lock"
+        try:
+            if url:
+                from urllib.parse import urlparse
+
+                parsed = urlparse(url)
+                if not parsed.hostname:
+                    raise AssistantError(f"chroma_url {url!r}: expected http://host:port")
+                self._client = chromadb.HttpClient(
+                    host=parsed.hostname, port=parsed.port or 8000, ssl=parsed.scheme == "https",
+                    settings=chroma_settings,
+                )
+            else:
+                Path(path).mkdir(parents=True, exist_ok=True)
+                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+            self._col = self._client.get_or_create_collection(
+                collection,
+                metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dim": dim},
+                embedding_function=None,
+            )
+        except AssistantError:
+            raise
+        except Exception as exc:
+            raise AssistantError(f"index {self.location}: cannot open the Chroma store ({exc})") from exc
+        meta = self._col.metadata or {}
+        if meta.get("embedder") != embedder_name or int(meta.get("dim", -1)) != dim:
+            raise AssistantError(
+                f"index {self.location} was built with embedder {meta.get('embedder')!r} "
+                f"(dimension {meta.get('dim')}), but this assistant uses {embedder_name!r} (dimension {dim}). "
+                f"Rebuild it: delete {self.location} (or use another index_dir) and run `assistant ingest` again."
+            )
+        self.embedder_name = embedder_name
+        self.dim = dim
+
+    # Writing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def writer(self) -> Iterator[None]:
+        """Hold the index's ingest lock: one writing process at a time, others wait."""
+        if self._lock_path is None:
+            yield
+            return
+        with open(self._lock_path, "a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, sha256: str) -> None:
+        if not chunks:
+            return
+        metadatas = [
+            {"source": c.source, "path": c.path, "start": c.start, "end": c.end, "index": c.index,
+             "sha256": sha256, "n_chunks": len(chunks)}
+            for c in chunks
+        ]
+        batch = self._max_batch()
+        # One call per document when it fits, so a crash leaves all of its chunks or none.
+        for i in range(0, len(chunks), batch):
+            self._col.upsert(
+                ids=[c.id for c in chunks[i : i + batch]],
+                embeddings=vectors[i : i + batch].tolist(),
+                documents=[c.text for c in chunks[i : i + batch]],
+                metadatas=metadatas[i : i + batch],
+            )
+
+    def _max_batch(self) -> int:
+        try:
+            return int(self._client.get_max_batch_size())
+        except Exception:  # older clients lack it; Chroma's documented floor is well above this
+            return 1000
+
+    def ids_for(self, path: str) -> list[str]:
+        """Ids of every chunk stored for the document at ``path``."""
+        return list(self._col.get(where={"path": path}, include=[])["ids"])
+
+    def delete_document(self, path: str) -> int:
+        ids = self.ids_for(path)
+        self.delete_ids(ids)
+        return len(ids)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), 5000):
+            self._col.delete(ids=ids[i : i + 5000])
+
+    # Reading -----------------------------------------------------------------------------
+
+    def documents(self) -> dict[str, StoredDocument]:
+        """Every stored document by path, with the hash and chunk count it was written with."""
+        docs: dict[str, dict[str, Any]] = {}
+        for meta in self._iter_get(include=["metadatas"]):
+            entry = docs.setdefault(
+                meta["path"],
+                {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0))},
+            )
+            entry["hashes"].add(meta.get("sha256", ""))
+            entry["count"] += 1
+        return {
+            path: StoredDocument(
+                path=path,
+                source=e["source"],
+                # Two hashes under one path: a replacement was cut short; treat the file as changed.
+                sha256=next(iter(e["hashes"])) if len(e["hashes"]) == 1 else "",
+                chunks=e["count"],
+                expected=e["expected"] if len(e["hashes"]) == 1 else -1,
+            )
+            for path, e in docs.items()
+        }
+
+    def _iter_get(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        page = 5000
+        offset = 0
+        while True:
+            got = self._col.get(include=include, limit=page, offset=offset)
+            metas = got.get("metadatas") or []
+            for meta in metas:
+                yield meta
+            if len(got["ids"]) < page:
+                return
+            offset += page
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+        """(ids, texts, metadatas) of every chunk, for the lexical index."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metas: list[dict[str, Any]] = []
+        page, offset = 5000, 0
+        while True:
+            got = self._col.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            ids += got["ids"]
+            texts += got["documents"]
+            metas += got["metadatas"]
+            if len(got["ids"]) < page:
+                return ids, texts, metas
+            offset += page
+
+    def query(self, vector: np.ndarray, k: int) -> list[Passage]:
+        n = self.count()
+        if n == 0:
+            return []
+        got = self._col.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
+                    score=1.0 - float(dist), id=cid)
+            for cid, text, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
+
+    def count(self) -> int:
+        return int(self._col.count())
+
+    def close(self) -> None:
+        # Chroma has no close(); dropping the references lets its SQLite handles go.
+        self._col = None  # type: ignore[assignment]
+        self._client = None  # type: ignore[assignment]
+
+
+def create_store(settings: Any, embedder_name: str, dim: int) -> ChromaStore:
+    """The store the settings ask for: a Chroma server when ``chroma_url`` is set, else ``index_dir``."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    return ChromaStore(
+        embedder_name, dim, path=None if settings.chroma_url else Path(settings.index_dir),
+        url=settings.chroma_url, collection=settings.collection,
+    )
