@@ -1,0 +1,265 @@
+"""Stage 7: run the language model: llama.cpp in process, or any OpenAI-compatible server.
+
+Both stream text pieces. ``ThinkParser`` splits a reasoning model's ``<think>…</think>`` from
+its answer as the pieces arrive, also for models whose chat template opens ``<think>`` in the
+prompt so that the output only closes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Iterator, Optional, Protocol, Sequence
+
+from .errors import AssistantError
+from .types import Token
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+
+
+class LLM(Protocol):
+    """A chat model that streams text."""
+
+    name: str
+    n_ctx: int
+    opens_think: bool  # the chat template starts the reply inside <think>
+    reasoning: bool  # the model thinks before answering: give it room to
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float, seed: int = 0
+    ) -> Iterator[str]: ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+    def close(self) -> None: ...
+
+
+def check_gguf(path: Path) -> None:
+    """Refuse a file that is missing, not GGUF, or visibly truncated, naming it."""
+    if not path.exists():
+        raise AssistantError(f"model {path}: file not found (run `make install`, or `assistant models` to list models)")
+    if not path.is_file():
+        raise AssistantError(f"model {path}: not a file")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        raise AssistantError(f"model {path}: not a GGUF file (it starts with {magic!r})")
+    if path.stat().st_size < 1024 * 1024:
+        raise AssistantError(f"model {path}: only {path.stat().st_size} bytes, truncated or corrupt")
+
+
+class LlamaCppLLM:
+    """A GGUF model loaded in this process by llama-cpp-python, its chat template taken from the file."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        n_ctx: int = 4096,
+        n_threads: Optional[int] = None,
+        n_batch: int = 512,
+        n_gpu_layers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        model_path = Path(model_path)
+        check_gguf(model_path)
+        from llama_cpp import Llama
+
+        try:
+            self._llm = Llama(
+                model_path=str(model_path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 2,
+                n_batch=n_batch,
+                n_gpu_layers=n_gpu_layers,
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise AssistantError(f"model {model_path}: llama.cpp could not load it, truncated or corrupt? ({exc})") from exc
+        self.name = model_path.name
+        self.path = model_path
+        self.n_ctx = self._llm.n_ctx()
+        template = self._llm.metadata.get("tokenizer.chat_template", "")
+        self.opens_think = _template_opens_think(self._llm, template)
+        self.reasoning = self.opens_think or THINK_OPEN in template
+        # llama.cpp contexts are not re-entrant: one generation at a time.
+        self._lock = threading.Lock()
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float, seed: int = 0
+    ) -> Iterator[str]:
+        with self._lock:
+            if self._llm is None:
+                raise AssistantError(f"model {self.name}: already closed")
+            chunks = self._llm.create_chat_completion(
+                messages=list(messages), max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True,
+            )
+            try:
+                for chunk in chunks:
+                    piece = chunk["choices"][0]["delta"].get("content")
+                    if piece:
+                        yield piece
+            finally:
+                chunks.close()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+
+
+def _template_opens_think(llm, template: str) -> bool:
+    if THINK_OPEN not in template:
+        return False
+    try:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        eos = llm._model.token_get_text(llm.token_eos()) if hasattr(llm, "_model") else ""
+        bos = llm._model.token_get_text(llm.token_bos()) if hasattr(llm, "_model") else ""
+        rendered = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)(
+            messages=[{"role": "user", "content": "hi"}]
+        ).prompt
+    except Exception:  # an exotic template: fall back to watching the output for </think>
+        return False
+    return rendered.rstrip().endswith(THINK_OPEN)
+
+
+class OpenAICompatLLM:
+    """Any server with OpenAI's /v1/chat/completions: llama-server, vLLM, Ollama, llama-cpp-python's."""
+
+    def __init__(self, url: str, api_key: Optional[str] = None, model: Optional[str] = None, n_ctx: int = 4096,
+                 timeout: float = 600.0) -> None:
+        self.url = url.rstrip("/")
+        self.api_key = api_key
+        self.name = model or "default"
+        self.n_ctx = n_ctx
+        self.timeout = timeout
+        self.opens_think = False
+        self.reasoning = True  # unknown model: allow for thinking; the parser handles either way
+        self._lock = threading.Lock()
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def stream(
+        self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float, seed: int = 0
+    ) -> Iterator[str]:
+        import httpx
+
+        body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
+                "temperature": temperature, "seed": seed, "stream": True}
+        try:
+            with httpx.stream("POST", f"{self.url}/chat/completions", json=body, headers=self._headers(),
+                              timeout=self.timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    raise AssistantError(f"llm_url {self.url}: HTTP {response.status_code}: {response.text[:300]}")
+                for line in response.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    delta = json.loads(data)["choices"][0].get("delta") or {}
+                    # Servers that split reasoning out (vLLM, DeepSeek) send it beside content.
+                    if delta.get("reasoning_content"):
+                        yield THINK_OPEN + delta["reasoning_content"] + THINK_CLOSE
+                    if delta.get("content"):
+                        yield delta["content"]
+        except httpx.HTTPError as exc:
+            raise AssistantError(f"llm_url {self.url}: cannot reach the model server ({exc})") from exc
+
+    def count_tokens(self, text: str) -> int:
+        # No tokenizer here: over-estimate (about 3 characters a token) so the budget stays safe.
+        return len(text) // 3 + 1
+
+    def close(self) -> None:
+        pass
+
+
+class ThinkParser:
+    """Splits streamed text into thinking and answer Tokens, tags cut anywhere across pieces."""
+
+    def __init__(self, opens_think: bool = False) -> None:
+        self.mode = "thinking" if opens_think else "answer"
+        self.thinking = ""
+        self.answer = ""
+        self._pending = ""
+        self._closed = False  # saw </think>: everything after is answer
+
+    def feed(self, piece: str) -> list[Token]:
+        out: list[Token] = []
+        buf = self._pending + piece
+        self._pending = ""
+        while buf:
+            if self.mode == "answer" and not self._closed and not self.answer.strip():
+                stripped = buf.lstrip()
+                if stripped.startswith(THINK_OPEN):
+                    self.mode = "thinking"
+                    buf = stripped[len(THINK_OPEN):]
+                    continue
+                if stripped and THINK_OPEN.startswith(stripped):
+                    self._pending = buf  # might be the start of <think>
+                    return out
+            at = buf.find(THINK_CLOSE)
+            if at >= 0 and not self._closed:
+                before, buf = buf[:at], buf[at + len(THINK_CLOSE):]
+                if self.mode == "thinking":
+                    out += self._emit(before, "thinking")
+                else:
+                    # Only a closing tag: what looked like answer was thinking all along.
+                    self.thinking += self.answer + before
+                    self.answer = ""
+                    out.append(Token(self.thinking, "reset"))
+                self.mode, self._closed = "answer", True
+                buf = buf.lstrip()
+                continue
+            keep = 0 if self._closed else _partial_suffix(buf, THINK_CLOSE)
+            out += self._emit(buf[: len(buf) - keep], self.mode)
+            self._pending = buf[len(buf) - keep:]
+            break
+        return out
+
+    def finish(self) -> list[Token]:
+        """Flush what was held back at the end of the stream."""
+        rest, self._pending = self._pending, ""
+        return self._emit(rest, self.mode)
+
+    def _emit(self, text: str, kind: str) -> list[Token]:
+        if not text:
+            return []
+        if kind == "thinking":
+            self.thinking += text
+        else:
+            if not self.answer:
+                text = text.lstrip()
+                if not text:
+                    return []
+            self.answer += text
+        return [Token(text, kind)]  # type: ignore[arg-type]
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest suffix of ``text`` that is a proper prefix of ``tag``."""
+    for n in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:n]):
+            return n
+    return 0
+
+
+def create_llm(settings, model_path: Optional[Path]) -> LLM:
+    """The LLM the settings ask for: a server when ``llm_url`` is set, else llama.cpp on ``model_path``."""
+    if settings.llm_url:
+        return OpenAICompatLLM(settings.llm_url, settings.llm_api_key, settings.llm_model_name, settings.n_ctx)
+    assert model_path is not None
+    return LlamaCppLLM(model_path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
+                       n_gpu_layers=settings.n_gpu_layers, seed=settings.seed)

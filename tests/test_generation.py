@@ -1,0 +1,119 @@
+import pytest
+
+from assistant import prompting
+from assistant.errors import AssistantError
+from assistant.generation import ThinkParser
+from assistant.types import Passage
+
+
+def run(pieces, opens_think=False):
+    parser = ThinkParser(opens_think)
+    events = []
+    for piece in pieces:
+        events += parser.feed(piece)
+    events += parser.finish()
+    return parser, events
+
+
+def chars(text):
+    return list(text)  # the harshest streaming: tags split across every boundary
+
+
+@pytest.mark.parametrize("split", [lambda s: [s], chars, lambda s: [s[i : i + 5] for i in range(0, len(s), 5)]])
+def test_think_block_goes_to_thinking_never_to_the_answer(split):
+    parser, events = run(split("<think>\nLet me check [2]. Maybe 3?\n</think>\n\nIt is Carnegie [1]."))
+    assert parser.thinking.strip() == "Let me check [2]. Maybe 3?"
+    assert parser.answer == "It is Carnegie [1]."
+    assert "".join(e.text for e in events if e.kind == "answer") == parser.answer
+    assert all("<think>" not in e.text and "</think>" not in e.text for e in events)
+
+
+@pytest.mark.parametrize("split", [lambda s: [s], chars])
+def test_template_opened_think_only_closes(split):
+    parser, events = run(split("hmm, source 2 says 13.</think>Thirteen [2]."), opens_think=True)
+    assert parser.thinking == "hmm, source 2 says 13."
+    assert parser.answer == "Thirteen [2]."
+    assert {e.kind for e in events} == {"thinking", "answer"}
+
+
+def test_unannounced_close_moves_streamed_text_to_thinking():
+    parser, events = run(["I think ", "it is 8%", "</think>", "8% [1]."])
+    assert parser.thinking == "I think it is 8%"
+    assert parser.answer == "8% [1]."
+    reset = [e for e in events if e.kind == "reset"]
+    assert reset and reset[0].text == "I think it is 8%"
+
+
+def test_plain_model_output_is_all_answer():
+    parser, events = run(chars("No tags here, <b>bold</b> and a < sign [1]."))
+    assert parser.answer == "No tags here, <b>bold</b> and a < sign [1]." and parser.thinking == ""
+
+
+def test_unclosed_think_stays_thinking():
+    parser, _ = run(["<think>still going"])
+    assert parser.thinking == "still going" and parser.answer == ""
+
+
+P = [Passage(f"text {i}. More words here.", f"articles/00{i}.txt", 10 * i, 10 * i + 9, 1.0 / (i + 1), f"id{i}")
+     for i in range(1, 6)]
+
+
+def test_citations_are_only_the_cited_ones_in_order():
+    cites = prompting.parse_citations("A [3]. B [1][3]. C [Source 2, 4]. Bad [9] [0].", P)
+    assert [c.n for c in cites] == [3, 1, 2, 4]
+    assert cites[0].source == P[2].source and cites[0].start == P[2].start
+
+
+@pytest.mark.parametrize("text,refused", [
+    (prompting.REFUSAL, True),
+    ("The sources do not mention the context window.", True),
+    ("I don't know.", True),
+    ("", True),
+    ("It was released in 2023 [1].", False),
+    ("Carnegie Endowment [1]. The sources do not say more.", False),
+])
+def test_refusals_are_recognised(text, refused):
+    assert prompting.is_refusal(text) is refused
+
+
+def count(text):
+    return len(text) // 4 + 1
+
+
+def test_budget_drops_whole_sources_by_rank():
+    full = prompting.build_prompt("Q?", P, [], count, budget=10_000)
+    assert full.passages == P
+    tight_budget = full.tokens - count(f"[5] (005.txt) {P[4].text}\n\n") - count(f"[4] (004.txt) {P[3].text}\n\n") + 2
+    tight = prompting.build_prompt("Q?", P, [], count, budget=tight_budget)
+    assert tight.passages == P[:3]
+    assert tight.tokens <= tight_budget
+    assert "text 4" not in tight.messages[-1]["content"]
+    assert tight.messages[0] == {"role": "system", "content": prompting.SYSTEM_PROMPT}
+
+
+def test_history_is_kept_newest_first_within_budget_and_prefix_is_stable():
+    history = [(f"old question {i}", f"old answer {i}") for i in range(50)]
+    prompt = prompting.build_prompt("Q?", P, history, count, budget=600)
+    contents = [m["content"] for m in prompt.messages]
+    assert "old question 49" in contents and "old question 0" not in contents
+    assert prompt.tokens <= 600
+    assert prompt.messages[0]["content"] == prompting.SYSTEM_PROMPT
+
+
+def test_a_question_too_long_for_the_context_is_refused_clearly():
+    with pytest.raises(AssistantError, match="question: too long"):
+        prompting.build_prompt("why " * 5000, P, [], count, budget=1000)
+
+
+def test_uncited_sentences_get_the_source_they_quote_and_unsupported_ones_stay_bare():
+    from assistant.retrieval import tokenize
+
+    passages = [
+        Passage("Alibaba's shares rose 8% in Hong Kong.", "a.txt", 0, 10, 1.0, "a"),
+        Passage("Scott Singer is a visiting scholar at the Carnegie Endowment.", "b.txt", 0, 10, 0.5, "b"),
+    ]
+    text = prompting.attribute(
+        "Singer is a visiting scholar at Carnegie Endowment. The weather was sunny today! Shares rose 8% [1].",
+        passages, tokenize)
+    assert text == ("Singer is a visiting scholar at Carnegie Endowment [2]. The weather was sunny today! "
+                    "Shares rose 8% [1].")
