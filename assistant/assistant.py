@@ -1,0 +1,375 @@
+"""Stage 8: the Assistant ties the stages together. This is the public Python API that the
+CLI, the web UI and the HTTP API all call.
+
+    with Assistant() as a:
+        a.ingest(["articles/"])
+        answer = a.ask("Where is Scott Singer a visiting scholar?")
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+
+from . import documents, prompting
+from .chunking import chunk_document
+from .config import Settings
+from .errors import AssistantError
+from .types import Answer, Chunk, Document, IngestReport, Passage, Sources, StreamEvent, Token
+
+Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
+History = Sequence[Union[tuple[str, str], dict[str, Any]]]
+
+# Follow-up questions lean on the conversation ("How much did its shares rise?").
+_REFERRING = re.compile(
+    r"\b(it|its|it's|they|them|their|theirs|this|that|these|those|he|him|his|she|her|there|the company|"
+    r"the model|the firm|same|also|too|else|other|then)\b",
+    re.IGNORECASE,
+)
+_EMBED_BATCH = 128  # chunks embedded together across small files
+
+
+class Assistant:
+    """Local question answering over your documents, with cited answers.
+
+    Models load on first use and are freed by ``close()`` (or leaving a ``with`` block).
+    Backends can be passed in (tests pass fakes); otherwise the settings pick them.
+    """
+
+    def __init__(
+        self,
+        settings: Optional[Settings] = None,
+        *,
+        embedder: Any = None,
+        store: Any = None,
+        llm: Any = None,
+        **overrides: Any,
+    ) -> None:
+        settings = settings or Settings()
+        self.settings = settings.replace(**overrides) if overrides else settings
+        self._embedder = embedder
+        self._store = store
+        self._llm = llm
+        # Backends passed in belong to the caller, who may share them; close() frees only ours.
+        self._borrowed = {id(b) for b in (embedder, store, llm) if b is not None}
+        self._retriever = None
+        self._index_checked = False
+        self._lock = threading.RLock()
+        # The exact user message each answered question was sent with, replayed in history so
+        # llama.cpp's prefix cache covers the whole earlier conversation.
+        self._sent: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    # Lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> "Assistant":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the models and the store this Assistant loaded (not those passed in)."""
+        with self._lock:
+            for backend in (self._llm, self._embedder, self._store):
+                if backend is not None and id(backend) not in self._borrowed:
+                    backend.close()
+            self._llm = self._embedder = self._store = self._retriever = None
+
+    # Backends, created on first use ----------------------------------------------------------
+
+    @property
+    def embedder(self):
+        with self._lock:
+            if self._embedder is None:
+                from .embedding import create_embedder
+
+                self._embedder = create_embedder(self.settings.embedder)
+            return self._embedder
+
+    @property
+    def store(self):
+        with self._lock:
+            if self._store is None:
+                from .embedding import describe
+                from .store import create_store
+
+                if self._embedder is not None:
+                    name, dim = self._embedder.name, self._embedder.dim
+                else:
+                    name, dim = describe(self.settings.embedder)  # no need to load the model yet
+                self._store = create_store(self.settings, name, dim)
+            return self._store
+
+    @property
+    def llm(self):
+        with self._lock:
+            if self._llm is None:
+                from .generation import create_llm
+
+                path = None
+                if not self.settings.llm_url:
+                    from .models import resolve
+
+                    path = resolve(self.settings.model, self.settings.models_dir)
+                self._llm = create_llm(self.settings, path)
+            return self._llm
+
+    @property
+    def retriever(self):
+        with self._lock:
+            if self._retriever is None:
+                from .retrieval import Retriever
+
+                s = self.settings
+                self._retriever = Retriever(
+                    self.store, lambda q: self.embedder.embed([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
+                )
+            return self._retriever
+
+    # Ingestion ---------------------------------------------------------------------------
+
+    def ingest(self, paths: Iterable[Union[str, Path]], progress: Optional[Progress] = None) -> IngestReport:
+        """Index files and folders incrementally.
+
+        Unchanged files cost a hash and no embedding; a changed file's chunks are replaced;
+        files that disappeared from an ingested folder are removed. A file that fails is
+        reported in ``report.errors`` by name and leaves the rest of the batch, and whatever
+        was indexed before, untouched.
+        """
+        report = IngestReport()
+        files: list[Path] = []
+        folders: list[Path] = []
+        for raw in paths:
+            path = Path(raw).expanduser()
+            try:
+                if path.is_dir():
+                    folders.append(path.absolute())
+                files.extend(documents.iter_files(path, self.settings.follow_symlinks))
+            except AssistantError as exc:
+                report.failed += 1
+                report.errors[str(raw)] = str(exc)
+        store = self.store
+        with store.writer():
+            stored = store.documents()
+            pending: list[tuple[Document, list[Chunk], list[str]]] = []
+            seen: set[str] = set()
+            max_bytes = int(self.settings.max_file_mb * 1e6)
+            for done, path in enumerate(files, 1):
+                key = str(path)
+                seen.add(key)
+                if progress:
+                    progress(done, len(files), key)
+                try:
+                    before = stored.get(key)
+                    if before and before.chunks == before.expected and before.sha256 == _sha256(path, max_bytes):
+                        report.unchanged += 1
+                        continue
+                    doc = documents.load(path, max_bytes)
+                    chunks = chunk_document(doc, self.embedder.count_tokens, self.settings.chunk_tokens,
+                                            self.settings.chunk_overlap)
+                    old_ids = store.ids_for(key) if before else []
+                    pending.append((doc, chunks, old_ids))
+                except AssistantError as exc:
+                    report.failed += 1
+                    report.errors[key] = str(exc)
+                    continue
+                if before:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                if sum(len(c) for _, c, _ in pending) >= _EMBED_BATCH:
+                    report.chunks += self._write(pending)
+                    pending = []
+            report.chunks += self._write(pending)
+            for folder in folders:
+                prefix = str(folder) + os.sep
+                for key in stored:
+                    if key.startswith(prefix) and key not in seen and not Path(key).exists():
+                        store.delete_document(key)
+                        report.removed += 1
+        self.retriever.invalidate()
+        self._index_checked = True
+        return report
+
+    def _write(self, pending: list[tuple[Document, list[Chunk], list[str]]]) -> int:
+        if not pending:
+            return 0
+        texts = [c.text for _, chunks, _ in pending for c in chunks]
+        vectors = self.embedder.embed(texts)
+        row = 0
+        for doc, chunks, old_ids in pending:
+            self.store.add(chunks, vectors[row : row + len(chunks)], doc.sha256)
+            row += len(chunks)
+            stale = set(old_ids) - {c.id for c in chunks}
+            if stale:
+                self.store.delete_ids(sorted(stale))
+        return len(texts)
+
+    def remove(self, source: str) -> int:
+        """Remove a document (by source name or path) from the index; returns the chunks removed."""
+        store = self.store
+        with store.writer():
+            for key, doc in store.documents().items():
+                if source in (key, doc.source):
+                    removed = store.delete_document(key)
+                    self.retriever.invalidate()
+                    return removed
+        raise AssistantError(f"document {source!r}: not in the index")
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The indexed documents: source, path, chunks, sha256."""
+        return [
+            {"source": d.source, "path": d.path, "chunks": d.chunks, "sha256": d.sha256}
+            for d in sorted(self.store.documents().values(), key=lambda d: d.source)
+        ]
+
+    def ensure_index(self) -> None:
+        """Build the index from ``settings.corpus`` if it is empty (first use after install)."""
+        if self._index_checked:
+            return
+        if self.store.count() == 0 and self.settings.corpus:
+            report = self.ingest(self.settings.corpus)
+            if self.store.count() == 0:
+                raise AssistantError(
+                    "index is empty and the corpus gave no text: "
+                    + ("; ".join(report.errors.values()) or ", ".join(map(str, self.settings.corpus)))
+                )
+        self._index_checked = True
+
+    # Questions ---------------------------------------------------------------------------
+
+    def retrieve(self, query: str, k: Optional[int] = None) -> list[Passage]:
+        """The ``k`` passages that best match ``query`` (dense + BM25, fused)."""
+        self.ensure_index()
+        if self.store.count() == 0:
+            raise AssistantError("index is empty: run `assistant ingest PATH` first")
+        return self.retriever.retrieve(query, k or self.settings.top_k)
+
+    def ask(self, question: str, history: Optional[History] = None, **options: Any) -> Answer:
+        """Answer ``question`` from the indexed documents, citing them. See ``stream`` for options."""
+        answer = None
+        for event in self.stream(question, history, **options):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: Optional[History] = None,
+        *,
+        k: Optional[int] = None,
+        temperature: Optional[float] = None,
+        max_tokens: Optional[int] = None,
+    ) -> Iterator[StreamEvent]:
+        """Yield ``Sources`` (the passages shown to the model), then ``Token``s as the model writes,
+        then the final ``Answer``. ``history`` is earlier (question, answer) pairs, or chat messages
+        as {"role", "content"} dicts."""
+        question = _check_question(question)
+        turns = _pairs(history or [])
+        s = self.settings
+        llm = self.llm  # first: a bad model path fails before any other work
+        passages = self.retrieve(condense_query(question, turns), k or s.top_k)
+        answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
+        answer_tokens = min(answer_tokens, llm.n_ctx // 2)
+        replay = [(self._sent.get((q, a), prompting.user_message(q, [])), a) for q, a in turns]
+        prompt = prompting.build_prompt(question, passages, replay, llm.count_tokens, llm.n_ctx - answer_tokens - 8)
+        yield Sources(prompt.passages)
+        if not prompt.passages:
+            yield Answer(prompting.REFUSAL, [], True, "", [])
+            return
+        from .generation import ThinkParser
+
+        parser = ThinkParser(llm.opens_think)
+        pieces = llm.stream(prompt.messages, answer_tokens, s.temperature if temperature is None else temperature,
+                            s.seed)
+        try:
+            for piece in pieces:
+                yield from parser.feed(piece)
+            yield from parser.finish()
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+        text, thinking = parser.answer.strip(), parser.thinking.strip()
+        if not text and thinking:
+            text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
+        refused = prompting.is_refusal(text)
+        if not refused and s.attribute_citations and not prompting.parse_citations(text, prompt.passages):
+            from .retrieval import tokenize
+
+            text = prompting.attribute(text, prompt.passages, tokenize)
+        citations = [] if refused else prompting.parse_citations(text, prompt.passages)
+        self._remember(question, text, prompt.user_message)
+        yield Answer(text, citations, refused, thinking, prompt.passages)
+
+    def _remember(self, question: str, answer: str, sent: str) -> None:
+        with self._lock:
+            self._sent[(question, answer)] = sent
+            self._sent.move_to_end((question, answer))
+            while len(self._sent) > 256:
+                self._sent.popitem(last=False)
+
+
+def condense_query(question: str, turns: Sequence[tuple[str, str]]) -> str:
+    """The retrieval query: a follow-up that refers back ("its shares") borrows the last question."""
+    if turns and (_REFERRING.search(question) or len(question.split()) <= 4):
+        return f"{turns[-1][0]} {question}"
+    return question
+
+
+def _check_question(question: str) -> str:
+    if not isinstance(question, str) or not question.strip():
+        raise AssistantError("question: empty; ask something about your documents")
+    question = " ".join(question.split())
+    if not re.search(r"\w", question):
+        raise AssistantError("question: has no words in it")
+    return question
+
+
+def _pairs(history: History) -> list[tuple[str, str]]:
+    """(question, answer) pairs from tuples or {"role", "content"} messages."""
+    pairs: list[tuple[str, str]] = []
+    pending_user: Optional[str] = None
+    for item in history:
+        if isinstance(item, dict):
+            role, content = item.get("role"), item.get("content")
+            if not isinstance(content, str):
+                continue  # gradio puts files and components in content; they carry no text turn
+            if role == "user":
+                pending_user = " ".join(content.split())
+            elif role == "assistant" and pending_user is not None:
+                if (item.get("metadata") or {}).get("title"):
+                    continue  # a UI's collapsible "Thinking" bubble is not the answer
+                pairs.append((pending_user, content))
+                pending_user = None
+        else:
+            question, answer = item
+            if isinstance(answer, Answer):
+                answer = answer.text
+            pairs.append((" ".join(str(question).split()), str(answer)))
+    return pairs
+
+
+def _sha256(path: Path, max_bytes: int) -> str:
+    digest = hashlib.sha256()
+    try:
+        if path.stat().st_size > max_bytes:
+            return ""
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except OSError:
+        return ""
+    return digest.hexdigest()
+
+
+# Public re-exports for `from assistant.assistant import Token` users.
+__all__ = ["Assistant", "Answer", "Passage", "Sources", "Token", "condense_query"]
+_ = Token

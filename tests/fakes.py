@@ -1,0 +1,65 @@
+"""Honest fakes: a deterministic embedder and a scripted LLM that streams what it is told."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Callable, Iterator, Sequence, Union
+
+import numpy as np
+
+
+class HashEmbedder:
+    """Bag-of-words vectors by feature hashing: texts sharing words are close, and nothing is random."""
+
+    def __init__(self, dim: int = 256, name: str = "hash-embedder") -> None:
+        self.name, self.dim, self.max_tokens = name, dim, 256
+        self.calls: list[int] = []  # texts per embed() call, to prove what was (not) embedded
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls.append(len(texts))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        # About what a word-piece tokenizer gives for English prose.
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+    def close(self) -> None:
+        pass
+
+
+Script = Union[str, Sequence[str], Callable[[list], Union[str, Sequence[str]]]]
+
+
+class ScriptedLLM:
+    """Streams a scripted reply (a string is streamed a few characters at a time) and records prompts."""
+
+    def __init__(self, script: Script = "Answer [1].", opens_think: bool = False, n_ctx: int = 4096,
+                 piece: int = 3) -> None:
+        self.script = script
+        self.opens_think = opens_think
+        self.reasoning = opens_think
+        self.n_ctx = n_ctx
+        self.name = "scripted"
+        self.piece = piece
+        self.prompts: list[list[dict]] = []
+        self.closed = False
+
+    def stream(self, messages, max_tokens: int, temperature: float, seed: int = 0) -> Iterator[str]:
+        self.prompts.append([dict(m) for m in messages])
+        reply = self.script(list(messages)) if callable(self.script) else self.script
+        if isinstance(reply, str):
+            reply = [reply[i : i + self.piece] for i in range(0, len(reply), self.piece)]
+        yield from reply
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4 + 1
+
+    def close(self) -> None:
+        self.closed = True
