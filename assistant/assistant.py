@@ -201,13 +201,16 @@ class Assistant:
             return 0
         texts = [c.text for _, chunks, _ in pending for c in chunks]
         vectors = self.embedder.embed(texts)
-        row = 0
-        for doc, chunks, old_ids in pending:
-            self.store.add(chunks, vectors[row : row + len(chunks)], doc.sha256)
+        batch, row = [], 0
+        for doc, chunks, _ in pending:
+            batch.append((chunks, vectors[row : row + len(chunks)], doc.sha256))
             row += len(chunks)
-            stale = set(old_ids) - {c.id for c in chunks}
-            if stale:
-                self.store.delete_ids(sorted(stale))
+        self.store.add(batch)
+        # Old chunks go only after the new ones are in: a crash in between leaves an answerable
+        # index, and the next ingest sees two hashes under one path and rewrites the file.
+        stale = [i for doc, chunks, old_ids in pending for i in set(old_ids) - {c.id for c in chunks}]
+        if stale:
+            self.store.delete_ids(sorted(stale))
         return len(texts)
 
     def remove(self, source: str) -> int:

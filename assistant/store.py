@@ -34,7 +34,7 @@ class StoredDocument:
 class VectorStore(Protocol):
     """The operations the assistant needs from a vector database."""
 
-    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, sha256: str) -> None: ...
+    def add(self, docs: Sequence[tuple[Sequence[Chunk], np.ndarray, str]]) -> None: ...
     def ids_for(self, path: str) -> list[str]: ...
     def delete_document(self, path: str) -> int: ...
     def delete_ids(self, ids: Sequence[str]) -> None: ...
@@ -111,23 +111,39 @@ class ChromaStore:
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def add(self, chunks: Sequence[Chunk], vectors: np.ndarray, sha256: str) -> None:
-        if not chunks:
-            return
-        metadatas = [
-            {"source": c.source, "path": c.path, "start": c.start, "end": c.end, "index": c.index,
-             "sha256": sha256, "n_chunks": len(chunks)}
-            for c in chunks
-        ]
-        batch = self._max_batch()
-        # One call per document when it fits, so a crash leaves all of its chunks or none.
-        for i in range(0, len(chunks), batch):
-            self._col.upsert(
-                ids=[c.id for c in chunks[i : i + batch]],
-                embeddings=vectors[i : i + batch].tolist(),
-                documents=[c.text for c in chunks[i : i + batch]],
-                metadatas=metadatas[i : i + batch],
-            )
+    def add(self, docs: Sequence[tuple[Sequence[Chunk], np.ndarray, str]]) -> None:
+        """Write documents, each given as (chunks, vectors, sha256 of the file).
+
+        Several documents share one upsert, but a batch never splits a document unless it alone
+        is larger than Chroma's batch limit: each write lands whole or not at all, so a crash
+        leaves a document with all of its chunks or none (a split one is caught by n_chunks).
+        """
+        limit = self._max_batch()
+        batch: list[tuple[Chunk, list[float], dict[str, Any]]] = []
+        for chunks, vectors, sha256 in docs:
+            rows = [
+                (c, vectors[i].tolist(), {"source": c.source, "path": c.path, "start": c.start, "end": c.end,
+                                          "index": c.index, "sha256": sha256, "n_chunks": len(chunks)})
+                for i, c in enumerate(chunks)
+            ]
+            if batch and len(batch) + len(rows) > limit:
+                self._upsert(batch)
+                batch = []
+            for i in range(0, len(rows), limit):
+                batch.extend(rows[i : i + limit])
+                if len(batch) >= limit:
+                    self._upsert(batch)
+                    batch = []
+        if batch:
+            self._upsert(batch)
+
+    def _upsert(self, rows: list[tuple[Chunk, list[float], dict[str, Any]]]) -> None:
+        self._col.upsert(
+            ids=[c.id for c, _, _ in rows],
+            embeddings=[v for _, v, _ in rows],
+            documents=[c.text for c, _, _ in rows],
+            metadatas=[m for _, _, m in rows],
+        )
 
     def _max_batch(self) -> int:
         try:
