@@ -39,8 +39,23 @@ class VectorStore(Protocol):
     def delete_document(self, path: str) -> int: ...
     def delete_ids(self, ids: Sequence[str]) -> None: ...
     def documents(self) -> dict[str, StoredDocument]: ...
+    def all_ids(self) -> list[str]:
+        """Every chunk id, and nothing else: the cheap read behind the retriever's change check.
+
+        Ids are hashes of (path, position, text), so any change to the chunks changes this list,
+        also one that keeps the chunk count (a document replaced by another assistant)."""
+        ids: list[str] = []
+        page, offset = 5000, 0
+        while True:
+            got = self._col.get(include=[], limit=page, offset=offset)
+            ids += got["ids"]
+            if len(got["ids"]) < page:
+                return ids
+            offset += page
+
     def query(self, vector: np.ndarray, k: int) -> list[Passage]: ...
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]: ...
+    def all_ids(self) -> list[str]: ...  # optional: lets the BM25 side see same-size changes
     def count(self) -> int: ...
     def writer(self) -> Any: ...
     def close(self) -> None: ...
@@ -68,10 +83,11 @@ class ChromaStore:
                 from urllib.parse import urlparse
 
                 parsed = urlparse(url)
-                if not parsed.hostname:
+                if parsed.scheme not in ("http", "https") or not parsed.hostname:
                     raise AssistantError(f"chroma_url {url!r}: expected http://host:port")
+                https = parsed.scheme == "https"
                 self._client = chromadb.HttpClient(
-                    host=parsed.hostname, port=parsed.port or 8000, ssl=parsed.scheme == "https",
+                    host=parsed.hostname, port=parsed.port or (443 if https else 8000), ssl=https,
                     settings=chroma_settings,
                 )
             else:
@@ -88,10 +104,17 @@ class ChromaStore:
             raise AssistantError(f"index {self.location}: cannot open the Chroma store ({exc})") from exc
         meta = self._col.metadata or {}
         if meta.get("embedder") != embedder_name or int(meta.get("dim", -1)) != dim:
+            if url:
+                where = f"collection {collection!r} on the Chroma server {url}"
+                rebuild = (f"delete that collection (chromadb.HttpClient(...).delete_collection({collection!r})) "
+                           f"or use another collection name (--collection)")
+            else:
+                where = f"index {self.location}"
+                rebuild = f"delete {self.location} (or use another index_dir)"
             raise AssistantError(
-                f"index {self.location} was built with embedder {meta.get('embedder')!r} "
+                f"{where} was built with embedder {meta.get('embedder')!r} "
                 f"(dimension {meta.get('dim')}), but this assistant uses {embedder_name!r} (dimension {dim}). "
-                f"Rebuild it: delete {self.location} (or use another index_dir) and run `assistant ingest` again."
+                f"Rebuild it: {rebuild} and run `assistant ingest` again."
             )
         self.embedder_name = embedder_name
         self.dim = dim
@@ -100,7 +123,11 @@ class ChromaStore:
 
     @contextmanager
     def writer(self) -> Iterator[None]:
-        """Hold the index's ingest lock: one writing process at a time, others wait."""
+        """Hold the index's ingest lock: one writing process at a time, others wait.
+
+        A Chroma server has no such lock: assistants sharing one write without waiting. That
+        is safe for the same files (chunk ids are content hashes, so both upsert the same rows)
+        and readers notice other writers' changes (``Retriever`` checks ``all_ids``)."""
         if self._lock_path is None:
             yield
             return
@@ -214,6 +241,20 @@ class ChromaStore:
             metas += got["metadatas"]
             if len(got["ids"]) < page:
                 return ids, texts, metas
+            offset += page
+
+    def all_ids(self) -> list[str]:
+        """Every chunk id, and nothing else: the cheap read behind the retriever's change check.
+
+        Ids are hashes of (path, position, text), so any change to the chunks changes this list,
+        also one that keeps the chunk count (a document replaced by another assistant)."""
+        ids: list[str] = []
+        page, offset = 5000, 0
+        while True:
+            got = self._col.get(include=[], limit=page, offset=offset)
+            ids += got["ids"]
+            if len(got["ids"]) < page:
+                return ids
             offset += page
 
     def query(self, vector: np.ndarray, k: int) -> list[Passage]:
