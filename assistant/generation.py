@@ -131,18 +131,45 @@ def _template_opens_think(llm, template: str) -> bool:
 
 
 class OpenAICompatLLM:
-    """Any server with OpenAI's /v1/chat/completions: llama-server, vLLM, Ollama, llama-cpp-python's."""
+    """Any server with OpenAI's /v1/chat/completions: llama-server, vLLM, Ollama, llama-cpp-python's.
+
+    With no ``model`` name, the first model the server lists at ``/models`` is used (vLLM and
+    Ollama refuse a name they do not serve; llama.cpp's servers take any). The server's context
+    length is not asked for: ``n_ctx`` must not exceed it. Tokens are counted by a safe
+    over-estimate (3 characters a token), so prompts never overflow but carry a little less.
+    """
 
     def __init__(self, url: str, api_key: Optional[str] = None, model: Optional[str] = None, n_ctx: int = 4096,
                  timeout: float = 600.0) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
-        self.name = model or "default"
+        self._model = model
         self.n_ctx = n_ctx
         self.timeout = timeout
         self.opens_think = False
         self.reasoning = True  # unknown model: allow for thinking; the parser handles either way
         self._lock = threading.Lock()
+
+    @property
+    def name(self) -> str:
+        """The model name sent to the server: the one configured, else the first it lists."""
+        with self._lock:
+            if self._model is None:
+                self._model = self._listed_model() or "default"
+            return self._model
+
+    def _listed_model(self) -> Optional[str]:
+        import httpx
+
+        try:
+            response = httpx.get(f"{self.url}/models", headers=self._headers(), timeout=min(self.timeout, 30.0))
+            if response.status_code == 200:
+                data = response.json().get("data") or []
+                if data and isinstance(data[0], dict) and data[0].get("id"):
+                    return str(data[0]["id"])
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass  # the chat request itself will report an unreachable server
+        return None
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json"}
@@ -157,9 +184,10 @@ class OpenAICompatLLM:
 
         body = {"model": self.name, "messages": list(messages), "max_tokens": max_tokens,
                 "temperature": temperature, "seed": seed, "stream": True}
+        thinking = False  # inside reasoning sent apart from the content (vLLM, DeepSeek, Ollama)
         try:
             with httpx.stream("POST", f"{self.url}/chat/completions", json=body, headers=self._headers(),
-                              timeout=self.timeout) as response:
+                              timeout=httpx.Timeout(self.timeout, connect=10.0)) as response:
                 if response.status_code >= 400:
                     response.read()
                     raise AssistantError(f"llm_url {self.url}: HTTP {response.status_code}: {response.text[:300]}")
@@ -168,13 +196,33 @@ class OpenAICompatLLM:
                         continue
                     data = line[5:].strip()
                     if data == "[DONE]":
-                        return
-                    delta = json.loads(data)["choices"][0].get("delta") or {}
-                    # Servers that split reasoning out (vLLM, DeepSeek) send it beside content.
-                    if delta.get("reasoning_content"):
-                        yield THINK_OPEN + delta["reasoning_content"] + THINK_CLOSE
-                    if delta.get("content"):
-                        yield delta["content"]
+                        break
+                    try:
+                        event = json.loads(data)
+                    except ValueError as exc:
+                        raise AssistantError(f"llm_url {self.url}: not an OpenAI stream ({data[:200]!r})") from exc
+                    if not isinstance(event, dict):
+                        continue
+                    if event.get("error"):
+                        error = event["error"]
+                        message = error.get("message", error) if isinstance(error, dict) else error
+                        raise AssistantError(f"llm_url {self.url}: the model server failed: {message}")
+                    choices = event.get("choices") or []  # a final usage chunk has none
+                    delta = (choices[0].get("delta") or {}) if choices else {}
+                    # Servers that split reasoning out send it beside the content, piece by piece:
+                    # "reasoning_content" (vLLM < 0.10, DeepSeek, llama-server) or "reasoning".
+                    reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                    if isinstance(reasoning, str) and reasoning:
+                        yield reasoning if thinking else THINK_OPEN + reasoning
+                        thinking = True
+                    content = delta.get("content")
+                    if isinstance(content, str) and content:
+                        if thinking:
+                            yield THINK_CLOSE
+                            thinking = False
+                        yield content
+                if thinking:
+                    yield THINK_CLOSE
         except httpx.HTTPError as exc:
             raise AssistantError(f"llm_url {self.url}: cannot reach the model server ({exc})") from exc
 
