@@ -68,6 +68,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("serve", parents=[common], help="start the browser chat (Gradio)")
     p.add_argument("--auth", metavar="USER:PASS", help="require this login for the page and its API")
+
+    p = sub.add_parser(
+        "api", parents=[common], help="serve an OpenAI-compatible API (/v1/chat/completions, cited answers)",
+        description="Serve /v1/chat/completions, /v1/models, /v1/ingest and /v1/documents. It listens on "
+                    "--host (127.0.0.1) and on --api-port (8000); a --port given here is used instead.",
+    )
+    p.add_argument("--auth-token", metavar="TOKEN", default=os.environ.get("ASSISTANT_AUTH_TOKEN"),
+                   help="require 'Authorization: Bearer TOKEN' (default: $ASSISTANT_AUTH_TOKEN, else no token)")
     return parser
 
 
@@ -247,6 +255,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return serve(settings, auth=args.auth)
 
 
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from .server import serve_api
+
+    # --port on this command line means this server; otherwise api_port (8000), not the UI's port.
+    port = args.port if hasattr(args, "port") else settings.api_port
+    return serve_api(settings, host=settings.host, port=port, auth_token=args.auth_token or None)
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -255,6 +271,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "documents": cmd_documents,
     "serve": cmd_serve,
+    "api": cmd_api,
 }
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     # Servers
     host: str = Field("127.0.0.1", description="address the web UI and API bind to")
     port: int = Field(7860, ge=0, le=65535, description="port of the web UI")
+    api_port: int = Field(8000, ge=0, le=65535, description="port of the OpenAI-compatible API (`assistant api`)")
 
     @field_validator("corpus", mode="before")
     @classmethod
