@@ -1,0 +1,660 @@
+"""The browser chat (Gradio). It only calls the public API: ``Assistant``, ``Settings`` and the
+stream events (``Sources``, ``Token``, ``Answer``).
+
+    build_app(assistant)            -> gr.Blocks (tests build it around an Assistant on fakes)
+    launch_app(demo, host, port)    -> the URL, serving in a background thread
+    serve(settings, auth="u:p")     -> `assistant serve`: prints the URL, blocks until Ctrl-C
+
+The page: a chat whose answers stream token by token, with [n] markers linked to a sources
+panel beside it (file, passage with the cited sentences highlighted, character offsets); a
+collapsed "Thinking" message for reasoning models; a Documents tab to upload (.txt .md .html
+.pdf), list and remove documents; a settings drawer (top-k, temperature, max answer tokens,
+model). Uploads are written only into ``<index_dir>/uploads/``. Generation is queued, one
+llama.cpp call at a time, shared with the ``/ask`` API endpoint.
+
+Offline: analytics off, system fonts only (no web fonts), no run history, nothing fetched
+from the internet by the page.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import re
+import shutil
+import signal
+import tempfile
+import threading
+import time
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+
+# Before gradio is imported: it reads this at import time.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import gradio as gr  # noqa: E402
+
+from .assistant import Assistant  # noqa: E402
+from .config import Settings  # noqa: E402
+from .errors import AssistantError  # noqa: E402
+from .types import Answer, Citation, Sources, Token  # noqa: E402
+
+SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
+LLM_QUEUE = "llm"  # concurrency group: the chat and /ask share it, one generation at a time
+_CITE = re.compile(r"\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\]|【(\d{1,3})】", re.IGNORECASE)
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_STOP = set(
+    "the a an and or of to in on at by for with from as is are was were be been it its this that these those "
+    "he she they his her their which who what when where how why does did do has have had not but than then "
+    "also into over about after before said says".split()
+)
+
+
+# The Assistant in use -------------------------------------------------------------------------
+
+
+class _Current:
+    """Holds the Assistant the page uses. A model switch builds a new Assistant and closes the
+    old one as soon as no request is using it (at once if idle)."""
+
+    def __init__(self, assistant: Assistant, factory: Callable[[Settings], Assistant]) -> None:
+        self._assistant = assistant
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._users: dict[int, int] = {}
+        self._switch = threading.Lock()  # one model switch at a time
+
+    @property
+    def assistant(self) -> Assistant:
+        return self._assistant
+
+    @contextmanager
+    def use(self) -> Iterator[Assistant]:
+        with self._lock:
+            a = self._assistant
+            self._users[id(a)] = self._users.get(id(a), 0) + 1
+        try:
+            yield a
+        finally:
+            with self._lock:
+                self._users[id(a)] -= 1
+                idle = self._users[id(a)] == 0
+                if idle:
+                    del self._users[id(a)]
+                retired = idle and a is not self._assistant
+            if retired:
+                a.close()
+
+    def switch(self, model: str) -> Assistant:
+        """Use a new Assistant on ``model`` (sharing nothing with the old one). The model is
+        loaded here, so a bad file fails now and the old Assistant stays in use."""
+        with self._switch:
+            new = self._factory(self._assistant.settings.replace(model=model))
+            try:
+                new.llm  # load it: errors surface at the switch, not at the next question
+            except BaseException:
+                new.close()
+                raise
+            with self._lock:
+                old, self._assistant = self._assistant, new
+                busy = self._users.get(id(old), 0)
+            if not busy:
+                old.close()
+            return new
+
+    def close(self) -> None:
+        with self._lock:
+            a = self._assistant
+        a.close()
+
+
+# Names and HTML ---------------------------------------------------------------------------------
+
+
+def safe_filename(name: str) -> str:
+    """A file name that cannot leave the upload folder: no directory part, no leading dots,
+    only letters, digits, ``._- `` (others become ``_``)."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    base = unicodedata.normalize("NFKC", base)
+    base = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE)
+    base = re.sub(r"\.{2,}", ".", base).strip(" .")
+    if len(base) > 120:
+        stem, dot, ext = base.rpartition(".")
+        base = (stem[: 119 - len(ext)] + dot + ext) if dot and len(ext) <= 8 else base[:120]
+    return base or "upload"
+
+
+def _md_escape(text: str) -> str:
+    return re.sub(r"([\\`*_{}\[\]<>#|~])", r"\\\1", text)
+
+
+class _Names:
+    """What the page shows for a source: never an absolute path outside the project. Project
+    files keep their relative source name; uploads show as ``uploads/NAME``; others their file name."""
+
+    def __init__(self, upload_dir: Path) -> None:
+        self.upload_dir = upload_dir
+
+    def show(self, source: str) -> str:
+        path = Path(source)
+        if not path.is_absolute():
+            return source
+        try:
+            return f"{UPLOADS}/" + path.relative_to(self.upload_dir).as_posix()
+        except ValueError:
+            return path.name
+
+    def scrub(self, message: str, path: str) -> str:
+        """An error message with the file's absolute path replaced by its shown name."""
+        message = message.replace(str(path), self.show(str(path)))
+        return message.replace(str(self.upload_dir), UPLOADS)
+
+
+def _terms(text: str) -> set[str]:
+    return {w for w in re.findall(r"\w+", text.lower()) if (len(w) > 2 or w.isdigit()) and w not in _STOP}
+
+
+def _citing_sentences(answer: str, n: int) -> str:
+    """The answer sentences that cite [n] (a marker after the full stop belongs to the sentence before)."""
+    sentences = [s for s in _SENTENCE.split(answer.strip()) if s]
+    merged: list[str] = []
+    for s in sentences:
+        lead = re.match(r"^((?:\s*(?:\[[^\]]{1,20}\]|【\d{1,3}】))+)", s)
+        if lead and merged:
+            merged[-1] += " " + lead.group(1)
+            s = s[lead.end():]
+        merged.append(s)
+    out = []
+    for s in merged:
+        for m in _CITE.finditer(s):
+            if n in map(int, re.findall(r"\d+", m.group(1) or m.group(2))):
+                out.append(_CITE.sub("", s))
+                break
+    return " ".join(out)
+
+
+def highlight(passage: str, claim: str) -> str:
+    """The passage as HTML with the sentences that carry ``claim`` (the citing answer text) in <mark>."""
+    sentences = _SENTENCE.split(passage.strip())
+    wanted = _terms(claim)
+    scores = [len(_terms(s) & wanted) for s in sentences]
+    best = max(scores, default=0)
+    keep: set[int] = set()
+    if best:
+        ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
+        keep = {i for i in ranked[:3] if scores[i] >= max(1, math.ceil(0.6 * best))}
+    parts = [f"<mark>{html.escape(s)}</mark>" if i in keep else html.escape(s) for i, s in enumerate(sentences)]
+    return " ".join(parts)
+
+
+def link_citations(text: str, turn: int, cited: set[int]) -> str:
+    """Markdown/HTML for the chat: every cited [n] becomes a chip linking to its card in the sources
+    panel ("[1, 2]" becomes two chips); numbers that cite nothing stay plain text."""
+
+    def repl(m: re.Match) -> str:
+        numbers = [int(n) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
+        if not any(n in cited for n in numbers):
+            return m.group(0)
+        return "".join(
+            f'<a href="#cite-{turn}-{n}" class="cite-link" title="show source {n}">[{n}]</a>' if n in cited
+            else f"[{n}]"
+            for n in numbers
+        )
+
+    return _CITE.sub(repl, text)
+
+
+_EMPTY_SOURCES = (
+    '<div class="sources-panel"><p class="hint">Cited passages appear here. '
+    "Select a [n] in an answer, or a card below, to read its passage.</p></div>"
+)
+
+
+def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool = False) -> str:
+    body = highlight(c.text, _citing_sentences(answer_text, c.n))
+    return (
+        f'<details class="cite-card" id="cite-{turn}-{c.n}"{" open" if open_ else ""}>'
+        f'<summary><span class="chip">[{c.n}]</span> <span class="src">{html.escape(names.show(c.source))}</span>'
+        f'<span class="loc">characters {c.start:,}–{c.end:,} of the file</span></summary>'
+        f'<blockquote class="passage">{body}</blockquote></details>'
+    )
+
+
+def render_sources(turns: list[dict], names: _Names, status: str = "") -> str:
+    """The sources panel: the latest answer's citations, earlier answers' folded below."""
+    if not turns and not status:
+        return _EMPTY_SOURCES
+    out = ['<div class="sources-panel">']
+    if status:
+        out.append(f'<p class="status">{html.escape(status)}</p>')
+    for i, t in enumerate(reversed(turns)):
+        number = len(turns) - i
+        head = f'<div class="turn-q">Sources for: <q>{html.escape(t["question"])}</q></div>'
+        if t["refused"]:
+            cards = '<p class="hint">No sources: the documents do not answer this.</p>'
+        elif not t["citations"]:
+            cards = '<p class="hint">This answer cites no passage.</p>'
+        else:
+            cards = "".join(_card(number, c, t["answer"], names) for c in t["citations"])
+        if i == 0 and not status:
+            out.append(f'<section class="turn" id="turn-{number}">{head}{cards}</section>')
+        else:
+            out.append(f'<details class="turn earlier" id="turn-{number}"><summary>{head}</summary>{cards}</details>')
+    out.append("</div>")
+    return "".join(out)
+
+
+# Page assets: inline only (no web fonts, no scripts from elsewhere) --------------------------------
+
+THEME = gr.themes.Default(
+    primary_hue="blue",
+    font=["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "DejaVu Sans Mono", "monospace"],
+)
+
+CSS = """
+.sources-panel { font-size: 0.92em; }
+.sources-panel .hint, .sources-panel .status { color: var(--body-text-color-subdued); }
+.sources-panel .turn-q { font-weight: 600; margin: 0.4em 0; }
+.sources-panel details.earlier { margin-top: 0.8em; opacity: 0.9; }
+.sources-panel details.earlier > summary { cursor: pointer; }
+.cite-card { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: 0.45em 0;
+  padding: 0.35em 0.6em; background: var(--background-fill-secondary); }
+.cite-card > summary { cursor: pointer; display: flex; flex-wrap: wrap; gap: 0.4em; align-items: baseline; }
+.cite-card .src { font-weight: 600; word-break: break-all; }
+.cite-card .loc { color: var(--body-text-color-subdued); font-size: 0.88em; width: 100%; }
+.cite-card .passage { margin: 0.5em 0 0.2em; padding-left: 0.7em; border-left: 3px solid var(--color-accent);
+  white-space: pre-wrap; }
+.cite-card mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.cite-card.flash { outline: 2px solid var(--color-accent); }
+.chip { display: inline-block; min-width: 1.8em; text-align: center; border-radius: 999px; font-weight: 600;
+  background: var(--color-accent-soft); color: var(--color-accent); padding: 0 0.35em; }
+a.cite-link { font-weight: 600; text-decoration: none !important; padding: 0 0.3em; margin: 0 0.1em;
+  border-radius: 999px; background: var(--color-accent-soft); font-size: 0.9em; }
+#docs-status .error { color: var(--error-text-color); }
+footer { display: none !important; }
+"""
+
+# A [n] link in an answer opens its card in the sources panel (and the earlier-answer group it is in).
+HEAD = """<script>
+document.addEventListener("click", function (event) {
+  var link = event.target.closest ? event.target.closest('a[href^="#cite-"]') : null;
+  if (!link) return;
+  event.preventDefault();
+  event.stopPropagation();
+  var card = document.getElementById(link.getAttribute("href").slice(1));
+  if (!card) return;
+  for (var node = card; node; node = node.parentElement) {
+    if (node.tagName === "DETAILS") node.open = true;
+  }
+  card.scrollIntoView({block: "nearest"});
+  card.classList.add("flash");
+  setTimeout(function () { card.classList.remove("flash"); }, 1500);
+}, true);
+</script>"""
+
+
+# The app --------------------------------------------------------------------------------------
+
+
+def _models(settings: Settings) -> list[tuple[str, str]]:
+    """(label, model setting) choices: the GGUF files in models_dir, and the current model if it is
+    an alias or a file elsewhere (shown by its name only)."""
+    folder = Path(settings.models_dir)
+    files = sorted(p.name for p in folder.glob("*.gguf")) if folder.is_dir() else []
+    choices = [(name, name) for name in files]
+    current = settings.model
+    if current not in files:
+        path = Path(current)
+        if path.name in files and path.parent.resolve() == folder.resolve():
+            choices = [(n, current if n == path.name else v) for n, v in choices]
+        else:
+            choices.insert(0, (path.name if path.suffix == ".gguf" else current, current))
+    return choices
+
+
+def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assistant]] = None) -> gr.Blocks:
+    """The page around ``assistant``. ``factory(settings)`` builds the Assistant for another model
+    (default: ``Assistant``); the page owns the Assistants it makes, the caller owns ``assistant``
+    unless it is switched away from (then it is closed). ``demo.current.assistant`` is the one in use."""
+    current = _Current(assistant, factory or Assistant)
+    settings = assistant.settings
+    upload_dir = (Path(settings.index_dir) / UPLOADS).absolute()
+    names = _Names(upload_dir)
+    model_choices = _models(settings)
+
+    def doc_rows() -> tuple[list[list[Any]], list[str]]:
+        with current.use() as a:
+            a.ensure_index()
+            docs = a.documents()
+        rows = [[names.show(d["source"]), d["chunks"]] for d in docs]
+        return rows, [r[0] for r in rows]
+
+    def refresh_docs(selected: Optional[str] = None):
+        rows, shown = doc_rows()
+        return rows, gr.update(choices=shown, value=selected if selected in shown else None)
+
+    # Chat ----------------------------------------------------------------------------------
+
+    def chat(question: str, messages: list, turns: list, k: float, temperature: float, max_tokens: float):
+        question = (question or "").strip()
+        messages = list(messages or [])
+        turns = list(turns or [])
+        if not question:
+            yield gr.update(), messages, turns, gr.update()
+            return
+        before = messages + [{"role": "user", "content": question}]
+        thinking = ""
+        answer = ""
+        placeholder = "*Searching the documents…*"
+        started = time.monotonic()
+
+        def view(final: Optional[str] = None, done: bool = False) -> list:
+            out = list(before)
+            if thinking:
+                meta: dict[str, Any] = {"title": "Thinking", "status": "done"}
+                if done:
+                    meta["duration"] = round(time.monotonic() - started, 1)
+                else:
+                    meta["log"] = "thinking…" if not answer else ""
+                out.append({"role": "assistant", "content": thinking, "metadata": meta})
+            text = final if final is not None else (answer or (placeholder if not thinking else ""))
+            if text:
+                out.append({"role": "assistant", "content": text})
+            return out
+
+        yield "", view(), turns, render_sources(turns, names, "Searching the documents…")
+        history = [(t["question"], t["answer"]) for t in turns]  # answer text only, never thinking
+        try:
+            with current.use() as a:
+                for event in a.stream(question, history=history, k=int(k), temperature=float(temperature),
+                                      max_tokens=int(max_tokens)):
+                    if isinstance(event, Sources):
+                        shown = sorted({names.show(p.source) for p in event.passages})
+                        status = f"Reading {len(event.passages)} passages from {', '.join(shown)}…"
+                        placeholder = "*Reading the passages…*"
+                        yield gr.update(), view(), turns, render_sources(turns, names, status)
+                    elif isinstance(event, Token):
+                        if event.kind == "answer":
+                            answer += event.text
+                        elif event.kind == "thinking":
+                            thinking += event.text
+                        else:  # reset: what streamed as answer was thinking
+                            thinking, answer = event.text, ""
+                        yield gr.update(), view(), turns, gr.update()
+                    elif isinstance(event, Answer):
+                        thinking = event.thinking
+                        turn = {
+                            "question": question,
+                            "answer": event.text,
+                            "citations": [] if event.refused else list(event.citations),
+                            "refused": event.refused,
+                        }
+                        turns = turns + [turn]
+                        if event.refused:
+                            shown_text = _md_escape(event.text)
+                        else:
+                            shown_text = link_citations(event.text, len(turns), {c.n for c in event.citations})
+                        yield gr.update(), view(shown_text, done=True), turns, render_sources(turns, names)
+        except AssistantError as exc:
+            thinking = ""
+            yield gr.update(), view(f"**Error:** {_md_escape(str(exc))}"), turns, render_sources(turns, names)
+
+    def new_chat():
+        return "", [], [], _EMPTY_SOURCES
+
+    # API: /ask ------------------------------------------------------------------------------
+
+    def ask(question: str) -> dict:
+        """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking"}."""
+        try:
+            with current.use() as a:
+                return a.ask(question).to_dict()
+        except AssistantError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    # Documents --------------------------------------------------------------------------------
+
+    def ingest(files: Optional[list], progress=gr.Progress()):
+        files = [f for f in (files or []) if f]
+        if not files:
+            rows, shown = doc_rows()
+            return "", rows, gr.update(choices=shown), None
+        upload_dir.mkdir(parents=True, exist_ok=True)
+        max_bytes = int(settings.max_file_mb * 1e6)
+        lines: list[str] = []
+        saved: dict[str, str] = {}  # absolute path in uploads -> shown name
+        backups: dict[str, str] = {}  # a file replaced by an upload of the same name, until it ingests
+        for i, f in enumerate(files):
+            src = Path(f if isinstance(f, (str, Path)) else getattr(f, "path", None) or f["path"])
+            name = safe_filename(src.name)
+            progress((i, len(files)), desc=f"Saving {name}")
+            if Path(name).suffix.lower() not in SUFFIXES:
+                lines.append(f"✗ {name}: not a supported type; upload .txt, .md, .html or .pdf")
+                continue
+            if src.stat().st_size > max_bytes:
+                lines.append(f"✗ {name}: over the {settings.max_file_mb:g} MB limit (max_file_mb)")
+                continue
+            dest = upload_dir / name
+            if dest.resolve().parent != upload_dir.resolve() or str(dest) in saved:
+                lines.append(f"✗ {name}: refused (the name leads outside the upload folder or repeats)")
+                continue
+            # Copy beside, then rename over: a symlink planted at dest is replaced, never followed.
+            fd, tmp = tempfile.mkstemp(dir=upload_dir, prefix=".upload-")
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out)
+            if dest.is_file() and not dest.is_symlink():
+                fd, backup = tempfile.mkstemp(dir=upload_dir, prefix=".previous-")
+                os.close(fd)
+                os.replace(dest, backup)
+                backups[str(dest)] = backup
+            os.replace(tmp, dest)
+            saved[str(dest)] = names.show(str(dest))
+
+        report = None
+        failed: set[str] = set()
+        if saved:
+            def step(done: int, total: int, path: str) -> None:
+                progress((done - 1, total), desc=f"Indexing {names.show(path)}")
+
+            try:
+                with current.use() as a:
+                    a.ensure_index()  # first use: the sample corpus first, as for a question
+                    report = a.ingest(list(saved), progress=step)
+                failed = set(report.errors)
+            except AssistantError as exc:
+                lines.append(f"✗ {names.scrub(str(exc), str(upload_dir))}")
+                failed = set(saved)
+        # The upload folder keeps only what is indexed: a failed file goes, the one it replaced comes back.
+        for path in saved:
+            backup = backups.get(path)
+            if path in failed:
+                if backup:
+                    os.replace(backup, path)
+                else:
+                    Path(path).unlink(missing_ok=True)
+            elif backup:
+                Path(backup).unlink(missing_ok=True)
+        if report is not None:
+            for path, message in report.errors.items():
+                shown = names.show(path)
+                text = names.scrub(message, path)
+                lines.append(f"✗ {text}" if text.startswith(shown) else f"✗ {shown}: {text}")
+            good = [n for p, n in saved.items() if p not in failed]
+            if good:
+                lines.insert(0, f"✓ Indexed {', '.join(good)} — {report.summary()}")
+        rows, shown = doc_rows()
+        status = "\n".join(f"- {_md_escape(l)}" for l in lines)
+        return status, rows, gr.update(choices=shown), None
+
+    def remove(shown_name: Optional[str]):
+        if not shown_name:
+            rows, shown = doc_rows()
+            return "Choose a document to remove.", rows, gr.update(choices=shown, value=None)
+        with current.use() as a:
+            match = [d for d in a.documents() if names.show(d["source"]) == shown_name]
+            try:
+                if not match:
+                    raise AssistantError(f"document {shown_name!r}: not in the index")
+                chunks = a.remove(match[0]["source"])
+                message = f"Removed {shown_name} ({chunks} chunks)."
+                path = Path(match[0]["path"])
+                if path.parent == upload_dir and path.is_file():
+                    path.unlink()  # our own copy of an upload; files elsewhere are never touched
+            except AssistantError as exc:
+                message = f"✗ {names.scrub(str(exc), match[0]['path'] if match else '')}"
+        rows, shown = doc_rows()
+        return _md_escape(message), rows, gr.update(choices=shown, value=None)
+
+    def pick_row(evt: gr.SelectData, table):
+        try:
+            row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
+            return table.iloc[row, 0] if hasattr(table, "iloc") else table[row][0]
+        except Exception:
+            return gr.update()
+
+    # Settings ---------------------------------------------------------------------------------
+
+    def switch_model(model: Optional[str]):
+        if not model or model == current.assistant.settings.model:
+            return f"Model: {_label(current.assistant.settings.model)}"
+        try:
+            new = current.switch(model)
+        except AssistantError as exc:
+            return f"✗ {_md_escape(names.scrub(str(exc), str(settings.models_dir)))}"
+        return f"Model: {_label(new.settings.model)} (loaded)"
+
+    def _label(model: str) -> str:
+        return next((label for label, value in model_choices if value == model), Path(model).name)
+
+    # Layout -----------------------------------------------------------------------------------
+
+    with gr.Blocks(title="Ask your documents", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        turns = gr.State([])
+        with gr.Sidebar(label="Settings", open=False, position="left", elem_id="settings"):
+            gr.Markdown("### Settings")
+            top_k = gr.Slider(1, max(20, settings.top_k), value=settings.top_k, step=1,
+                              label="Passages per question (top-k)", elem_id="top-k")
+            temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05,
+                                    label="Temperature (0 = reproducible)", elem_id="temperature")
+            max_tokens = gr.Slider(16, max(2048, settings.max_tokens), value=settings.max_tokens, step=16,
+                                   label="Max answer tokens", elem_id="max-tokens")
+            model = gr.Dropdown(model_choices, value=settings.model, label="Model (GGUF files in models/)",
+                                elem_id="model")
+            model_status = gr.Markdown(f"Model: {_label(settings.model)}", elem_id="model-status")
+
+        gr.Markdown("## Ask your documents\nAnswers come only from the indexed documents, with their sources; "
+                    "nothing leaves this machine. Settings (passages, temperature, answer length, model): "
+                    "the drawer at the top left.")
+        with gr.Tabs():
+            with gr.Tab("Chat", id="chat-tab"):
+                with gr.Row(equal_height=False):
+                    with gr.Column(scale=3, min_width=360):
+                        chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=520, feedback_options=None,
+                                             buttons=["copy", "copy_all"],
+                                             placeholder="Ask a question about your documents.")
+                        with gr.Row():
+                            question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                                  scale=5, lines=1, max_lines=6, autofocus=True, elem_id="question")
+                            send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
+                        with gr.Row():
+                            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
+                            clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                    with gr.Column(scale=2, min_width=300):
+                        gr.Markdown("### Sources")
+                        sources = gr.HTML(_EMPTY_SOURCES, elem_id="sources")
+            with gr.Tab("Documents", id="docs-tab"):
+                upload = gr.File(label="Add documents: .txt, .md, .html, .pdf", file_count="multiple",
+                                 type="filepath", elem_id="upload", height=140)
+                docs_status = gr.Markdown(elem_id="docs-status")
+                docs = gr.Dataframe(headers=["Document", "Chunks"], datatype=["str", "number"], interactive=False,
+                                    label="Indexed documents", elem_id="documents", wrap=True)
+                with gr.Row():
+                    doc_pick = gr.Dropdown([], label="Document", scale=4, elem_id="doc-pick")
+                    remove_btn = gr.Button("Remove from index", variant="stop", scale=1, elem_id="remove")
+
+        chat_inputs = [question, chatbot, turns, top_k, temperature, max_tokens]
+        chat_outputs = [question, chatbot, turns, sources]
+        common = dict(concurrency_id=LLM_QUEUE, concurrency_limit=1, show_progress="minimal")
+        on_submit = question.submit(chat, chat_inputs, chat_outputs, api_name="chat", **common)
+        on_send = send.click(chat, chat_inputs, chat_outputs, api_visibility="undocumented", **common)
+        stop.click(None, cancels=[on_submit, on_send])
+        chatbot.clear(new_chat, None, chat_outputs, cancels=[on_submit, on_send], queue=False,
+                      api_visibility="private")
+        clear.click(new_chat, None, chat_outputs, cancels=[on_submit, on_send], queue=False, api_name="new_chat")
+
+        upload.upload(ingest, [upload], [docs_status, docs, doc_pick, upload], api_name="ingest",
+                      concurrency_id="index", concurrency_limit=1)
+        remove_btn.click(remove, [doc_pick], [docs_status, docs, doc_pick], api_name="remove",
+                         concurrency_id="index", concurrency_limit=1)
+        docs.select(pick_row, [docs], [doc_pick], api_visibility="private")
+        model.change(switch_model, [model], [model_status], api_name="switch_model", **common)
+        demo.load(refresh_docs, None, [docs, doc_pick], api_name="documents")
+        gr.api(ask, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
+
+    demo.queue(default_concurrency_limit=1)
+    demo.current = current  # type: ignore[attr-defined]
+    return demo
+
+
+def launch_app(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: Optional[tuple[str, str]] = None,
+               quiet: bool = True) -> str:
+    """Serve ``demo`` in a background thread (offline theme and assets); returns its local URL."""
+    demo.launch(
+        server_name=host, server_port=port, auth=auth, share=False, prevent_thread_lock=True, quiet=quiet,
+        inbrowser=False, show_error=True, theme=THEME, css=CSS, head=HEAD, footer_links=[], run_history=False,
+        mcp_server=False, pwa=False, ssr_mode=False,
+    )
+    return demo.local_url
+
+
+def parse_auth(auth: Optional[str]) -> Optional[tuple[str, str]]:
+    if auth is None:
+        return None
+    user, sep, password = auth.partition(":")
+    if not sep or not user or not password:
+        raise AssistantError("--auth: expected USER:PASS (both non-empty)")
+    return user, password
+
+
+def serve(settings: Settings, auth: Optional[str] = None) -> int:
+    """`assistant serve`: the browser chat on settings.host:settings.port until Ctrl-C."""
+    credentials = parse_auth(auth)
+    assistant = Assistant(settings)
+    demo = None
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        print("Preparing the index…", flush=True)
+        assistant.ensure_index()
+        demo = build_app(assistant)
+        try:
+            url = launch_app(demo, settings.host, settings.port, credentials)
+        except OSError as exc:
+            raise AssistantError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
+        shown = url
+        if settings.host in ("0.0.0.0", "::"):
+            shown += f"  (listening on all interfaces, port {settings.port})"
+        print(f"Browser chat at {shown}{'  (login required)' if credentials else ''}. Ctrl-C stops it.", flush=True)
+
+        def _term(signum, frame):  # SIGTERM: leave like Ctrl-C, closing the models
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _term)
+        try:
+            while True:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("\nStopping.", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if demo is not None:
+            demo.close()
+            demo.current.close()  # type: ignore[attr-defined]
+        assistant.close()
