@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 #: The project checkout: default paths live here, so `Assistant()` works from any directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +36,10 @@ class Settings(BaseSettings):
 
     # Where things live
     index_dir: Path = Field(PROJECT_ROOT / "index", description="Chroma store folder")
-    corpus: list[Path] = Field([PROJECT_ROOT / "articles"], description="documents ingested when the index is empty")
+    # NoDecode: ASSISTANT_CORPUS is "a:b", split by the validator below, not parsed as JSON.
+    corpus: Annotated[list[Path], NoDecode] = Field(
+        [PROJECT_ROOT / "articles"], description="documents ingested when the index is empty"
+    )
     models_dir: Path = Field(PROJECT_ROOT / "models", description="folder of GGUF files")
     collection: str = Field("documents", description="Chroma collection name")
     chroma_url: Optional[str] = Field(None, description="use a Chroma server (http://host:port) instead of index_dir")

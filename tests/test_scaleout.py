@@ -68,7 +68,8 @@ class Server:
             time.sleep(0.3)
 
     def tail(self, n: int = 3000) -> str:
-        self._log_handle.flush()
+        if not self._log_handle.closed:
+            self._log_handle.flush()
         return self.log.read_bytes()[-n:].decode(errors="replace")
 
     def stop(self) -> None:
@@ -501,6 +502,11 @@ def test_api_a_client_that_leaves_mid_stream_frees_the_model(settings):
         finally:
             server.should_exit = True
             thread.join(10)
+
+
+def test_corpus_folders_from_the_environment(monkeypatch):
+    monkeypatch.setenv("ASSISTANT_CORPUS", os.pathsep.join(["/data/a", "/data/b"]))  # as `assistant api` gets it
+    assert Settings().corpus == [Path("/data/a"), Path("/data/b")]
 
 
 def _cli(*args: str, env_extra: dict, timeout: float = 120) -> subprocess.CompletedProcess:
