@@ -264,6 +264,7 @@ CSS = """
 .sources-panel .turn-q { font-weight: 600; margin: 0.4em 0; }
 .sources-panel details.earlier { margin-top: 0.8em; opacity: 0.9; }
 .sources-panel details.earlier > summary { cursor: pointer; }
+.sources-panel details.earlier > summary .turn-q { display: inline; font-weight: 500; }
 .cite-card { border: 1px solid var(--border-color-primary); border-radius: 8px; margin: 0.45em 0;
   padding: 0.35em 0.6em; background: var(--background-fill-secondary); }
 .cite-card > summary { cursor: pointer; display: flex; flex-wrap: wrap; gap: 0.4em; align-items: baseline; }
@@ -593,7 +594,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                       concurrency_id="index", concurrency_limit=1)
         remove_btn.click(remove, [doc_pick], [docs_status, docs, doc_pick], api_name="remove",
                          concurrency_id="index", concurrency_limit=1)
-        docs.select(pick_row, [docs], [doc_pick], api_visibility="private")
+        docs.select(pick_row, [docs], [doc_pick], api_visibility="private", queue=False)
         model.change(switch_model, [model], [model_status], api_name="switch_model", **common)
         demo.load(refresh_docs, None, [docs, doc_pick], api_name="documents")
         gr.api(ask, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)

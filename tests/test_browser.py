@@ -1,0 +1,284 @@
+"""The browser chat in real headless Chromium (Playwright). Most tests drive the app in-process on
+fake backends; one runs `assistant serve` with the real MiniLM and 0.5B GGUF. Every page checks
+that nothing was requested from a host other than this machine. Screenshots: tests/artifacts/."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from assistant import Assistant
+
+from .conftest import ARTIFACTS, PROJECT_ROOT, SMALL_MODEL
+from .fakes import HashEmbedder
+from .test_ui import SINGER, SINGER_REPLY, RecordingLLM, free_port, running
+
+pytestmark = pytest.mark.browser
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = "/usr/bin/chromium"
+LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+ZORBLAX = "# Zorblax notes\n\nThe secret code of the Zorblax Institute is PURPLE-7741.\n"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (make browser)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+class Page:
+    """A page that records every host it asks for, and refuses all but loopback."""
+
+    def __init__(self, browser, url: str, **context) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 950}, **context)
+        self.page = self.context.new_page()
+        self.hosts: set[str] = set()
+        self.errors: list[str] = []
+        self.page.route("**/*", self._route)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.goto(url)
+        self.page.locator("#question textarea").wait_for(timeout=30_000)
+
+    def _route(self, route) -> None:
+        host = urlparse(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")):
+            route.continue_()
+            return
+        self.hosts.add(host)
+        if host in LOOPBACK:
+            route.continue_()
+        else:
+            route.abort()
+
+    def ask(self, question: str, turn: int, timeout: float = 30_000) -> None:
+        """Type and send a question; wait until answer number ``turn`` is final."""
+        box = self.page.locator("#question textarea")
+        box.fill(question)
+        box.press("Enter")
+        self.page.locator(f"#sources #turn-{turn}").wait_for(timeout=timeout)
+
+    def answer(self):
+        return self.page.locator("#chat .message-content").last
+
+    def screenshot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+    def close(self) -> None:
+        assert self.hosts and self.hosts <= LOOPBACK, f"the page asked for other hosts: {self.hosts - LOOPBACK}"
+        assert not self.errors, self.errors
+        self.context.close()
+
+
+def script_by_question(messages):
+    question = messages[-1]["content"]
+    if "Zorblax" in question:
+        return "The secret code is PURPLE-7741 [1]."
+    if "moon" in question:
+        return "The sources do not contain the answer."
+    return "<think>The sources name Carnegie.</think>" + SINGER_REPLY
+
+
+@pytest.fixture
+def fake_app(settings):
+    llm = RecordingLLM(script_by_question)
+    with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, demo):
+        yield url, llm
+
+
+def test_chat_cites_opens_the_passage_keeps_thinking_folded_and_stays_offline(browser, fake_app):
+    url, _ = fake_app
+    p = Page(browser, url)
+    page = p.page
+    p.ask(SINGER, 1)
+    answer = p.answer()
+    assert "Carnegie Endowment for International Peace" in answer.inner_text()
+    link = answer.locator("a.cite-link").first
+    assert link.inner_text() == "[1]"
+    # Thinking: a folded "Thinking" section, its text not in the answer and not shown until opened.
+    thought = page.locator("#chat .thought-group")
+    assert thought.count() == 1 and "Thinking" in thought.inner_text()
+    assert not page.get_by_text("The sources name Carnegie.").is_visible()
+    assert "The sources name Carnegie" not in answer.inner_text()
+    # The card is folded: selecting [1] in the answer opens it and shows the passage, cited part marked.
+    card = page.locator("#cite-1-1")
+    assert "003_5ecbd052469d47e5.txt" in card.locator("summary").inner_text()
+    assert re.search(r"characters [\d,]+–[\d,]+", card.inner_text())
+    assert not card.locator(".passage").is_visible()
+    link.click()
+    card.locator(".passage").wait_for(state="visible", timeout=5_000)
+    mark = card.locator("mark").first
+    assert mark.is_visible() and "Carnegie Endowment for International Peace" in mark.inner_text()
+    assert page.url.rstrip("/") == url.rstrip("/")  # the link opened the card, it did not navigate
+    # System fonts only.
+    font = page.evaluate("getComputedStyle(document.querySelector('#question textarea')).fontFamily")
+    assert "system-ui" in font, font
+    p.screenshot("browser_chat.png")
+    # A refusal reads plainly: no citation chips, and the panel says why.
+    p.ask("What colour is the cheese of the moon?", 2)
+    assert p.answer().inner_text().strip() == "The sources do not contain the answer."
+    assert p.answer().locator("a.cite-link").count() == 0
+    assert "No sources" in page.locator("#sources").inner_text()
+    # The earlier answer's citation still opens its own card (folded under the new answer).
+    page.locator("#chat a.cite-link").first.click()
+    page.locator("#cite-1-1 .passage").wait_for(state="visible", timeout=5_000)
+    # New chat clears the conversation and the panel.
+    page.locator("#new-chat").click()
+    page.locator("#chat .message-content").first.wait_for(state="detached", timeout=5_000)
+    assert page.locator("#sources .cite-card").count() == 0
+    p.close()
+
+
+def test_upload_answer_from_it_report_a_bad_file_and_remove_it(browser, fake_app, tmp_path):
+    url, llm = fake_app
+    good = tmp_path / "zorblax.md"
+    good.write_text(ZORBLAX)
+    bad = tmp_path / "empty.txt"
+    bad.write_text("   \n")
+    p = Page(browser, url)
+    page = p.page
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#documents").get_by_text("003_5ecbd052469d47e5.txt").wait_for(timeout=10_000)
+    page.locator("#upload input[type=file]").set_input_files([str(good), str(bad)])
+    status = page.locator("#docs-status")
+    status.get_by_text("Indexed uploads/zorblax.md").wait_for(timeout=20_000)
+    assert re.search(r"uploads/empty\.txt: no text to index", status.inner_text())
+    assert str(tmp_path) not in page.content()
+    page.locator("#documents").get_by_text("uploads/zorblax.md").wait_for(timeout=5_000)
+    p.screenshot("browser_documents.png")
+
+    page.get_by_role("tab", name="Chat").click()
+    p.ask("What is the secret code of the Zorblax Institute?", 1)
+    assert "PURPLE-7741" in p.answer().inner_text()
+    assert "uploads/zorblax.md" in page.locator("#cite-1-1 summary").inner_text()
+    assert "PURPLE-7741" in llm.prompts[-1][-1]["content"]  # the uploaded passage reached the model
+
+    page.get_by_role("tab", name="Documents").click()
+    page.locator("#documents").get_by_text("uploads/zorblax.md").click()  # selecting a row picks it
+    sync_api.expect(page.locator("#doc-pick input")).to_have_value("uploads/zorblax.md", timeout=5_000)
+    page.locator("#remove").click()
+    status.get_by_text("Removed uploads/zorblax.md").wait_for(timeout=10_000)
+    assert page.locator("#documents").get_by_text("uploads/zorblax.md").count() == 0
+    p.close()
+
+
+def test_settings_drawer_stop_button_and_two_tabs_in_order(browser, settings):
+    llm = RecordingLLM("Carnegie Endowment " * 60 + "[1].", delay=0.03)
+    with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
+        first, second = Page(browser, url), Page(browser, url)
+        # Settings drawer: top-k and max tokens reach the model.
+        page = first.page
+        page.locator("#settings").get_by_role("button").first.click()
+        for elem, value in (("#top-k", "2"), ("#max-tokens", "64")):
+            box = page.locator(f"{elem} input[type=number]")
+            box.fill(value)
+            box.press("Enter")
+        # Stop: a long answer stops growing and the queue is free for the next question.
+        page.locator("#question textarea").fill(SINGER)
+        page.locator("#question textarea").press("Enter")
+        page.get_by_text("Carnegie Endowment Carnegie").first.wait_for(timeout=20_000)
+        page.locator("#stop").click()
+        deadline = time.time() + 10
+        while llm.closed_streams == 0 and time.time() < deadline:
+            time.sleep(0.05)
+        assert llm.closed_streams == 1 and llm.options[0][0] == 64
+        stopped = first.answer().inner_text()
+        time.sleep(0.5)
+        assert first.answer().inner_text() == stopped and len(stopped) < len("Carnegie Endowment " * 60)
+        # Two tabs ask at once: served one after the other, both answered, no errors.
+        llm.delay = 0.005
+        for tab in (first, second):
+            tab.page.locator("#question textarea").fill(SINGER)
+            tab.page.locator("#question textarea").press("Enter")
+        for tab in (first, second):
+            tab.page.locator("#sources #turn-1").wait_for(timeout=30_000)
+            assert tab.answer().locator("a.cite-link").count() == 1
+            assert "rror" not in tab.page.locator("#chat").inner_text()
+        assert llm.max_active == 1 and len(llm.prompts) == 3
+        assert "Reading 2 passages" not in first.page.content()  # the status gives way to the answer
+        first.screenshot("browser_two_tabs.png")
+        first.close()
+        second.close()
+
+
+# The real thing ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_model_through_assistant_serve(browser, tmp_path):
+    """`assistant serve` with MiniLM and the 0.5B GGUF: a cited answer, its passage, an upload."""
+    from gradio_client import Client
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_INDEX_DIR=str(tmp_path / "index"), PYTHONUNBUFFERED="1")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "assistant.cli", "serve", "--model", str(SMALL_MODEL), "--port", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(server.stdout), daemon=True).start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 180
+        while not any("Browser chat at" in line for line in lines):
+            assert server.poll() is None and time.time() < deadline, "".join(lines)
+            time.sleep(0.2)
+        assert any(url.rstrip("/") in line for line in lines), lines
+
+        p = Page(browser, url)
+        page = p.page
+        p.ask(SINGER, 1, timeout=180_000)
+        assert "Carnegie" in p.answer().inner_text()
+        link = p.answer().locator("a.cite-link").first
+        link.wait_for(timeout=5_000)
+        card_id = link.get_attribute("href").lstrip("#")
+        link.click()
+        card = page.locator(f"#{card_id}")
+        card.locator(".passage").wait_for(state="visible", timeout=5_000)
+        assert "articles/003_5ecbd052469d47e5.txt" in page.locator("#sources").inner_text()
+        assert "Scott Singer" in card.locator(".passage").inner_text()
+        p.screenshot("browser_real_model.png")
+
+        note = tmp_path / "zorblax.md"
+        note.write_text(ZORBLAX)
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#upload input[type=file]").set_input_files(str(note))
+        page.locator("#docs-status").get_by_text("Indexed").wait_for(timeout=60_000)
+        assert str(tmp_path) not in page.content()
+        page.get_by_role("tab", name="Chat").click()
+        p.ask("What is the secret code of the Zorblax Institute?", 2, timeout=180_000)
+        assert "PURPLE-7741" in p.answer().inner_text()
+        p.screenshot("browser_real_model_upload.png")
+        p.close()
+
+        result = Client(url, verbose=False).predict(SINGER, api_name="/ask")
+        assert set(result) == {"answer", "citations", "refused", "thinking"}
+        assert "Carnegie" in result["answer"] and result["refused"] is False
+        assert any(c["source"] == "articles/003_5ecbd052469d47e5.txt" for c in result["citations"]), result
+        assert all(set(c) == {"n", "source", "text", "start", "end"} for c in result["citations"])
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, "".join(lines)
+    assert any("Stopping" in line for line in lines)
