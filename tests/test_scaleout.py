@@ -485,8 +485,10 @@ def test_api_a_client_that_leaves_mid_stream_frees_the_model(settings):
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         try:
-            while not server.started:
+            deadline = time.monotonic() + 30
+            while not server.started and thread.is_alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
+            assert server.started, "uvicorn did not start"
             url = f"http://127.0.0.1:{port}/v1/chat/completions"
             with httpx.stream("POST", url, json=_chat(stream=True), timeout=30) as response:
                 for n, _ in enumerate(response.iter_lines()):
