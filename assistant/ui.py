@@ -24,11 +24,12 @@ import os
 import re
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
 import unicodedata
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
@@ -373,9 +374,10 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
         yield "", view(), turns, render_sources(turns, names, "Searching the documents…")
         history = [(t["question"], t["answer"]) for t in turns]  # answer text only, never thinking
         try:
-            with current.use() as a:
-                for event in a.stream(question, history=history, k=int(k), temperature=float(temperature),
-                                      max_tokens=int(max_tokens)):
+            with current.use() as a, closing(a.stream(question, history=history, k=int(k),
+                                                      temperature=float(temperature),
+                                                      max_tokens=int(max_tokens))) as events:
+                for event in events:  # Stop closes this generator, which closes the model's stream
                     if isinstance(event, Sources):
                         shown = sorted({names.show(p.source) for p in event.passages})
                         status = f"Reading {len(event.passages)} passages from {', '.join(shown)}…"
@@ -595,8 +597,10 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
         remove_btn.click(remove, [doc_pick], [docs_status, docs, doc_pick], api_name="remove",
                          concurrency_id="index", concurrency_limit=1)
         docs.select(pick_row, [docs], [doc_pick], api_visibility="private", queue=False)
-        model.change(switch_model, [model], [model_status], api_name="switch_model", **common)
+        model.input(switch_model, [model], [model_status], api_name="switch_model", **common)
         demo.load(refresh_docs, None, [docs, doc_pick], api_name="documents")
+        demo.load(lambda: (current.assistant.settings.model, f"Model: {_label(current.assistant.settings.model)}"),
+                  None, [model, model_status], api_visibility="private", queue=False)
         gr.api(ask, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
 
     demo.queue(default_concurrency_limit=1)
@@ -624,9 +628,23 @@ def parse_auth(auth: Optional[str]) -> Optional[tuple[str, str]]:
     return user, password
 
 
+def _check_port(host: str, port: int) -> None:
+    """Fail in a line, before loading any model, when the address is taken or invalid."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise AssistantError(
+                f"cannot serve on {host}:{port}: {exc.strerror or exc} (choose another with --port or --host)"
+            ) from exc
+
+
 def serve(settings: Settings, auth: Optional[str] = None) -> int:
     """`assistant serve`: the browser chat on settings.host:settings.port until Ctrl-C."""
     credentials = parse_auth(auth)
+    _check_port(settings.host, settings.port)
     assistant = Assistant(settings)
     demo = None
     previous = signal.getsignal(signal.SIGTERM)
