@@ -11,7 +11,6 @@ Chroma server); a store without ``all_ids`` is checked by its count only.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 from typing import Callable, Optional
@@ -41,11 +40,21 @@ def tokenize(text: str) -> list[str]:
 
 
 def _stem(word: str) -> str:
+    """A light, consistent suffix stripper: "techniques"/"technique", "identified"/"identify"."""
     if len(word) <= 4 or not word.isalpha():
         return word
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)] + keep
+    if word.endswith(("ies", "ied")) and len(word) > 5:
+        word = word[:-3] + "y"
+    elif word.endswith(("sses", "shes", "ches", "xes", "zes")):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    elif word.endswith("ing") and len(word) > 6:
+        word = word[:-3]
+    elif word.endswith("ed") and len(word) > 5:
+        word = word[:-2]
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
     return word
 
 
@@ -95,23 +104,19 @@ class Retriever:
             self._lexical = None
 
     def fingerprint(self) -> object:
-        """What identifies the store's contents: (chunk count, hash of the sorted chunk ids)."""
-        all_ids = getattr(self.store, "all_ids", None)
-        if all_ids is None:
-            return self.store.count()
-        return _ids_fingerprint(all_ids())
+        """The store's version (or, for a store without one, its size)."""
+        version = getattr(self.store, "version", None)
+        return version() if version else self.store.count()
 
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's fingerprint has changed since it was built."""
+        """The BM25 index, rebuilt when the store's contents changed since it was built."""
         current = self.fingerprint()
         with self._lock:
             if self._lexical is None or current != self._fingerprint:
-                ids, texts, metas = self.store.all_chunks()
-                self._lexical = LexicalIndex(ids, texts, metas)
-                # Taken from the snapshot itself: a write landing between the check and the read
-                # then only costs one more rebuild, never a stale index believed current.
-                has_ids = hasattr(self.store, "all_ids")
-                self._fingerprint = _ids_fingerprint(ids) if has_ids else len(ids)
+                # Read before the snapshot: a write landing in between only costs one more
+                # rebuild, never a stale index believed current.
+                self._lexical = LexicalIndex(*self.store.all_chunks())
+                self._fingerprint = current
             return self._lexical
 
     def dense(self, query: str, k: int) -> list[Passage]:
@@ -136,14 +141,6 @@ class Retriever:
                 by_id.setdefault(passage.id, passage)
         best = sorted(fused, key=lambda i: fused[i], reverse=True)[:k]
         return [_with_score(by_id[i], fused[i]) for i in best]
-
-
-def _ids_fingerprint(ids: list[str]) -> tuple[int, str]:
-    digest = hashlib.sha1()
-    for cid in sorted(ids):
-        digest.update(cid.encode())
-        digest.update(b"\0")
-    return len(ids), digest.hexdigest()
 
 
 def _passage(lex: LexicalIndex, row: int, score: float) -> Passage:

@@ -39,23 +39,9 @@ class VectorStore(Protocol):
     def delete_document(self, path: str) -> int: ...
     def delete_ids(self, ids: Sequence[str]) -> None: ...
     def documents(self) -> dict[str, StoredDocument]: ...
-    def all_ids(self) -> list[str]:
-        """Every chunk id, and nothing else: the cheap read behind the retriever's change check.
-
-        Ids are hashes of (path, position, text), so any change to the chunks changes this list,
-        also one that keeps the chunk count (a document replaced by another assistant)."""
-        ids: list[str] = []
-        page, offset = 5000, 0
-        while True:
-            got = self._col.get(include=[], limit=page, offset=offset)
-            ids += got["ids"]
-            if len(got["ids"]) < page:
-                return ids
-            offset += page
-
     def query(self, vector: np.ndarray, k: int) -> list[Passage]: ...
     def all_chunks(self) -> tuple[list[str], list[str], list[dict[str, Any]]]: ...
-    def all_ids(self) -> list[str]: ...  # optional: lets the BM25 side see same-size changes
+    def version(self) -> object: ...  # changes whenever the contents do, whoever wrote them
     def count(self) -> int: ...
     def writer(self) -> Any: ...
     def close(self) -> None: ...
@@ -242,6 +228,28 @@ class ChromaStore:
             if len(got["ids"]) < page:
                 return ids, texts, metas
             offset += page
+
+    def version(self) -> object:
+        """A value that changes whenever the collection's contents change, whoever changed them.
+
+        Embedded store: the size and mtime of Chroma's SQLite files, a stat and no query, so it
+        costs nothing at any index size and still sees another process's ingest. Chroma server:
+        the count and a hash of every chunk id, exact but one ids-only read per call.
+        """
+        if self._lock_path is not None:
+            folder = self._lock_path.parent
+            stats = []
+            for name in ("chroma.sqlite3", "chroma.sqlite3-wal"):
+                try:
+                    st = (folder / name).stat()
+                    stats.append((st.st_size, st.st_mtime_ns))
+                except FileNotFoundError:
+                    stats.append(None)
+            return tuple(stats)
+        import hashlib
+
+        ids = self.all_ids()
+        return len(ids), hashlib.sha256("\n".join(sorted(ids)).encode()).hexdigest()
 
     def all_ids(self) -> list[str]:
         """Every chunk id, and nothing else: the cheap read behind the retriever's change check.

@@ -79,3 +79,17 @@ def test_an_empty_index_with_no_corpus_says_so(settings):
     with Assistant(settings.replace(corpus=[]), embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
         with pytest.raises(AssistantError, match="index is empty"):
             a.ask("anything at all?")
+
+
+def test_bm25_sees_what_another_writer_added_to_a_local_index(settings, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "a.txt").write_text("The quarterly meeting moved to the blue room.\n")
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as reader, \
+            Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as writer:
+        writer.ingest([notes])
+        assert reader.retriever.bm25("blue room", 3)[0].text.startswith("The quarterly meeting")
+        (notes / "a.txt").write_text("Zebracorn sightings doubled near the lighthouse.\n")
+        writer.ingest([notes])  # same path, same chunk count
+        assert reader.retriever.bm25("zebracorn lighthouse", 3)[0].text.startswith("Zebracorn")
+        assert reader.retriever.bm25("blue room", 3) == []
