@@ -282,7 +282,10 @@ class Assistant:
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)
         replay = [(self._sent.get((q, a), prompting.user_message(q, [])), a) for q, a in turns]
-        prompt = prompting.build_prompt(question, passages, replay, llm.count_tokens, llm.n_ctx - answer_tokens - 8)
+        from .retrieval import tokenize
+
+        prompt = prompting.build_prompt(question, passages, replay, llm.count_tokens, llm.n_ctx - answer_tokens - 8,
+                                        tokenize)
         yield Sources(prompt.passages)
         if not prompt.passages:
             yield Answer(prompting.REFUSAL, [], True, "", [])
@@ -304,10 +307,8 @@ class Assistant:
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         refused = prompting.is_refusal(text)
-        if not refused and s.attribute_citations and not prompting.parse_citations(text, prompt.passages):
-            from .retrieval import tokenize
-
-            text = prompting.attribute(text, prompt.passages, tokenize)
+        if not refused and s.check_citations:
+            text = prompting.check_citations(text, prompt.passages, tokenize)
         citations = [] if refused else prompting.parse_citations(text, prompt.passages)
         self._remember(question, text, prompt.user_message)
         yield Answer(text, citations, refused, thinking, prompt.passages)

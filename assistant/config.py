@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     max_tokens: int = Field(384, ge=16, description="max tokens of an answer (thinking included)")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature (0: greedy)")
     seed: int = Field(0, description="sampling seed")
-    attribute_citations: bool = Field(True, description="mark uncited sentences with the source they quote")
+    check_citations: bool = Field(True, description="point each answer sentence's [n] at the source that holds it")
     think_tokens: int = Field(2048, ge=0, description="extra tokens allowed for a reasoning model's <think> part")
 
     # Servers

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 from .errors import AssistantError
 from .types import Citation, Passage
@@ -42,11 +42,11 @@ EXAMPLES: list[tuple[str, str]] = [
 MESSAGE_OVERHEAD = 8
 
 _REFUSAL_PATTERNS = re.compile(
-    r"(sources? (do|does|did) not (contain|state|mention|include|provide|say|specify|give)|"
-    r"(is|are) not (mentioned|stated|provided|specified|given|included) in the (sources?|context|documents?)|"
-    r"sources? (don't|doesn't) (contain|state|mention|say|specify)|"
-    r"no (information|mention) (about|of|on|regarding)|not (enough|sufficient) information|"
-    r"cannot (find|answer|determine)|can't (find|answer|determine)|unable to (find|answer|determine)|"
+    r"(sources? (do|does|did) not (contain|state|mention|include|provide|say|specify|give|have)|"
+    r"sources? (don't|doesn't|didn't) (contain|state|mention|include|provide|say|specify|give|have)|"
+    r"\bnot (mentioned|stated|provided|specified|given|included|available|found|disclosed)\b|"
+    r"no (information|mention|details?|data) (about|of|on|regarding|is|are)|not (enough|sufficient) information|"
+    r"(cannot|can't|unable to|could not|couldn't) (find|answer|determine|be determined|tell)|"
     r"^(i )?(do not|don't) know)",
     re.IGNORECASE,
 )
@@ -71,10 +71,11 @@ def _short(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
-def user_message(question: str, passages: Sequence[Passage]) -> str:
+def user_message(question: str, passages: Sequence[Passage], missing: Sequence[str] = ()) -> str:
     if not passages:
         return f"Sources: (none)\n\nQuestion: {question}"
-    return f"Sources:\n{format_sources(passages)}\n\nQuestion: {question}"
+    note = f"\n\nNote: no source mentions {', '.join(repr(w) for w in missing)}." if missing else ""
+    return f"Sources:\n{format_sources(passages)}{note}\n\nQuestion: {question}"
 
 
 def build_prompt(
@@ -83,15 +84,20 @@ def build_prompt(
     history: Sequence[tuple[str, str]],
     count_tokens: Callable[[str], int],
     budget: int,
+    tokenize: Optional[Callable[[str], list[str]]] = None,
 ) -> Prompt:
     """Fit the system prompt, the question, as many passages as fit (best first, whole ones only)
     and then as much recent history as fits, into ``budget`` tokens.
 
-    ``history`` holds (user message as sent, assistant answer) pairs, oldest first.
+    ``history`` holds (user message as sent, assistant answer) pairs, oldest first. With
+    ``tokenize``, question words that no kept source contains are named in a note, which
+    helps small models see that the sources lack the asked-for fact.
     """
     examples = [{"role": role, "content": text} for q, a in EXAMPLES for role, text in (("user", q), ("assistant", a))]
     fixed = (count_tokens(SYSTEM_PROMPT) + sum(count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in examples)
              + count_tokens(user_message(question, [])) + 3 * MESSAGE_OVERHEAD)
+    if tokenize:
+        fixed += count_tokens(f"Note: no source mentions {question}") + len(question.split()) * 2
     if fixed > budget:
         raise AssistantError(
             f"question: too long ({count_tokens(question)} tokens); with the answer it must fit the "
@@ -112,7 +118,7 @@ def build_prompt(
             break
         turns.insert(0, (user, reply))
         used += cost
-    final = user_message(question, kept)
+    final = user_message(question, kept, missing_terms(question, kept, tokenize) if tokenize else ())
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *examples]
     for user, reply in turns:
         messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
@@ -122,12 +128,7 @@ def build_prompt(
 
 def parse_citations(text: str, passages: Sequence[Passage]) -> list[Citation]:
     """The passages ``text`` cites as [n], in order of first mention; unknown numbers ignored."""
-    seen: list[int] = []
-    for m in _CITE.finditer(text):
-        numbers = m.group(1) or m.group(2)
-        for n in map(int, re.findall(r"\d+", numbers)):
-            if 1 <= n <= len(passages) and n not in seen:
-                seen.append(n)
+    seen = list(dict.fromkeys(n for n in _cited_numbers(text) if 1 <= n <= len(passages)))
     return [
         Citation(n=n, source=passages[n - 1].source, text=passages[n - 1].text, start=passages[n - 1].start,
                  end=passages[n - 1].end)
@@ -135,36 +136,55 @@ def parse_citations(text: str, passages: Sequence[Passage]) -> list[Citation]:
     ]
 
 
-def attribute(text: str, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]) -> str:
-    """Mark each uncited sentence of ``text`` with the source it takes its words from.
+def check_citations(text: str, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]) -> str:
+    """Point each sentence's [n] at the source that actually holds it.
 
-    Small models often state a sourced fact without writing [n]. A sentence gets a marker
-    only when one source holds at least two of its content words and at least half of them
-    (numbers count double, since facts live in them); a sentence no source supports stays
-    unmarked, so this never invents support.
+    Small models often state a sourced fact without writing [n], or write the wrong number.
+    Per sentence: a source *supports* it when it holds every number of the sentence and at
+    least half of its other content words (two at least). An uncited sentence gets the best
+    supporting source; a cited one whose sources do not support it is re-pointed to the best
+    one that does. A sentence no source supports is left as the model wrote it, so this never
+    invents support.
     """
     if not passages:
         return text
     source_terms = [set(tokenize(p.text)) for p in passages]
     out = []
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
-        if not sentence or _CITE.search(sentence):
-            out.append(sentence)
-            continue
-        terms = set(tokenize(sentence))
-        weight = {t: 2.0 if any(ch.isdigit() for ch in t) else 1.0 for t in terms}
-        total = sum(weight.values())
-        best, best_score = 0, 0.0
-        for n, available in enumerate(source_terms, 1):
-            score = sum(w for t, w in weight.items() if t in available)
-            if score > best_score:
-                best, best_score = n, score
-        if best and best_score >= 2 and best_score >= 0.5 * total:
-            body = sentence.rstrip()
+        bare = _CITE.sub("", sentence)
+        terms = set(tokenize(bare))
+        numbers = {t for t in terms if any(ch.isdigit() for ch in t)}
+        words = terms - numbers
+        supporting = [
+            n for n, available in enumerate(source_terms, 1)
+            if numbers <= available and len(words & available) >= max(2 if words else 0, 0.5 * len(words))
+            and (numbers or words)
+        ]
+        cited = [n for n in _cited_numbers(sentence) if 1 <= n <= len(passages)]
+        if supporting and not any(n in supporting for n in cited):
+            best = max(supporting, key=lambda n: len(terms & source_terms[n - 1]))
+            body = _CITE.sub("", sentence).rstrip()
+            body = re.sub(r"\s+([.!?])", r"\1", body)
             end = len(body.rstrip(".!?"))
             sentence = f"{body[:end]} [{best}]{body[end:]}"
         out.append(sentence)
     return " ".join(out)
+
+
+def _cited_numbers(text: str) -> list[int]:
+    numbers: list[int] = []
+    for m in _CITE.finditer(text):
+        numbers += [int(n) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
+    return numbers
+
+
+def missing_terms(question: str, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]) -> list[str]:
+    """Content words of the question that no passage contains (a hint that the answer may be absent)."""
+    available: set[str] = set()
+    for p in passages:
+        available.update(tokenize(p.text))
+    words = re.findall(r"[\w][\w.\-%$]*", question)
+    return [w for w in dict.fromkeys(words) if (t := tokenize(w)) and t[0] not in available]
 
 
 def is_refusal(text: str) -> bool:

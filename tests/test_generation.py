@@ -105,15 +105,26 @@ def test_a_question_too_long_for_the_context_is_refused_clearly():
         prompting.build_prompt("why " * 5000, P, [], count, budget=1000)
 
 
-def test_uncited_sentences_get_the_source_they_quote_and_unsupported_ones_stay_bare():
+def test_citations_are_checked_against_the_sources():
     from assistant.retrieval import tokenize
 
     passages = [
         Passage("Alibaba's shares rose 8% in Hong Kong.", "a.txt", 0, 10, 1.0, "a"),
         Passage("Scott Singer is a visiting scholar at the Carnegie Endowment.", "b.txt", 0, 10, 0.5, "b"),
+        Passage("The U.S.-listed stock rose 2.5% in premarket trading.", "c.txt", 0, 10, 0.4, "c"),
     ]
-    text = prompting.attribute(
-        "Singer is a visiting scholar at Carnegie Endowment. The weather was sunny today! Shares rose 8% [1].",
+    text = prompting.check_citations(
+        "Singer is a visiting scholar at Carnegie Endowment. The weather was sunny today! Shares rose 8% [1]. "
+        "The U.S. stock rose 2.5% in premarket trading [1].",
         passages, tokenize)
     assert text == ("Singer is a visiting scholar at Carnegie Endowment [2]. The weather was sunny today! "
-                    "Shares rose 8% [1].")
+                    "Shares rose 8% [1]. The U.S. stock rose 2.5% in premarket trading [3].")
+
+
+def test_question_words_missing_from_the_sources_are_named_in_the_prompt():
+    from assistant.retrieval import tokenize
+
+    prompt = prompting.build_prompt("What is the context window of QwQ-32B?",
+                                    [Passage("QwQ-32B has 32 billion parameters.", "a.txt", 0, 9, 1.0, "a")],
+                                    [], count, budget=5000, tokenize=tokenize)
+    assert "Note: no source mentions 'context', 'window'." in prompt.messages[-1]["content"]
