@@ -60,9 +60,9 @@ class Assistant:
         self._retriever = None
         self._index_checked = False
         self._lock = threading.RLock()
-        # The exact user message each answered question was sent with, replayed in history so
-        # llama.cpp's prefix cache covers the whole earlier conversation.
-        self._sent: OrderedDict[tuple[str, str], str] = OrderedDict()
+        # Each answered question's turn exactly as sent, replayed in later history so llama.cpp's
+        # prefix cache covers the whole earlier conversation.
+        self._sent: OrderedDict[tuple[str, str], prompting.Turn] = OrderedDict()
 
     # Lifecycle ---------------------------------------------------------------------------
 
@@ -281,13 +281,15 @@ class Assistant:
         passages = self.retrieve(condense_query(question, turns), k or s.top_k)
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)
-        replay = [(self._sent.get((q, a), prompting.user_message(q, [])), a) for q, a in turns]
+        # Turns this Assistant answered are replayed exactly as sent, sources and numbers included;
+        # others (another process's history) as the bare question.
+        replay = [self._sent.get((q, a)) or prompting.Turn(prompting.user_message(q), a) for q, a in turns]
         from .retrieval import tokenize
 
         prompt = prompting.build_prompt(question, passages, replay, llm.count_tokens, llm.n_ctx - answer_tokens - 8,
                                         tokenize)
-        yield Sources(prompt.passages)
-        if not prompt.passages:
+        yield Sources(prompt.current)
+        if not prompt.current:
             yield Answer(prompting.REFUSAL, [], True, "", [])
             return
         from .generation import ThinkParser
@@ -308,14 +310,16 @@ class Assistant:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         refused = prompting.is_refusal(text)
         if not refused and s.check_citations:
-            text = prompting.check_citations(text, prompt.passages, tokenize)
-        citations = [] if refused else prompting.parse_citations(text, prompt.passages)
-        self._remember(question, text, prompt.user_message)
+            text = prompting.check_citations(text, prompt.numbers, tokenize)
+        citations = [] if refused else prompting.parse_citations(text, prompt.numbers)
+        self._remember(question, text, prompt.turn)
         yield Answer(text, citations, refused, thinking, prompt.passages)
 
-    def _remember(self, question: str, answer: str, sent: str) -> None:
+    def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
+        from dataclasses import replace
+
         with self._lock:
-            self._sent[(question, answer)] = sent
+            self._sent[(question, answer)] = replace(turn, answer=answer)
             self._sent.move_to_end((question, answer))
             while len(self._sent) > 256:
                 self._sent.popitem(last=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from .errors import AssistantError
 from .types import Citation, Passage
@@ -54,48 +54,75 @@ _CITE = re.compile(r"\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1
 
 
 @dataclass(frozen=True)
+class Turn:
+    """An earlier exchange, as it was sent: replaying it verbatim keeps llama.cpp's cache valid."""
+
+    user: str  # the user message exactly as sent
+    answer: str
+    numbered: tuple[tuple[int, Passage], ...] = ()  # sources this message introduced, by number
+    refs: tuple[int, ...] = ()  # numbers it referred back to without repeating the text
+
+
+@dataclass(frozen=True)
 class Prompt:
-    """Messages ready for the LLM, and the passages they number from 1."""
+    """Messages ready for the LLM. Sources are numbered across the conversation."""
 
     messages: list[dict[str, str]]
-    passages: list[Passage]
-    user_message: str  # the final user turn, replayed verbatim in later history
+    numbers: dict[int, Passage]  # every source number in the prompt → its passage
+    current: list[Passage]  # the passages given for this question (new and referred-back)
+    turn: Turn  # this question's message, to replay in later history (answer filled in later)
     tokens: int
 
-
-def format_sources(passages: Sequence[Passage]) -> str:
-    return "\n\n".join(f"[{n}] ({_short(p.source)}) {p.text}" for n, p in enumerate(passages, 1))
+    @property
+    def passages(self) -> list[Passage]:
+        return [self.numbers[n] for n in sorted(self.numbers)]
 
 
 def _short(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
-def user_message(question: str, passages: Sequence[Passage], missing: Sequence[str] = ()) -> str:
-    if not passages:
-        return f"Sources: (none)\n\nQuestion: {question}"
-    note = f"\n\nNote: no source mentions {', '.join(repr(w) for w in missing)}." if missing else ""
-    return f"Sources:\n{format_sources(passages)}{note}\n\nQuestion: {question}"
+def _source_line(n: int, p: Passage) -> str:
+    return f"[{n}] ({_short(p.source)}) {p.text}"
+
+
+def user_message(question: str, new: Sequence[tuple[int, Passage]] = (), refs: Sequence[int] = (),
+                 missing: Sequence[str] = ()) -> str:
+    """The user turn: new numbered sources, earlier ones that apply again, a note, the question."""
+    parts = []
+    if new:
+        parts.append("Sources:\n" + "\n\n".join(_source_line(n, p) for n, p in new))
+    if refs:
+        parts.append(f"Sources shown earlier that also apply: {', '.join(f'[{n}]' for n in refs)}.")
+    if not new and not refs:
+        parts.append("Sources: (none)")
+    if missing:
+        parts.append(f"Note: no source mentions {', '.join(repr(w) for w in missing)}.")
+    parts.append(f"Question: {question}")
+    return "\n\n".join(parts)
 
 
 def build_prompt(
     question: str,
     passages: Sequence[Passage],
-    history: Sequence[tuple[str, str]],
+    history: Sequence[Turn],
     count_tokens: Callable[[str], int],
     budget: int,
     tokenize: Optional[Callable[[str], list[str]]] = None,
 ) -> Prompt:
-    """Fit the system prompt, the question, as many passages as fit (best first, whole ones only)
-    and then as much recent history as fits, into ``budget`` tokens.
+    """Fit the system prompt, the question, as many passages as fit (best first, whole ones
+    only) and as much recent history as fits, into ``budget`` tokens.
 
-    ``history`` holds (user message as sent, assistant answer) pairs, oldest first. With
-    ``tokenize``, question words that no kept source contains are named in a note, which
-    helps small models see that the sources lack the asked-for fact.
+    Earlier turns are replayed exactly as sent. A passage already shown in a kept turn is
+    referred to by its number instead of being repeated, and new ones are numbered on from
+    there, so a follow-up question costs the model only its new tokens. History goes before
+    passages: the oldest turns are dropped until every passage fits (a turn is kept only with
+    the earlier turns its references point into). With ``tokenize``, question words that no
+    source contains are named in a note, which helps small models see what is missing.
     """
     examples = [{"role": role, "content": text} for q, a in EXAMPLES for role, text in (("user", q), ("assistant", a))]
     fixed = (count_tokens(SYSTEM_PROMPT) + sum(count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in examples)
-             + count_tokens(user_message(question, [])) + 3 * MESSAGE_OVERHEAD)
+             + count_tokens(user_message(question)) + 3 * MESSAGE_OVERHEAD)
     if tokenize:
         fixed += count_tokens(f"Note: no source mentions {question}") + len(question.split()) * 2
     if fixed > budget:
@@ -103,40 +130,80 @@ def build_prompt(
             f"question: too long ({count_tokens(question)} tokens); with the answer it must fit the "
             f"model's context (n_ctx), leaving {budget} tokens for the prompt"
         )
-    used = fixed
-    kept: list[Passage] = []
+    turn_costs = [count_tokens(t.user) + count_tokens(t.answer) + 2 * MESSAGE_OVERHEAD for t in history]
+    best = None
+    for start in range(len(history) + 1):
+        kept = history[start:]
+        introduced = {n for t in kept for n, _ in t.numbered}
+        if any(r not in introduced for t in kept for r in t.refs):
+            continue  # a kept turn would point at a dropped one
+        attempt = _fit(passages, kept, fixed + sum(turn_costs[start:]), count_tokens, budget)
+        if attempt is not None and (best is None or len(attempt[1]) + len(attempt[2]) > len(best[2]) + len(best[3])):
+            best = (start, *attempt)
+        if attempt is not None and len(attempt[1]) + len(attempt[2]) == len(passages):
+            break  # the longest history with room for every passage
+    assert best is not None  # with no history at all, _fit always succeeds
+    start, used, new, refs = best
+    kept = history[start:]
+    numbers = {n: p for t in kept for n, p in t.numbered}
+    numbers.update(new)
+    by_id = {p.id: p for p in numbers.values()}
+    current = [by_id.get(p.id, p) for p in passages if p.id in by_id]
+    note = missing_terms(question, current, tokenize) if tokenize else ()
+    final = user_message(question, new, refs, note)
+    messages = [{"role": "system", "content": SYSTEM_PROMPT}, *examples]
+    for t in kept:
+        messages += [{"role": "user", "content": t.user}, {"role": "assistant", "content": t.answer}]
+    messages.append({"role": "user", "content": final})
+    return Prompt(messages=messages, numbers=numbers, current=current,
+                  turn=Turn(final, "", tuple(new), tuple(refs)), tokens=used)
+
+
+def _fit(passages: Sequence[Passage], kept: Sequence[Turn], used: int, count_tokens: Callable[[str], int],
+         budget: int) -> Optional[tuple[int, list[tuple[int, Passage]], list[int]]]:
+    """Number the passages after ``kept`` turns; None when the history alone overflows."""
+    if used > budget:
+        return None
+    shown = {p.id: n for t in kept for n, p in t.numbered}
+    next_n = max([n for t in kept for n, _ in t.numbered], default=0) + 1
+    new: list[tuple[int, Passage]] = []
+    refs: list[int] = []
     for p in passages:
-        cost = count_tokens(f"[{len(kept) + 1}] ({_short(p.source)}) {p.text}\n\n")
+        if p.id in shown:
+            cost = 4
+        else:
+            cost = count_tokens(_source_line(next_n, p) + "\n\n")
         if used + cost > budget:
             break  # lower-ranked sources go first; none is cut mid-sentence
-        kept.append(p)
         used += cost
-    turns: list[tuple[str, str]] = []
-    for user, reply in reversed(history):
-        cost = count_tokens(user) + count_tokens(reply) + 2 * MESSAGE_OVERHEAD
-        if used + cost > budget:
-            break
-        turns.insert(0, (user, reply))
-        used += cost
-    final = user_message(question, kept, missing_terms(question, kept, tokenize) if tokenize else ())
-    messages = [{"role": "system", "content": SYSTEM_PROMPT}, *examples]
-    for user, reply in turns:
-        messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
-    messages.append({"role": "user", "content": final})
-    return Prompt(messages=messages, passages=kept, user_message=final, tokens=used)
+        if p.id in shown:
+            refs.append(shown[p.id])
+        else:
+            new.append((next_n, p))
+            next_n += 1
+    return used, new, refs
 
 
-def parse_citations(text: str, passages: Sequence[Passage]) -> list[Citation]:
-    """The passages ``text`` cites as [n], in order of first mention; unknown numbers ignored."""
-    seen = list(dict.fromkeys(n for n in _cited_numbers(text) if 1 <= n <= len(passages)))
+Numbered = Union[Mapping[int, Passage], Sequence[Passage]]
+
+
+def _as_numbers(passages: Numbered) -> Mapping[int, Passage]:
+    return passages if isinstance(passages, Mapping) else {n: p for n, p in enumerate(passages, 1)}
+
+
+def parse_citations(text: str, passages: Numbered) -> list[Citation]:
+    """The sources ``text`` cites as [n], in order of first mention; unknown numbers ignored.
+
+    ``passages`` maps source numbers to passages (a list numbers them from 1)."""
+    numbers = _as_numbers(passages)
+    seen = list(dict.fromkeys(n for n in _cited_numbers(text) if n in numbers))
     return [
-        Citation(n=n, source=passages[n - 1].source, text=passages[n - 1].text, start=passages[n - 1].start,
-                 end=passages[n - 1].end)
+        Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end)
         for n in seen
     ]
 
 
-def check_citations(text: str, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]) -> str:
+def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], list[str]]) -> str:
     """Point each sentence's [n] at the source that actually holds it.
 
     Small models often state a sourced fact without writing [n], or write the wrong number.
@@ -146,23 +213,24 @@ def check_citations(text: str, passages: Sequence[Passage], tokenize: Callable[[
     one that does. A sentence no source supports is left as the model wrote it, so this never
     invents support.
     """
-    if not passages:
+    numbers = _as_numbers(passages)
+    if not numbers:
         return text
-    source_terms = [set(tokenize(p.text)) for p in passages]
+    source_terms = {n: set(tokenize(p.text)) for n, p in numbers.items()}
     out = []
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
         bare = _CITE.sub("", sentence)
         terms = set(tokenize(bare))
-        numbers = {t for t in terms if any(ch.isdigit() for ch in t)}
-        words = terms - numbers
+        digits = {t for t in terms if any(ch.isdigit() for ch in t)}
+        words = terms - digits
         supporting = [
-            n for n, available in enumerate(source_terms, 1)
-            if numbers <= available and len(words & available) >= max(2 if words else 0, 0.5 * len(words))
-            and (numbers or words)
+            n for n, available in source_terms.items()
+            if digits <= available and len(words & available) >= max(2 if words else 0, 0.5 * len(words))
+            and (digits or words)
         ]
-        cited = [n for n in _cited_numbers(sentence) if 1 <= n <= len(passages)]
+        cited = [n for n in _cited_numbers(sentence) if n in numbers]
         if supporting and not any(n in supporting for n in cited):
-            best = max(supporting, key=lambda n: len(terms & source_terms[n - 1]))
+            best = max(supporting, key=lambda n: len(terms & source_terms[n]))
             body = _CITE.sub("", sentence).rstrip()
             body = re.sub(r"\s+([.!?])", r"\1", body)
             end = len(body.rstrip(".!?"))

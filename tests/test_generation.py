@@ -92,7 +92,7 @@ def test_budget_drops_whole_sources_by_rank():
 
 
 def test_history_is_kept_newest_first_within_budget_and_prefix_is_stable():
-    history = [(f"old question {i}", f"old answer {i}") for i in range(50)]
+    history = [prompting.Turn(f"old question {i}", f"old answer {i}") for i in range(50)]
     prompt = prompting.build_prompt("Q?", P, history, count, budget=600)
     contents = [m["content"] for m in prompt.messages]
     assert "old question 49" in contents and "old question 0" not in contents
@@ -128,3 +128,29 @@ def test_question_words_missing_from_the_sources_are_named_in_the_prompt():
                                     [Passage("QwQ-32B has 32 billion parameters.", "a.txt", 0, 9, 1.0, "a")],
                                     [], count, budget=5000, tokenize=tokenize)
     assert "Note: no source mentions 'context', 'window'." in prompt.messages[-1]["content"]
+
+
+def test_follow_up_numbers_new_sources_on_and_refers_back_to_shown_ones():
+    first = prompting.build_prompt("Q1?", P[:3], [], count, budget=10_000)
+    assert [n for n, _ in first.turn.numbered] == [1, 2, 3]
+    turn1 = prompting.Turn(first.turn.user, "A1 [1].", first.turn.numbered, first.turn.refs)
+    second = prompting.build_prompt("Q2?", [P[1], P[4], P[0]], [turn1], count, budget=10_000)
+    assert second.messages[: len(first.messages)] == first.messages  # the cached prefix is untouched
+    last = second.messages[-1]["content"]
+    assert last.startswith("Sources:\n[4] (005.txt) text 5.")
+    assert "Sources shown earlier that also apply: [2], [1]." in last
+    assert P[1].text not in last  # not repeated
+    assert second.numbers == {1: P[0], 2: P[1], 3: P[2], 4: P[4]}
+    assert second.current == [P[1], P[4], P[0]]
+    cites = prompting.parse_citations("B [4] and [2].", second.numbers)
+    assert [(c.n, c.text) for c in cites] == [(4, P[4].text), (2, P[1].text)]
+
+
+def test_dropping_old_turns_never_leaves_a_dangling_reference():
+    t1 = prompting.Turn("x" * 4000, "a1", ((1, P[0]),), ())
+    t2 = prompting.Turn("follow", "a2", (), (1,))  # refers back to t1's source [1]
+    t3 = prompting.Turn("third", "a3", ((2, P[1]),), ())
+    prompt = prompting.build_prompt("Q?", P[2:4], [t1, t2, t3], count, budget=900)
+    users = [m["content"] for m in prompt.messages if m["role"] == "user"]
+    assert "x" * 4000 not in users and "follow" not in users and "third" in users
+    assert prompt.numbers[3] == P[2]  # numbering goes on after the kept turn's [2]
