@@ -96,4 +96,3 @@ def test_close_frees_its_own_backends_but_not_borrowed_ones(settings):
         own_store = a.store
     assert not llm.closed  # the caller passed it in and may share it
     assert own_store._col is None  # the store the Assistant opened itself is closed
-
