@@ -20,7 +20,7 @@ from . import documents, prompting
 from .chunking import chunk_document
 from .config import Settings
 from .errors import AssistantError
-from .types import Answer, Chunk, Document, IngestReport, Passage, Sources, StreamEvent, Token
+from .types import Answer, Chunk, Document, IngestReport, Passage, Sources, StreamEvent
 
 Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
 History = Sequence[Union[tuple[str, str], dict[str, Any]]]
@@ -140,61 +140,151 @@ class Assistant:
         files that disappeared from an ingested folder are removed. A file that fails is
         reported in ``report.errors`` by name and leaves the rest of the batch, and whatever
         was indexed before, untouched.
+
+        A file with the same bytes as a document already indexed (or met earlier in the batch)
+        is not embedded or stored again: its path is recorded as an alias of that document
+        (``documents()`` lists both names; removing one keeps the other). It counts as added.
         """
         report = IngestReport()
         files: list[Path] = []
         folders: list[Path] = []
         for raw in paths:
             path = Path(raw).expanduser()
+            skipped: list[tuple[str, str]] = []
             try:
                 if path.is_dir():
                     folders.append(path.absolute())
-                files.extend(documents.iter_files(path, self.settings.follow_symlinks))
+                files.extend(documents.iter_files(path, self.settings.follow_symlinks, skipped))
             except AssistantError as exc:
                 report.failed += 1
                 report.errors[str(raw)] = str(exc)
+            for key, reason in skipped:
+                report.failed += 1
+                report.errors[key] = reason
+        files = list(dict.fromkeys(files))  # named twice (a folder and a file in it): read once
         store = self.store
+        dedupe = hasattr(store, "set_aliases") and hasattr(store, "rename_document")
         with store.writer():
             stored = store.documents()
+            owner: dict[str, str] = {}  # every indexed name -> the path its chunks are stored under
+            aliases: dict[str, dict[str, str]] = {}  # stored path -> {alias path: alias source}
+            by_content: dict[tuple[str, str], str] = {}  # (sha256, kind) of a whole document -> its path
+            for key, d in stored.items():
+                owner[key] = key
+                aliases[key] = dict(getattr(d, "aliases", ()))
+                for alias in aliases[key]:
+                    owner.setdefault(alias, key)
+                if d.sha256 and d.chunks == d.expected:
+                    by_content.setdefault((d.sha256, documents.kind(key)), key)
+            touched: set[str] = set()  # stored paths whose aliases changed
             pending: list[tuple[Document, list[Chunk], list[str]]] = []
-            seen: set[str] = set()
+            pending_chunks = 0
             max_bytes = int(self.settings.max_file_mb * 1e6)
             for done, path in enumerate(files, 1):
                 key = str(path)
-                seen.add(key)
                 if progress:
                     progress(done, len(files), key)
+                home = owner.get(key)
                 try:
-                    before = stored.get(key)
-                    if before and before.chunks == before.expected and before.sha256 == _sha256(path, max_bytes):
-                        report.unchanged += 1
-                        continue
-                    doc = documents.load(path, max_bytes)
-                    chunks = chunk_document(doc, self.embedder.count_tokens, self.settings.chunk_tokens,
-                                            self.settings.chunk_overlap)
-                    old_ids = store.ids_for(key) if before else []
-                    pending.append((doc, chunks, old_ids))
+                    if home is not None:
+                        d = stored[home]
+                        if d.chunks == d.expected and d.sha256 and d.sha256 == _sha256(path, max_bytes):
+                            report.unchanged += 1
+                            continue
+                    try:
+                        doc = documents.load(path, max_bytes)
+                        chunks = chunk_document(doc, self.embedder.count_tokens, self.settings.chunk_tokens,
+                                                self.settings.chunk_overlap)
+                    except AssistantError:
+                        raise
+                    except Exception as exc:  # a reader bug on one odd file must not stop the batch
+                        raise AssistantError(f"{documents.shown(key)}: cannot be read "
+                                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
                 except AssistantError as exc:
                     report.failed += 1
                     report.errors[key] = str(exc)
                     continue
-                if before:
+                kind = documents.kind(key)
+                old_ids: list[str] = []
+                if home is not None and home != key:  # an alias whose bytes changed: no longer one
+                    del aliases[home][key]
+                    del owner[key]
+                    touched.add(home)
+                elif home == key:  # a stored document changed: its other names keep the old content
+                    d = stored[key]
+                    if by_content.get((d.sha256, kind)) == key:
+                        del by_content[(d.sha256, kind)]
+                    others = aliases.get(key) or {}
+                    if others and d.sha256 and d.chunks == d.expected:
+                        heir = next((p for p in others if Path(p).exists()), next(iter(others)))
+                        rest = [(p, s) for p, s in others.items() if p != heir]
+                        from .store import StoredDocument
+
+                        store.rename_document(key, heir, others[heir], rest)
+                        stored[heir] = StoredDocument(heir, others[heir], d.sha256, d.chunks, d.expected, tuple(rest))
+                        aliases[heir] = dict(rest)
+                        for p in others:
+                            owner[p] = heir
+                        by_content[(d.sha256, kind)] = heir
+                    else:
+                        old_ids = store.ids_for(key)
+                        if others:
+                            touched.add(key)  # names of a half-written version: found again when ingested
+                    aliases[key] = {}
+                match = by_content.get((doc.sha256, kind)) if dedupe else None
+                if home is not None:
                     report.updated += 1
                 else:
                     report.added += 1
-                if sum(len(c) for _, c, _ in pending) >= _EMBED_BATCH:
+                if match is not None and match != key:  # the same bytes are indexed: record the name only
+                    if old_ids:
+                        store.delete_ids(old_ids)
+                    aliases.pop(key, None)
+                    stored.pop(key, None)
+                    aliases[match][key] = doc.source
+                    owner[key] = match
+                    touched.add(match)
+                    continue
+                pending.append((doc, chunks, old_ids))
+                pending_chunks += len(chunks)
+                owner[key] = key
+                aliases.setdefault(key, {})
+                by_content[(doc.sha256, kind)] = key
+                if pending_chunks >= _EMBED_BATCH:
                     report.chunks += self._write(pending)
-                    pending = []
+                    pending, pending_chunks = [], 0
             report.chunks += self._write(pending)
-            for folder in folders:
-                prefix = str(folder) + os.sep
-                for key in stored:
-                    if key.startswith(prefix) and key not in seen and not Path(key).exists():
-                        store.delete_document(key)
-                        report.removed += 1
+            for home in sorted(touched):
+                if home in aliases:
+                    store.set_aliases(home, sorted(aliases[home].items()))
+            if folders:
+                # Names under an ingested folder whose files are gone (before or during this ingest):
+                # a document goes with its last name.
+                prefixes = tuple(str(folder) + os.sep for folder in folders)
+                for d in store.documents().values():
+                    gone = {p for p, _ in _names(d) if p.startswith(prefixes) and not Path(p).exists()}
+                    if gone:
+                        self._drop_names(d, gone)
+                        report.removed += len(gone)
         self.retriever.invalidate()
         self._index_checked = True
         return report
+
+    def _drop_names(self, doc: Any, gone: set[str]) -> int:
+        """Forget some names of a stored document; returns the chunks deleted (only with its last name).
+
+        When the name its chunks are stored under goes, they move to a remaining name (one whose
+        file still exists, if any), vectors and all: nothing is embedded again."""
+        names = _names(doc)
+        keep = [(p, s) for p, s in names if p not in gone]
+        if not keep:
+            return self.store.delete_document(doc.path)
+        if doc.path in gone:
+            heir = next((n for n in keep if Path(n[0]).exists()), keep[0])
+            self.store.rename_document(doc.path, heir[0], heir[1], [n for n in keep if n != heir])
+        elif len(keep) != len(names):
+            self.store.set_aliases(doc.path, keep[1:])
+        return 0
 
     def _write(self, pending: list[tuple[Document, list[Chunk], list[str]]]) -> int:
         if not pending:
@@ -214,22 +304,34 @@ class Assistant:
         return len(texts)
 
     def remove(self, source: str) -> int:
-        """Remove a document (by source name or path) from the index; returns the chunks removed."""
+        """Remove a document (by source name or path) from the index; returns the chunks removed.
+
+        A document stored once under several names (duplicate files) loses only the name given,
+        and its chunks (0 returned) stay for the others."""
         store = self.store
         with store.writer():
-            for key, doc in store.documents().items():
-                if source in (key, doc.source):
-                    removed = store.delete_document(key)
-                    self.retriever.invalidate()
-                    return removed
+            for doc in store.documents().values():
+                for path, name in _names(doc):
+                    if source in (path, name):
+                        removed = self._drop_names(doc, {path})
+                        self.retriever.invalidate()
+                        return removed
         raise AssistantError(f"document {source!r}: not in the index")
 
     def documents(self) -> list[dict[str, Any]]:
-        """The indexed documents: source, path, chunks, sha256."""
-        return [
-            {"source": d.source, "path": d.path, "chunks": d.chunks, "sha256": d.sha256}
-            for d in sorted(self.store.documents().values(), key=lambda d: d.source)
-        ]
+        """The indexed documents: source, path, chunks, sha256; sorted by source.
+
+        Files with the same bytes are stored once and listed under each of their names, each
+        entry with ``same_as``: the sources of the other names (passages cite the first one)."""
+        out = []
+        for d in self.store.documents().values():
+            names = _names(d)
+            for path, source in names:
+                entry: dict[str, Any] = {"source": source, "path": path, "chunks": d.chunks, "sha256": d.sha256}
+                if len(names) > 1:
+                    entry["same_as"] = [s for p, s in names if p != path]
+                out.append(entry)
+        return sorted(out, key=lambda e: e["source"])
 
     def ensure_index(self) -> None:
         """Build the index from ``settings.corpus`` if it is empty (first use after install)."""
@@ -365,6 +467,11 @@ def _pairs(history: History) -> list[tuple[str, str]]:
     return pairs
 
 
+def _names(doc: Any) -> list[tuple[str, str]]:
+    """Every (path, source) a stored document is known by; its own first."""
+    return [(doc.path, doc.source), *getattr(doc, "aliases", ())]
+
+
 def _sha256(path: Path, max_bytes: int) -> str:
     digest = hashlib.sha256()
     try:
@@ -377,7 +484,3 @@ def _sha256(path: Path, max_bytes: int) -> str:
         return ""
     return digest.hexdigest()
 
-
-# Public re-exports for `from assistant.assistant import Token` users.
-__all__ = ["Assistant", "Answer", "Passage", "Sources", "Token", "condense_query"]
-_ = Token

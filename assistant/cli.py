@@ -128,7 +128,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
         report = a.ingest(args.paths, progress=progress)
         bar.close()
-    for path, reason in report.errors.items():
+    for reason in report.errors.values():
         print(f"failed: {reason}", file=sys.stderr)
     print(report.summary())
     return 1 if report.failed and not (report.added or report.updated or report.unchanged) else 0
