@@ -101,5 +101,10 @@ def _pack(
 
 def _make_chunk(doc: Document, start: int, end: int, index: int) -> Chunk:
     text = " ".join(doc.text[start:end].split())
-    digest = hashlib.sha256(f"{doc.path}\0{index}\0{text}".encode()).hexdigest()[:32]
-    return Chunk(id=digest, text=text, source=doc.source, path=doc.path, start=start, end=end, index=index)
+    return Chunk(id=chunk_id(doc.path, index, text), text=text, source=doc.source, path=doc.path, start=start,
+                 end=end, index=index)
+
+
+def chunk_id(path: str, index: int, text: str) -> str:
+    """A chunk's id: a hash of the document's path, the chunk's position and its text."""
+    return hashlib.sha256(f"{path}\0{index}\0{text}".encode()).hexdigest()[:32]

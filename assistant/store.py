@@ -8,7 +8,9 @@ count, so a document cut short by a crash is recognised and written again on the
 from __future__ import annotations
 
 import fcntl
+import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +31,13 @@ class StoredDocument:
     sha256: str
     chunks: int  # chunks present
     expected: int  # chunks the document was split into; less present means a cut-short write
+    # Other files with the very same bytes, as (path, source): stored once, under ``path``.
+    aliases: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def names(self) -> list[tuple[str, str]]:
+        """Every (path, source) this content is known by, the one its chunks carry first."""
+        return [(self.path, self.source), *self.aliases]
 
 
 class VectorStore(Protocol):
@@ -45,6 +54,15 @@ class VectorStore(Protocol):
     def count(self) -> int: ...
     def writer(self) -> Any: ...
     def close(self) -> None: ...
+    # Optional (duplicate files are stored once when present): record other names of a
+    # document's content, and move a document's chunks to another of its names.
+    # def set_aliases(self, path: str, aliases: Sequence[tuple[str, str]]) -> None: ...
+    # def rename_document(self, path: str, new_path: str, new_source: str,
+    #                     aliases: Sequence[tuple[str, str]]) -> None: ...
+
+
+# What this process's Chroma state reflects of each index folder on disk (see ChromaStore._refresh).
+_KNOWN_VERSION: dict[str, object] = {}
 
 
 class ChromaStore:
@@ -104,6 +122,61 @@ class ChromaStore:
             )
         self.embedder_name = embedder_name
         self.dim = dim
+        self._key = str(Path(self.location).resolve())
+        if self._lock_path is not None:
+            _KNOWN_VERSION.setdefault(self._key, self.version())
+
+    # Other processes' writes -----------------------------------------------------------------
+    #
+    # An embedded Chroma keeps each collection's HNSW (vector) index in memory and writes the
+    # whole of it back after each write. Another process's writes reach this one's SQLite reads
+    # (count, get) but not that in-memory index: this process's dense search misses them, and
+    # its next write would save its stale index over the other's, losing those vectors from
+    # dense search for good. So whenever the folder changed since this process last saw it, the
+    # Chroma bindings are started afresh (about 30 ms; the index reloads from disk on next use):
+    # always before writing (under the ingest lock), and before a search when no writer holds
+    # the lock (a search never waits for an ingest; meanwhile it reads the index as it was).
+
+    def _refresh(self, locked: bool) -> None:
+        if self._lock_path is None or self._col is None:
+            return
+        now = self.version()
+        if _KNOWN_VERSION.get(self._key) == now:
+            return
+        handle = None
+        if not locked:
+            try:
+                handle = open(self._lock_path, "a+")
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:  # a writer is at work: search the index as loaded
+                if handle is not None:
+                    handle.close()
+                return
+        try:
+            server = getattr(self._col, "_client", None)
+            if server is not None and hasattr(server, "bindings") and hasattr(server, "start"):
+                server.start()  # new bindings over the same folder; requests in flight finish on the old
+            else:  # another Chroma implementation: open a new client
+                self._reopen()
+            _KNOWN_VERSION[self._key] = now
+        finally:
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+
+    def _reopen(self) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        name = self._col.name
+        self._client = chromadb.PersistentClient(path=self.location, settings=ChromaSettings(
+            anonymized_telemetry=False, allow_reset=False))
+        self._col = self._client.get_collection(name, embedding_function=None)
+
+    def _wrote(self) -> None:
+        """After a write of ours (under the lock): the folder's new state is what we hold."""
+        if self._lock_path is not None:
+            _KNOWN_VERSION[self._key] = self.version()
 
     # Writing -----------------------------------------------------------------------------
 
@@ -120,6 +193,7 @@ class ChromaStore:
         with open(self._lock_path, "a+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
+                self._refresh(locked=True)
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
@@ -157,6 +231,7 @@ class ChromaStore:
             documents=[c.text for c, _, _ in rows],
             metadatas=[m for _, _, m in rows],
         )
+        self._wrote()
 
     def _max_batch(self) -> int:
         try:
@@ -177,6 +252,42 @@ class ChromaStore:
         ids = list(ids)
         for i in range(0, len(ids), 5000):
             self._col.delete(ids=ids[i : i + 5000])
+        self._wrote()
+
+    def set_aliases(self, path: str, aliases: Sequence[tuple[str, str]]) -> None:
+        """Record the other names (path, source) of the document stored under ``path``.
+
+        They live in an ``aliases`` field (JSON) of each of its chunks, so they come and go with
+        the chunks, and a document is still all-or-nothing after a crash."""
+        ids = self.ids_for(path)
+        value = json.dumps([[p, s] for p, s in aliases], ensure_ascii=False)
+        limit = self._max_batch()
+        for i in range(0, len(ids), limit):
+            part = ids[i : i + limit]
+            self._col.update(ids=part, metadatas=[{"aliases": value}] * len(part))
+        self._wrote()
+
+    def rename_document(self, path: str, new_path: str, new_source: str, aliases: Sequence[tuple[str, str]]) -> None:
+        """Move the chunks of ``path`` to another of its names (its first name was removed).
+
+        The copies (new ids, as if ingested from ``new_path``; vectors reused) are written before
+        the old chunks go: a crash in between leaves both names whole, never neither."""
+        from .chunking import chunk_id
+
+        got = self._col.get(where={"path": path}, include=["embeddings", "documents", "metadatas"])
+        if not got["ids"]:
+            return
+        value = json.dumps([[p, s] for p, s in aliases], ensure_ascii=False)
+        rows = []
+        for text, vector, meta in zip(got["documents"], got["embeddings"], got["metadatas"]):
+            meta = {**meta, "path": new_path, "source": new_source, "aliases": value}
+            chunk = Chunk(id=chunk_id(new_path, int(meta["index"]), text), text=text, source=new_source,
+                          path=new_path, start=int(meta["start"]), end=int(meta["end"]), index=int(meta["index"]))
+            rows.append((chunk, np.asarray(vector, dtype=np.float32).tolist(), meta))
+        limit = self._max_batch()
+        for i in range(0, len(rows), limit):
+            self._upsert(rows[i : i + limit])
+        self.delete_ids(sorted(set(got["ids"]) - {c.id for c, _, _ in rows}))
 
     # Reading -----------------------------------------------------------------------------
 
@@ -186,10 +297,17 @@ class ChromaStore:
         for meta in self._iter_get(include=["metadatas"]):
             entry = docs.setdefault(
                 meta["path"],
-                {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0))},
+                {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0)),
+                 "aliases": {}},
             )
             entry["hashes"].add(meta.get("sha256", ""))
             entry["count"] += 1
+            if meta.get("aliases"):
+                try:
+                    for alias_path, alias_source in json.loads(meta["aliases"]):
+                        entry["aliases"].setdefault(alias_path, alias_source)
+                except (ValueError, TypeError):
+                    pass  # not ours; ignore rather than refuse the index
         return {
             path: StoredDocument(
                 path=path,
@@ -198,6 +316,7 @@ class ChromaStore:
                 sha256=next(iter(e["hashes"])) if len(e["hashes"]) == 1 else "",
                 chunks=e["count"],
                 expected=e["expected"] if len(e["hashes"]) == 1 else -1,
+                aliases=tuple((p, s) for p, s in e["aliases"].items() if p != path),
             )
             for path, e in docs.items()
         }
@@ -266,6 +385,7 @@ class ChromaStore:
             offset += page
 
     def query(self, vector: np.ndarray, k: int) -> list[Passage]:
+        self._refresh(locked=False)
         n = self.count()
         if n == 0:
             return []
