@@ -96,12 +96,22 @@ class ChromaStore:
                 )
             else:
                 Path(path).mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-            self._col = self._client.get_or_create_collection(
-                collection,
-                metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dim": dim},
-                embedding_function=None,
-            )
+                # Two processes creating one new index at once race in Chroma's table creation
+                # ("table collections already exists"): opening takes turns (a short lock of its
+                # own, so opening never waits for an ingest).
+                opening = open(Path(path) / ".open.lock", "a+")
+                fcntl.flock(opening, fcntl.LOCK_EX)
+            try:
+                if not url:
+                    self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                self._col = self._client.get_or_create_collection(
+                    collection,
+                    metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dim": dim},
+                    embedding_function=None,
+                )
+            finally:
+                if not url:
+                    opening.close()  # closing releases the lock
         except AssistantError:
             raise
         except Exception as exc:
