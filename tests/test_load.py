@@ -114,15 +114,19 @@ def test_memory_stays_flat_over_many_questions(settings):
             return clients[i % CLIENTS].predict(f"What about item {i}?", api_name="/ask")["answer"]
 
         with ThreadPoolExecutor(CLIENTS) as pool:
-            assert all(f"Item {i} " in r for i, r in zip(range(40), pool.map(ask, range(40))))  # warm up
+            assert all(f"Item {i} " in r for i, r in zip(range(16), pool.map(ask, range(16))))  # warm up
+            rss = []
+            for start in (16, 66, 116):
+                gc.collect()
+                rss.append(rss_mb())
+                answers = list(pool.map(ask, range(start, start + 50)))
+                assert all(f"Item {i} " in r for i, r in zip(range(start, start + 50), answers))
             gc.collect()
-            before = rss_mb()
-            answers = list(pool.map(ask, range(40, 200)))
-            gc.collect()
-            after = rss_mb()
-    assert all(f"Item {i} " in r for i, r in zip(range(40, 200), answers))
-    print(f"\nRSS of the serving process: {before:.0f} MB -> {after:.0f} MB over 160 questions")
-    assert after - before < 40, (before, after)
+            rss.append(rss_mb())
+    print(f"\nRSS of the serving process every 50 questions: {' -> '.join(f'{r:.0f}' for r in rss)} MB")
+    # Caches fill over the first hundred or so questions (20-25 MB), then growth stops: about
+    # 1 MB per 100 questions over 440 in a longer run. Here: bounded, and slowing to nearly nothing.
+    assert rss[-1] - rss[-2] < 8 and rss[-1] - rss[0] < 45, rss
 
 
 def test_a_cancelled_stream_frees_the_queue_for_the_others_and_the_next_question(settings):
