@@ -24,6 +24,13 @@ from pydantic_settings import (
 #: The project checkout: default paths live here, so `Assistant()` works from any directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# torch (MiniLM) and llama.cpp both run their threads on libgomp, whose waiting threads spin at
+# every barrier by default. When other programs share the cores, a spinning thread holds the core
+# its partner needs: a 20 ms query embedding then takes 150-500 ms and generation drops to 1-3
+# tokens/s. Sleeping waiters cost little on an idle machine (bench/RESULTS.md). libgomp reads this
+# once, when torch or llama.cpp first loads, and this module is imported before either.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def _config_file() -> Path:
     return Path(os.environ.get("ASSISTANT_CONFIG", "assistant.toml"))
