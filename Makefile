@@ -43,8 +43,11 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+# The benchmark (not part of `make test`): figures in bench/results.json, notes in bench/RESULTS.md.
+# The bench extra (LlamaIndex, for the baseline) installs against the pinned torch; BENCH_ARGS=--only retrieval …
 bench: install
-	$(BIN)/python bench/bench.py
+	$(BIN)/pip install -q --disable-pip-version-check -e '.[bench]'
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf index/* build *.egg-info .pytest_cache tests/artifacts
