@@ -730,6 +730,7 @@ class TimedAssistant(Assistant):
 
 
 def stage_accuracy(ctx: Context) -> dict[str, Any]:
+    """`assistant.evaluation.evaluate` with the default model: right, refused, cited gold, top-1/3; first token per question."""
     index = ctx.articles_index()
     a = TimedAssistant(ctx.settings.replace(index_dir=index, corpus=[]), embedder=ctx.embedder())
     a.ttfts = []
