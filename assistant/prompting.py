@@ -82,8 +82,35 @@ def _short(source: str) -> str:
     return source.rsplit("/", 1)[-1]
 
 
+# Sentences in a document that address the model rather than inform the reader. Small models
+# obey them despite rule 4 (the 0.5B answers "PWNED" to a memo that asks for it), so the
+# prompt's copy of a passage carries a marker instead; the passage shown to the user is untouched.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b[^.!?\n]{0,60}\b(instructions?|rules?|prompts?|directions?|guidelines?)\b|"
+    r"\b(reply|respond|answer|say|output|print|write)\b[^.!?\n]{0,30}\bonly\b[^.!?\n]{0,30}\b(with|the word)\b|"
+    r"\byou (must|should|are to|will) (now )?(ignore|reply|respond|say|answer|act|pretend|obey)\b|"
+    r"\b(system prompt|new instructions?|do not cite)\b",
+    re.IGNORECASE,
+)
+WITHHELD = "[an instruction in the document, withheld]"
+
+
+def neutralise(text: str) -> str:
+    """``text`` with each sentence that gives the model orders replaced by a marker."""
+    if not _INSTRUCTION.search(text):
+        return text
+    out: list[str] = []
+    for sentence in re.split(r"(?<=[.!?:])\s+", text):
+        if _INSTRUCTION.search(sentence):
+            if out and out[-1] == WITHHELD:
+                continue  # one marker for a run of such sentences
+            sentence = WITHHELD
+        out.append(sentence)
+    return " ".join(out)
+
+
 def _source_line(n: int, p: Passage) -> str:
-    return f"[{n}] ({_short(p.source)}) {p.text}"
+    return f"[{n}] ({_short(p.source)}) {neutralise(p.text)}"
 
 
 def user_message(question: str, new: Sequence[tuple[int, Passage]] = (), refs: Sequence[int] = (),
