@@ -37,10 +37,10 @@ chat: install
 	$(BIN)/assistant ingest articles/
 	$(BIN)/assistant chat
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest -q
 
-test-fast: $(STAMP)
+test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 # The benchmark (not part of `make test`): figures in bench/results.json, notes in bench/RESULTS.md.
