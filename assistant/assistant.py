@@ -9,6 +9,7 @@ CLI, the web UI and the HTTP API all call.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import threading
@@ -31,7 +32,9 @@ _REFERRING = re.compile(
     r"the model|the firm|same|also|too|else|other|then)\b",
     re.IGNORECASE,
 )
-_EMBED_BATCH = 128  # chunks embedded together across small files
+_EMBED_BATCH = 256  # chunks embedded together across small files (larger groups sort by length better)
+
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -412,7 +415,11 @@ class Assistant:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         refused = prompting.is_refusal(text)
         if not refused and s.check_citations:
-            text = prompting.check_citations(text, prompt.numbers, tokenize)
+            if prompting.unsupported_claim(text, question, prompt.numbers, tokenize):
+                log.info("answer withheld, not supported by the sources: %r", text)
+                text, refused = prompting.REFUSAL, True
+            else:
+                text = prompting.check_citations(text, prompt.numbers, tokenize)
         citations = [] if refused else prompting.parse_citations(text, prompt.numbers)
         self._remember(question, text, prompt.turn)
         yield Answer(text, citations, refused, thinking, prompt.passages)

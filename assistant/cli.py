@@ -135,10 +135,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
+    from .prompting import is_refusal
     from .types import Answer, Token
 
     answer = None
     thinking_shown = False
+    streamed = ""
     for event in a.stream(question, history):
         if isinstance(event, Token):
             if event.kind == "answer":
@@ -147,6 +149,7 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
                     thinking_shown = False
                 out.write(event.text)
                 out.flush()
+                streamed += event.text
             elif event.kind == "thinking":
                 if not thinking_shown:
                     sys.stderr.write("[thinking] ")
@@ -155,10 +158,13 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
                 sys.stderr.flush()
             else:  # reset: what we printed as answer was thinking; say so rather than hide it
                 out.write("\n[the text above was the model's thinking]\n")
+                streamed = ""
         elif isinstance(event, Answer):
             answer = event
     out.write("\n")
-    if answer.refused:
+    if answer.refused and not is_refusal(streamed):
+        out.write("(withheld: the sources do not support this answer; no answer in the documents)\n")
+    elif answer.refused:
         out.write("(no answer in the documents)\n")
     for c in answer.citations:
         snippet = c.text if len(c.text) <= 160 else c.text[:157] + "..."

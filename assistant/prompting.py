@@ -245,16 +245,9 @@ def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], lis
         return text
     source_terms = {n: set(tokenize(p.text)) for n, p in numbers.items()}
     out = []
-    for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
-        bare = _CITE.sub("", sentence)
-        terms = set(tokenize(bare))
-        digits = {t for t in terms if any(ch.isdigit() for ch in t)}
-        words = terms - digits
-        supporting = [
-            n for n, available in source_terms.items()
-            if digits <= available and len(words & available) >= max(2 if words else 0, 0.5 * len(words))
-            and (digits or words)
-        ]
+    for sentence in _sentences(text):
+        terms = set(tokenize(_CITE.sub("", sentence)))
+        supporting = _supporting(terms, source_terms)
         cited = [n for n in _cited_numbers(sentence) if n in numbers]
         if supporting and not any(n in supporting for n in cited):
             best = max(supporting, key=lambda n: len(terms & source_terms[n]))
@@ -264,6 +257,37 @@ def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], lis
             sentence = f"{body[:end]} [{best}]{body[end:]}"
         out.append(sentence)
     return " ".join(out)
+
+
+def unsupported_claim(text: str, question: str, passages: Numbered, tokenize: Callable[[str], list[str]]) -> bool:
+    """True when the answer fills a gap: a sentence of it uses a question word that no source
+    contains ("the context window is…" when no source mentions a context window) and no
+    source supports that sentence. Small models do this instead of refusing."""
+    numbers = _as_numbers(passages)
+    missing = {tokenize(w)[0] for w in missing_terms(question, list(numbers.values()), tokenize)}
+    if not missing:
+        return False
+    source_terms = {n: set(tokenize(p.text)) for n, p in numbers.items()}
+    for sentence in _sentences(text):
+        terms = set(tokenize(_CITE.sub("", sentence)))
+        if terms & missing and not _supporting(terms, source_terms):
+            return True
+    return False
+
+
+def _sentences(text: str) -> list[str]:
+    return re.split(r"(?<=[.!?])\s+", text.strip())
+
+
+def _supporting(terms: set[str], source_terms: Mapping[int, set[str]]) -> list[int]:
+    """Sources holding every number of a sentence and at least half of its other content words (two at least)."""
+    digits = {t for t in terms if any(ch.isdigit() for ch in t)}
+    words = terms - digits
+    return [
+        n for n, available in source_terms.items()
+        if digits <= available and len(words & available) >= max(2 if words else 0, 0.5 * len(words))
+        and (digits or words)
+    ]
 
 
 def _cited_numbers(text: str) -> list[int]:

@@ -96,3 +96,17 @@ def test_close_frees_its_own_backends_but_not_borrowed_ones(settings):
         own_store = a.store
     assert not llm.closed  # the caller passed it in and may share it
     assert own_store._col is None  # the store the Assistant opened itself is closed
+
+
+def test_an_answer_about_something_no_source_mentions_is_withheld(make_assistant):
+    # What the 1.5B once said to an unanswerable question: a sourced number for an absent fact.
+    a = make_assistant("The context window length of QwQ-32B is 32 billion parameters [1].")
+    answer = a.ask("What is the context window length of QwQ-32B?")
+    assert answer.refused and answer.text == REFUSAL and answer.citations == []
+
+
+def test_a_supported_answer_in_other_words_than_the_question_is_kept(make_assistant):
+    # "boss" is in no source, but the sentence's other words are: that is an answer, not a gap.
+    a = make_assistant("The boss of Futurum Group is Dan Newman [1].")
+    answer = a.ask("Who is the boss of Futurum Group?")
+    assert not answer.refused and answer.text.startswith("The boss of Futurum Group is Dan Newman")
