@@ -74,7 +74,7 @@ def describe(name: str) -> tuple[str, int]:
 class SentenceTransformerEmbedder:
     """MiniLM (or any local sentence-transformers folder) on the CPU."""
 
-    def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 64) -> None:
+    def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 32) -> None:
         offline_env()
         folder = _model_folder(name)
         from sentence_transformers import SentenceTransformer
