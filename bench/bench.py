@@ -688,8 +688,30 @@ def follow_ups(ctx: Context, a: Assistant, ours_llm: Any, p: int) -> dict[str, A
 
 # Stage: memory -----------------------------------------------------------------------------
 
+def peak_rss_mb(cmd: list[str]) -> tuple[float, float, str]:
+    """Run ``cmd``; (its peak RSS in MB, wall seconds, stdout). The peak is the child's VmHWM,
+    polled until it exits: ru_maxrss from wait4 would also count the pages this (large) bench
+    process had when it forked the child, which Linux carries across exec."""
+    t = now()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    status = Path(f"/proc/{proc.pid}/status")
+    while proc.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    peak = max(peak, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError):
+            break
+        time.sleep(0.05)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {err}")
+    return peak / 1024, now() - t, out
+
+
 def stage_memory(ctx: Context) -> dict[str, Any]:
-    """Peak RSS of `assistant ask "…"` in its own process (os.wait4's ru_maxrss), and its wall time."""
+    """Peak RSS of `assistant ask "…"` in its own process (its VmHWM), and its wall time."""
     index = ctx.articles_index()
     exe = Path(sys.executable).parent / "assistant"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
@@ -697,15 +719,8 @@ def stage_memory(ctx: Context) -> dict[str, Any]:
     cmd += ["ask", "--index-dir", str(index), question]
     rows = []
     for _ in range(max(1, ctx.args.memory_reps)):
-        t = now()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = now() - t
-        out = proc.stdout.read() if proc.stdout else ""
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {proc.stderr.read() if proc.stderr else ''}")
-        rows.append({"max_rss_mb": round(usage.ru_maxrss / 1024, 1), "wall_s": round(wall, 2), "output": out[:300]})
+        peak, wall, out = peak_rss_mb(cmd)
+        rows.append({"max_rss_mb": round(peak, 1), "wall_s": round(wall, 2), "output": out[:300]})
         log(f"assistant ask: peak RSS {rows[-1]['max_rss_mb']} MB, {wall:.1f}s")
     return {"command": "assistant ask --index-dir <bench index> " + json.dumps(question),
             "max_rss_mb": max(r["max_rss_mb"] for r in rows), "wall_s": med([r["wall_s"] for r in rows]),
