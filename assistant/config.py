@@ -76,7 +76,9 @@ class Settings(BaseSettings):
     max_tokens: int = Field(384, ge=16, description="max tokens of an answer (thinking included)")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature (0: greedy)")
     seed: int = Field(0, description="sampling seed")
-    check_citations: bool = Field(True, description="point each answer sentence's [n] at the source that holds it")
+    check_citations: bool = Field(
+        True, description="point each answer sentence's [n] at the source that holds it; withhold an answer no "
+        "source supports")
     think_tokens: int = Field(2048, ge=0, description="extra tokens allowed for a reasoning model's <think> part")
 
     # Servers
