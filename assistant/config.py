@@ -60,6 +60,8 @@ class Settings(BaseSettings):
 
     # Retrieval
     top_k: int = Field(4, ge=1, le=50, description="passages given to the model")
+    followup_sources: int = Field(
+        1, ge=0, le=50, description="new passages a follow-up that refers back ('its shares') adds to those shown")
     dense_weight: float = Field(0.5, ge=0, description="weight of dense search in rank fusion")
     bm25_weight: float = Field(1.0, ge=0, description="weight of BM25 in rank fusion")
     rrf_k: int = Field(20, ge=1, description="reciprocal-rank-fusion constant")

@@ -136,6 +136,7 @@ def build_prompt(
     count_tokens: Callable[[str], int],
     budget: int,
     tokenize: Optional[Callable[[str], list[str]]] = None,
+    follow_up_new: Optional[int] = None,
 ) -> Prompt:
     """Fit the system prompt, the question, as many passages as fit (best first, whole ones
     only) and as much recent history as fits, into ``budget`` tokens.
@@ -146,6 +147,8 @@ def build_prompt(
     passages: the oldest turns are dropped until every passage fits (a turn is kept only with
     the earlier turns its references point into). With ``tokenize``, question words that no
     source contains are named in a note, which helps small models see what is missing.
+    With ``follow_up_new``, a question that continues the kept turns (whose sources are
+    still in the conversation) adds at most that many new sources, the best ranked.
     """
     examples = [{"role": role, "content": text} for q, a in EXAMPLES for role, text in (("user", q), ("assistant", a))]
     fixed = (count_tokens(SYSTEM_PROMPT) + sum(count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in examples)
@@ -164,13 +167,14 @@ def build_prompt(
         introduced = {n for t in kept for n, _ in t.numbered}
         if any(r not in introduced for t in kept for r in t.refs):
             continue  # a kept turn would point at a dropped one
-        attempt = _fit(passages, kept, fixed + sum(turn_costs[start:]), count_tokens, budget)
-        if attempt is not None and (best is None or len(attempt[1]) + len(attempt[2]) > len(best[2]) + len(best[3])):
+        attempt = _fit(passages, kept, fixed + sum(turn_costs[start:]), count_tokens, budget,
+                       follow_up_new if any(t.numbered for t in kept) else None)
+        if attempt is not None and (best is None or attempt[3] < best[4]):
             best = (start, *attempt)
-        if attempt is not None and len(attempt[1]) + len(attempt[2]) == len(passages):
+        if attempt is not None and attempt[3] == 0:
             break  # the longest history with room for every passage
     assert best is not None  # with no history at all, _fit always succeeds
-    start, used, new, refs = best
+    start, used, new, refs, _ = best
     kept = history[start:]
     numbers = {n: p for t in kept for n, p in t.numbered}
     numbers.update(new)
@@ -187,28 +191,32 @@ def build_prompt(
 
 
 def _fit(passages: Sequence[Passage], kept: Sequence[Turn], used: int, count_tokens: Callable[[str], int],
-         budget: int) -> Optional[tuple[int, list[tuple[int, Passage]], list[int]]]:
-    """Number the passages after ``kept`` turns; None when the history alone overflows."""
+         budget: int, max_new: Optional[int] = None
+         ) -> Optional[tuple[int, list[tuple[int, Passage]], list[int], int]]:
+    """Number the passages after ``kept`` turns: (tokens used, new, referred-back, how many
+    did not fit); None when the history alone overflows."""
     if used > budget:
         return None
     shown = {p.id: n for t in kept for n, p in t.numbered}
     next_n = max([n for t in kept for n, _ in t.numbered], default=0) + 1
     new: list[tuple[int, Passage]] = []
     refs: list[int] = []
-    for p in passages:
+    for i, p in enumerate(passages):
         if p.id in shown:
             cost = 4
+        elif max_new is not None and len(new) >= max_new:
+            continue  # a follow-up: the earlier sources are still in the conversation
         else:
             cost = count_tokens(_source_line(next_n, p) + "\n\n")
         if used + cost > budget:
-            break  # lower-ranked sources go first; none is cut mid-sentence
+            return used, new, refs, len(passages) - i  # lower-ranked sources go first; none is cut
         used += cost
         if p.id in shown:
             refs.append(shown[p.id])
         else:
             new.append((next_n, p))
             next_n += 1
-    return used, new, refs
+    return used, new, refs, 0
 
 
 Numbered = Union[Mapping[int, Passage], Sequence[Passage]]

@@ -65,6 +65,8 @@ def test_follow_up_retrieves_with_the_conversation_and_replays_the_first_prompt(
     p1, p2 = a.llm.prompts
     assert p2[: len(p1)] == p1  # the earlier turn is sent byte for byte: llama.cpp's cache covers it
     assert p2[len(p1)] == {"role": "assistant", "content": first.text}
+    new_sources = [line for line in p2[-1]["content"].splitlines() if line[:1] == "["]
+    assert len(new_sources) <= a.settings.followup_sources  # the first question's sources are still there
 
 
 def test_history_as_chat_messages(make_assistant):

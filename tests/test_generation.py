@@ -167,3 +167,16 @@ def test_instructions_inside_a_document_are_withheld_from_the_model_not_from_the
     assert prompt.current[0].text == memo.text  # the user's sources panel shows the document as it is
     ordinary = "He said the rules were ignored by regulators. Answer engines only rank pages."
     assert prompting.neutralise(ordinary) == ordinary
+
+
+def test_a_follow_up_adds_only_the_best_new_sources_when_the_earlier_ones_are_in_the_chat():
+    first = prompting.build_prompt("Q1?", P[:2], [], count, budget=10_000)
+    turn1 = prompting.Turn(first.turn.user, "A1 [1].", first.turn.numbered, first.turn.refs)
+    second = prompting.build_prompt("Q2?", [P[2], P[0], P[3], P[4]], [turn1], count, budget=10_000, follow_up_new=1)
+    assert second.messages[: len(first.messages)] == first.messages  # history kept, not traded for sources
+    assert [p for _, p in second.turn.numbered] == [P[2]]  # the best new one only
+    assert second.turn.refs == (1,) and second.current == [P[2], P[0]]
+    # Earlier turns whose sources are not in this conversation (another process's history): no cap.
+    bare = prompting.Turn(prompting.user_message("Q1?"), "A1.")
+    third = prompting.build_prompt("Q2?", [P[2], P[3]], [bare], count, budget=10_000, follow_up_new=1)
+    assert [p for _, p in third.turn.numbered] == [P[2], P[3]]
