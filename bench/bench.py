@@ -949,7 +949,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--sizes", default="10000,100000", help="synthetic store sizes for retrieval latency")
     p.add_argument("--ingest-copies", type=int, default=3, help="varied copies of each article in the ingest corpus")
     p.add_argument("--answer-questions", type=int, default=6, help="questions timed against raw llama-cpp-python")
-    p.add_argument("--followup-reps", type=int, default=1, help="repetitions of the follow-up pairs")
+    p.add_argument("--followup-reps", type=int, default=3, help="repetitions of the follow-up pairs")
     p.add_argument("--memory-reps", type=int, default=1, help="`assistant ask` runs for peak memory")
     p.add_argument("--baseline-questions", type=int, default=0, help="questions for LlamaIndex (0: all)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions and a 10k store only (a smoke run)")
