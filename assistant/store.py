@@ -10,7 +10,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

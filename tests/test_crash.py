@@ -5,7 +5,6 @@ small driver script injects it), so each run costs only Python's start-up and Ch
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess

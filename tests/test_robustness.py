@@ -44,7 +44,7 @@ def _encrypted_pdf() -> bytes:
 def _scanned_pdf() -> bytes:
     """A page with only an image on it: what a scanner makes (no text layer)."""
     from pypdf import PdfWriter
-    from pypdf.generic import ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject, NumberObject
 
     writer = PdfWriter()
     page = writer.add_blank_page(200, 200)
