@@ -390,13 +390,12 @@ class Assistant:
         # Turns this Assistant answered are replayed exactly as sent, sources and numbers included;
         # others (another process's history) as the bare question.
         replay = [self._sent.get((q, a)) or prompting.Turn(prompting.user_message(q), a) for q, a in turns]
-        from .retrieval import tokenize
-
         # A question that leans on the last one continues its topic: the sources already shown
         # stay in the conversation, so it adds only the best new ones (its first token comes
         # about twice as fast as a fresh question's).
         prompt = prompting.build_prompt(question, passages, replay, llm.count_tokens, llm.n_ctx - answer_tokens - 8,
-                                        tokenize, s.followup_sources if query != question else None)
+                                        note_missing=True,
+                                        follow_up_new=s.followup_sources if query != question else None)
         yield Sources(prompt.current)
         if not prompt.current:
             yield Answer(prompting.REFUSAL, [], True, "", [])
@@ -419,11 +418,11 @@ class Assistant:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         refused = prompting.is_refusal(text)
         if not refused and s.check_citations:
-            if prompting.unsupported_claim(text, question, prompt.numbers, tokenize):
+            if prompting.unsupported_claim(text, question, prompt.numbers):
                 log.info("answer withheld, not supported by the sources: %r", text)
                 text, refused = prompting.REFUSAL, True
             else:
-                text = prompting.check_citations(text, prompt.numbers, tokenize)
+                text = prompting.check_citations(text, prompt.numbers)
         citations = [] if refused else prompting.parse_citations(text, prompt.numbers)
         self._remember(question, text, prompt.turn)
         yield Answer(text, citations, refused, thinking, prompt.passages)

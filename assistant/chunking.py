@@ -10,47 +10,8 @@ import hashlib
 import re
 from typing import Callable, Iterator
 
+from .text import sentence_spans
 from .types import Chunk, Document
-
-# Words whose trailing period does not end a sentence.
-_ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "ltd", "co", "corp", "no",
-    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "fig", "approx",
-    "e.g", "i.e", "u.s", "u.k", "u.n", "a.m", "p.m",
-}
-_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
-
-
-def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans of ``text[start:end]`` as absolute (start, end) offsets, whitespace trimmed."""
-    end = len(text) if end is None else end
-    spans: list[tuple[int, int]] = []
-    sent_start = start
-    for m in _END.finditer(text, start, end):
-        if m.group() != "\n" and _is_abbreviation(text, sent_start, m.start()):
-            continue
-        spans.append((sent_start, m.end()))
-        sent_start = m.end()
-    spans.append((sent_start, end))
-    return [s for s in (_strip(text, a, b) for a, b in spans) if s[1] > s[0]]
-
-
-def _is_abbreviation(text: str, sent_start: int, dot: int) -> bool:
-    word = re.search(r"([\w.]+)$", text[sent_start:dot])
-    if not word:
-        return False
-    w = word.group(1).lower()
-    # Single capitals ("J. Smith") and known abbreviations ("U.S.", "Jan.") keep the sentence going.
-    return w in _ABBREV or (len(w) == 1 and w.isalpha())
-
-
-def _strip(text: str, a: int, b: int) -> tuple[int, int]:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
 
 def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
     """Cut an over-long sentence at word boundaries into pieces within ``limit``."""
@@ -73,7 +34,7 @@ def chunk_document(
     chunks: list[Chunk] = []
     for block_start, block_end in doc.blocks:
         sentences: list[tuple[int, int]] = []
-        for a, b in split_sentences(doc.text, block_start, block_end):
+        for a, b in sentence_spans(doc.text, block_start, block_end):
             if count_tokens(doc.text[a:b]) > max_tokens:
                 sentences.extend(_split_long(doc.text, a, b, count_tokens, max_tokens))
             else:

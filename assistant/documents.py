@@ -17,6 +17,7 @@ from typing import Iterator, Optional
 
 from .config import PROJECT_ROOT
 from .errors import AssistantError
+from .text import trim
 from .types import Document
 
 SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
@@ -279,18 +280,10 @@ def clean_blocks(text: str) -> Iterator[tuple[int, int]]:
     for line in text.splitlines(keepends=True):
         if is_boilerplate(line):
             if start is not None and text[start:pos].strip():
-                yield _trim(text, start, pos)
+                yield trim(text, start, pos)
             start = None
         elif start is None and line.strip():
             start = pos
         pos += len(line)
     if start is not None and text[start:pos].strip():
-        yield _trim(text, start, pos)
-
-
-def _trim(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+        yield trim(text, start, pos)

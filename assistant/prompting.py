@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Mapping, Optional, Sequence, Union
 
+from . import text as txt
 from .errors import AssistantError
 from .types import Citation, Passage
 
@@ -50,7 +51,6 @@ _REFUSAL_PATTERNS = re.compile(
     r"^(i )?(do not|don't) know)",
     re.IGNORECASE,
 )
-_CITE = re.compile(r"\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\]|【(\d{1,3})】", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def neutralise(text: str) -> str:
     if not _INSTRUCTION.search(text):
         return text
     out: list[str] = []
-    for sentence in re.split(r"(?<=[.!?:])\s+", text):
+    for sentence in txt.sentences(text, colon=True):
         if _INSTRUCTION.search(sentence):
             if out and out[-1] == WITHHELD:
                 continue  # one marker for a run of such sentences
@@ -135,7 +135,7 @@ def build_prompt(
     history: Sequence[Turn],
     count_tokens: Callable[[str], int],
     budget: int,
-    tokenize: Optional[Callable[[str], list[str]]] = None,
+    note_missing: bool = False,
     follow_up_new: Optional[int] = None,
 ) -> Prompt:
     """Fit the system prompt, the question, as many passages as fit (best first, whole ones
@@ -145,7 +145,7 @@ def build_prompt(
     referred to by its number instead of being repeated, and new ones are numbered on from
     there, so a follow-up question costs the model only its new tokens. History goes before
     passages: the oldest turns are dropped until every passage fits (a turn is kept only with
-    the earlier turns its references point into). With ``tokenize``, question words that no
+    the earlier turns its references point into). With ``note_missing``, question words that no
     source contains are named in a note, which helps small models see what is missing.
     With ``follow_up_new``, a question that continues the kept turns (whose sources are
     still in the conversation) adds at most that many new sources, the best ranked.
@@ -153,7 +153,7 @@ def build_prompt(
     examples = [{"role": role, "content": text} for q, a in EXAMPLES for role, text in (("user", q), ("assistant", a))]
     fixed = (count_tokens(SYSTEM_PROMPT) + sum(count_tokens(m["content"]) + MESSAGE_OVERHEAD for m in examples)
              + count_tokens(user_message(question)) + 3 * MESSAGE_OVERHEAD)
-    if tokenize:
+    if note_missing:
         fixed += count_tokens(f"Note: no source mentions {question}") + len(question.split()) * 2
     if fixed > budget:
         raise AssistantError(
@@ -180,7 +180,7 @@ def build_prompt(
     numbers.update(new)
     by_id = {p.id: p for p in numbers.values()}
     current = [by_id.get(p.id, p) for p in passages if p.id in by_id]
-    note = missing_terms(question, current, tokenize) if tokenize else ()
+    note = missing_terms(question, current) if note_missing else ()
     final = user_message(question, new, refs, note)
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, *examples]
     for t in kept:
@@ -231,14 +231,14 @@ def parse_citations(text: str, passages: Numbered) -> list[Citation]:
 
     ``passages`` maps source numbers to passages (a list numbers them from 1)."""
     numbers = _as_numbers(passages)
-    seen = list(dict.fromkeys(n for n in _cited_numbers(text) if n in numbers))
+    seen = list(dict.fromkeys(n for n in txt.cited_numbers(text) if n in numbers))
     return [
         Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end)
         for n in seen
     ]
 
 
-def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], list[str]]) -> str:
+def check_citations(text: str, passages: Numbered) -> str:
     """Point each sentence's [n] at the source that actually holds it.
 
     Small models often state a sourced fact without writing [n], or write the wrong number.
@@ -251,15 +251,15 @@ def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], lis
     numbers = _as_numbers(passages)
     if not numbers:
         return text
-    source_terms = {n: set(tokenize(p.text)) for n, p in numbers.items()}
+    source_terms = {n: set(txt.terms(p.text)) for n, p in numbers.items()}
     out = []
-    for sentence in _sentences(text):
-        terms = set(tokenize(_CITE.sub("", sentence)))
+    for sentence in txt.sentences(text):
+        terms = set(txt.terms(txt.strip_citations(sentence)))
         supporting = _supporting(terms, source_terms)
-        cited = [n for n in _cited_numbers(sentence) if n in numbers]
+        cited = [n for n in txt.cited_numbers(sentence) if n in numbers]
         if supporting and not any(n in supporting for n in cited):
             best = max(supporting, key=lambda n: len(terms & source_terms[n]))
-            body = _CITE.sub("", sentence).rstrip()
+            body = txt.strip_citations(sentence).rstrip()
             body = re.sub(r"\s+([.!?])", r"\1", body)
             end = len(body.rstrip(".!?"))
             sentence = f"{body[:end]} [{best}]{body[end:]}"
@@ -267,24 +267,20 @@ def check_citations(text: str, passages: Numbered, tokenize: Callable[[str], lis
     return " ".join(out)
 
 
-def unsupported_claim(text: str, question: str, passages: Numbered, tokenize: Callable[[str], list[str]]) -> bool:
+def unsupported_claim(text: str, question: str, passages: Numbered) -> bool:
     """True when the answer fills a gap: a sentence of it uses a question word that no source
     contains ("the context window is…" when no source mentions a context window) and no
     source supports that sentence. Small models do this instead of refusing."""
     numbers = _as_numbers(passages)
-    missing = {tokenize(w)[0] for w in missing_terms(question, list(numbers.values()), tokenize)}
+    missing = {txt.terms(w)[0] for w in missing_terms(question, list(numbers.values()))}
     if not missing:
         return False
-    source_terms = {n: set(tokenize(p.text)) for n, p in numbers.items()}
-    for sentence in _sentences(text):
-        terms = set(tokenize(_CITE.sub("", sentence)))
+    source_terms = {n: set(txt.terms(p.text)) for n, p in numbers.items()}
+    for sentence in txt.sentences(text):
+        terms = set(txt.terms(txt.strip_citations(sentence)))
         if terms & missing and not _supporting(terms, source_terms):
             return True
     return False
-
-
-def _sentences(text: str) -> list[str]:
-    return re.split(r"(?<=[.!?])\s+", text.strip())
 
 
 def _supporting(terms: set[str], source_terms: Mapping[int, set[str]]) -> list[int]:
@@ -298,20 +294,12 @@ def _supporting(terms: set[str], source_terms: Mapping[int, set[str]]) -> list[i
     ]
 
 
-def _cited_numbers(text: str) -> list[int]:
-    numbers: list[int] = []
-    for m in _CITE.finditer(text):
-        numbers += [int(n) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
-    return numbers
-
-
-def missing_terms(question: str, passages: Sequence[Passage], tokenize: Callable[[str], list[str]]) -> list[str]:
+def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
     """Content words of the question that no passage contains (a hint that the answer may be absent)."""
     available: set[str] = set()
     for p in passages:
-        available.update(tokenize(p.text))
-    words = re.findall(r"[\w][\w.\-%$]*", question)
-    return [w for w in dict.fromkeys(words) if (t := tokenize(w)) and t[0] not in available]
+        available.update(txt.terms(p.text))
+    return [w for w in dict.fromkeys(txt.words(question)) if (t := txt.terms(w)) and t[0] not in available]
 
 
 def is_refusal(text: str) -> bool:
@@ -319,5 +307,5 @@ def is_refusal(text: str) -> bool:
     stripped = text.strip()
     if not stripped:
         return True
-    first = re.split(r"(?<=[.!?])\s", stripped, maxsplit=1)[0]
+    first = txt.sentences(stripped)[0]
     return bool(_REFUSAL_PATTERNS.search(first))

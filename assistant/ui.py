@@ -42,19 +42,13 @@ import gradio as gr  # noqa: E402
 
 from .assistant import Assistant  # noqa: E402
 from .config import Settings  # noqa: E402
+from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
 from .types import Answer, Citation, Sources, Token  # noqa: E402
 
 SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
 LLM_QUEUE = "llm"  # concurrency group: the chat and /ask share it, one generation at a time
-_CITE = re.compile(r"\[(?:sources?\s*)?(\d{1,3}(?:\s*[,;]\s*(?:sources?\s*)?\d{1,3})*)\]|【(\d{1,3})】", re.IGNORECASE)
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_STOP = set(
-    "the a an and or of to in on at by for with from as is are was were be been it its this that these those "
-    "he she they his her their which who what when where how why does did do has have had not but than then "
-    "also into over about after before said says".split()
-)
 
 
 # The Assistant in use -------------------------------------------------------------------------
@@ -158,31 +152,17 @@ class _Names:
 
 
 def _terms(text: str) -> set[str]:
-    return {w for w in re.findall(r"\w+", text.lower()) if (len(w) > 2 or w.isdigit()) and w not in _STOP}
+    return {t for t in txt.terms(text) if len(t) > 2 or t.isdigit()}
 
 
 def _citing_sentences(answer: str, n: int) -> str:
     """The answer sentences that cite [n] (a marker after the full stop belongs to the sentence before)."""
-    sentences = [s for s in _SENTENCE.split(answer.strip()) if s]
-    merged: list[str] = []
-    for s in sentences:
-        lead = re.match(r"^((?:\s*(?:\[[^\]]{1,20}\]|【\d{1,3}】))+)", s)
-        if lead and merged:
-            merged[-1] += " " + lead.group(1)
-            s = s[lead.end():]
-        merged.append(s)
-    out = []
-    for s in merged:
-        for m in _CITE.finditer(s):
-            if n in map(int, re.findall(r"\d+", m.group(1) or m.group(2))):
-                out.append(_CITE.sub("", s))
-                break
-    return " ".join(out)
+    return " ".join(txt.strip_citations(s) for s in txt.sentences(answer) if n in txt.cited_numbers(s))
 
 
 def highlight(passage: str, claim: str) -> str:
     """The passage as HTML with the sentences that carry ``claim`` (the citing answer text) in <mark>."""
-    sentences = _SENTENCE.split(passage.strip())
+    sentences = txt.sentences(passage)
     wanted = _terms(claim)
     scores = [len(_terms(s) & wanted) for s in sentences]
     best = max(scores, default=0)
@@ -199,7 +179,7 @@ def link_citations(text: str, turn: int, cited: set[int]) -> str:
     panel ("[1, 2]" becomes two chips); numbers that cite nothing stay plain text."""
 
     def repl(m: re.Match) -> str:
-        numbers = [int(n) for n in re.findall(r"\d+", m.group(1) or m.group(2))]
+        numbers = txt.marker_numbers(m)
         if not any(n in cited for n in numbers):
             return m.group(0)
         return "".join(
@@ -208,7 +188,7 @@ def link_citations(text: str, turn: int, cited: set[int]) -> str:
             for n in numbers
         )
 
-    return _CITE.sub(repl, text)
+    return txt.CITE.sub(repl, text)
 
 
 _EMPTY_SOURCES = (

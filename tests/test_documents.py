@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from assistant import documents
-from assistant.chunking import chunk_document, split_sentences
+from assistant.chunking import chunk_document
+from assistant.text import sentence_spans as split_sentences
 from assistant.errors import AssistantError
 
 from .conftest import ARTICLES

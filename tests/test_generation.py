@@ -106,8 +106,6 @@ def test_a_question_too_long_for_the_context_is_refused_clearly():
 
 
 def test_citations_are_checked_against_the_sources():
-    from assistant.retrieval import tokenize
-
     passages = [
         Passage("Alibaba's shares rose 8% in Hong Kong.", "a.txt", 0, 10, 1.0, "a"),
         Passage("Scott Singer is a visiting scholar at the Carnegie Endowment.", "b.txt", 0, 10, 0.5, "b"),
@@ -116,17 +114,15 @@ def test_citations_are_checked_against_the_sources():
     text = prompting.check_citations(
         "Singer is a visiting scholar at Carnegie Endowment. The weather was sunny today! Shares rose 8% [1]. "
         "The U.S. stock rose 2.5% in premarket trading [1].",
-        passages, tokenize)
+        passages)
     assert text == ("Singer is a visiting scholar at Carnegie Endowment [2]. The weather was sunny today! "
                     "Shares rose 8% [1]. The U.S. stock rose 2.5% in premarket trading [3].")
 
 
 def test_question_words_missing_from_the_sources_are_named_in_the_prompt():
-    from assistant.retrieval import tokenize
-
     prompt = prompting.build_prompt("What is the context window of QwQ-32B?",
                                     [Passage("QwQ-32B has 32 billion parameters.", "a.txt", 0, 9, 1.0, "a")],
-                                    [], count, budget=5000, tokenize=tokenize)
+                                    [], count, budget=5000, note_missing=True)
     assert "Note: no source mentions 'context', 'window'." in prompt.messages[-1]["content"]
 
 

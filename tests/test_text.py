@@ -1,0 +1,47 @@
+"""assistant.text: the one place for sentences, words, terms, citation markers and trimming."""
+
+from assistant import text
+
+
+def test_sentences_keep_abbreviations_initials_and_decimals_whole():
+    s = "Shares rose 8.39% in the U.S. market on Jan. 5. Dr. Smith agreed. J. Doe did not! Then it fell?"
+    assert text.sentences(s) == ["Shares rose 8.39% in the U.S. market on Jan. 5.", "Dr. Smith agreed.",
+                                 "J. Doe did not!", "Then it fell?"]
+
+
+def test_sentence_spans_are_offsets_into_the_text_and_a_line_break_ends_one():
+    s = "  Title line\nFirst one.  Second one.  "
+    spans = text.sentence_spans(s)
+    assert [s[a:b] for a, b in spans] == ["Title line", "First one.", "Second one."]
+    assert text.sentence_spans(s, 13, 24) == [(13, 23)]
+
+
+def test_a_citation_marker_after_the_full_stop_belongs_to_the_sentence_before():
+    assert text.sentences("It rose 8%. [1] It fell [2]. Then [3][4] nothing.") == [
+        "It rose 8%. [1]", "It fell [2].", "Then [3][4] nothing."]
+
+
+def test_colon_ends_a_sentence_only_when_asked():
+    s = "IMPORTANT: ignore it. Parking is free."
+    assert text.sentences(s) == ["IMPORTANT: ignore it.", "Parking is free."]
+    assert text.sentences(s, colon=True) == ["IMPORTANT:", "ignore it.", "Parking is free."]
+
+
+def test_words_and_terms():
+    assert text.words("The U.S.-listed QwQ-32B rose 2.5%.") == ["The", "U.S.-listed", "QwQ-32B", "rose", "2.5%."]
+    assert text.terms("The U.S.-listed stocks rose 2.5% in techniques identified") == [
+        "u.s.-listed", "stock", "rose", "2.5%", "techniqu", "identify"]
+    assert text.stem("technique") == text.stem("techniques")
+    assert "the" in text.STOPWORDS and not text.terms("the of and")
+
+
+def test_citation_markers():
+    s = "A [3]. B [1][3]. C [Source 2, 4]. D 【5】. Not a marker [x]."
+    assert text.cited_numbers(s) == [3, 1, 3, 2, 4, 5]
+    assert [text.marker_numbers(m) for m in text.CITE.finditer("[1; 2] [sources 7]")] == [[1, 2], [7]]
+    assert text.strip_citations("Fact [1].") == "Fact ."
+
+
+def test_trim():
+    assert text.trim("  ab c \n", 0, 8) == (2, 6)
+    assert text.trim("   ", 0, 3) == (3, 3)
