@@ -1,4 +1,5 @@
-"""Stage 1: find files, read .txt/.md/.html/.pdf, and mark the parts worth keeping.
+"""Stage 1: find files, read them (each format by its reader in ``readers.READERS``), and mark
+the parts worth keeping.
 
 Cleaning never rewrites the text: it returns the spans (blocks) to keep, so that every later
 offset still points into the document's original text. Whitespace is normalised when chunks
@@ -8,19 +9,21 @@ are built from those spans.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import re
-from html.parser import HTMLParser
+from bisect import bisect_right
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Iterable, Iterator, Optional, Sequence
 
 from .config import PROJECT_ROOT
 from .errors import AssistantError
+from .readers import EXTENSIONS, READERS, html_text, read_text  # noqa: F401  (html_text: kept importable here)
+from .readers import kind as _reader_kind
 from .text import trim
 from .types import Document
 
-SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".pdf"}
+# Every format ingestion reads, from the one registry (the CLI, the page and the API list these).
+SUFFIXES = frozenset(EXTENSIONS)
 
 # Promotional lines that news sites splice into articles ("Register for Tekedia Mini-MBA…").
 # A line is dropped when it is short and reads like an advert, never for a single weak word.
@@ -49,9 +52,8 @@ def shown(path: object) -> str:
 
 
 def kind(path: object) -> str:
-    """How a file is read: "pdf", "html" or "text". Equal bytes of equal kinds give equal chunks."""
-    suffix = Path(str(path)).suffix.lower()
-    return "pdf" if suffix == ".pdf" else "html" if suffix in {".html", ".htm"} else "text"
+    """How a file is read: "text", "html", "pdf", "docx"… Equal bytes of equal kinds give equal chunks."""
+    return _reader_kind(Path(str(path)).suffix)
 
 
 def iter_files(
@@ -148,119 +150,38 @@ def load(path: Path, max_bytes: int | None = None) -> Document:
         raise AssistantError(f"{name}: is a folder, not a file") from exc
     except OSError as exc:
         raise AssistantError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        text = _pdf_text(data, name)
-    else:
-        text = _decode(data, name)
-        if suffix in {".html", ".htm"}:
-            try:
-                text = html_text(text)
-            except Exception as exc:  # HTMLParser is lenient, but never let one page stop a batch
-                raise AssistantError(f"{name}: malformed HTML ({exc})") from exc
+    # A file named on its own is read whatever its suffix; unknown ones as text.
+    extracted = READERS.get(path.suffix.lower(), read_text)(data, name)
+    text = extracted.text
     # Lone surrogates (from some PDFs) cannot be stored; one character for one keeps every offset.
     text = _SURROGATE.sub("\ufffd", text)
     blocks = tuple(clean_blocks(text))
+    if extracted.split:
+        blocks = tuple(split_at(text, blocks, [offset for offset, _ in extracted.units]))
     if not blocks:
         raise AssistantError(f"{name}: no text to index (empty, whitespace only, or nothing but markup)")
     return Document(
-        path=str(path), source=source_name(path), text=text, sha256=hashlib.sha256(data).hexdigest(), blocks=blocks
+        path=str(path), source=source_name(path), text=text, sha256=hashlib.sha256(data).hexdigest(), blocks=blocks,
+        units=extracted.units,
     )
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _decode(data: bytes, name: str) -> str:
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="replace")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        try:
-            return data.decode("utf-16")
-        except UnicodeDecodeError as exc:
-            raise AssistantError(f"{name}: broken UTF-16 text") from exc
-    if b"\x00" in data[:8192]:
-        raise AssistantError(f"{name}: looks like a binary file, not text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    # Not UTF-8: legacy single-byte text (Windows-1252 is a superset of Latin-1's printables).
-    text = data.decode("cp1252", errors="replace")
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
-    if controls > len(text[:8192]) * 0.05:
-        raise AssistantError(f"{name}: looks like a binary file, not text")
-    return text
-
-
-def _pdf_text(data: bytes, name: str) -> str:
-    import io
-
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    # pypdf logs its repairs of damaged files ("EOF marker not found"); a bad file gets our one line.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except Exception as exc:  # pypdf raises several types for unsupported encryption
-                raise AssistantError(f"{name}: encrypted PDF, cannot read it ({_one_line(exc)})") from exc
-            if not ok:
-                raise AssistantError(f"{name}: encrypted PDF, a password is needed")
-        pages = [page.extract_text() or "" for page in reader.pages]
-    except AssistantError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise AssistantError(f"{name}: malformed PDF ({_one_line(exc)})") from exc
-    except Exception as exc:  # a damaged PDF makes pypdf raise almost anything; it is still one bad file
-        raise AssistantError(f"{name}: malformed PDF ({type(exc).__name__}: {_one_line(exc)})") from exc
-    text = "\n\n".join(p.strip() for p in pages)
-    if not text.strip():
-        raise AssistantError(f"{name}: PDF has no text layer (scanned?); OCR it first")
-    return text
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200] or type(exc).__name__
-
-
-class _TextExtractor(HTMLParser):
-    _SKIP = {"script", "style", "noscript", "template", "svg", "head", "nav", "footer", "aside", "form"}
-    _BLOCK = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
-              "article", "blockquote", "pre", "table", "header", "main", "figcaption", "title", "dd", "dt"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list) -> None:
-        if tag in self._SKIP:
-            self.skip += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skip = max(0, self.skip - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip:
-            self.parts.append(data)
-
-
-def html_text(html: str) -> str:
-    """Visible text of an HTML page, one block per line; scripts, styles and navigation dropped."""
-    parser = _TextExtractor()
-    parser.feed(html)
-    parser.close()
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
-    return "\n".join(line for line in lines if line)
+def split_at(text: str, blocks: Iterable[tuple[int, int]], offsets: Sequence[int]) -> Iterator[tuple[int, int]]:
+    """``blocks`` cut wherever a unit (page, slide, sheet…) starts, so no chunk spans two units."""
+    for start, end in blocks:
+        i = bisect_right(offsets, start)
+        while i < len(offsets) and offsets[i] < end:
+            piece = trim(text, start, offsets[i])
+            if piece[1] > piece[0]:
+                yield piece
+            start = offsets[i]
+            i += 1
+        piece = trim(text, start, end)
+        if piece[1] > piece[0]:
+            yield piece
 
 
 def is_boilerplate(line: str) -> bool:

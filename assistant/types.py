@@ -15,6 +15,8 @@ class Document:
     text: str  # the decoded text of the file (PDF and HTML: the extracted text)
     sha256: str  # hash of the file's bytes
     blocks: tuple[tuple[int, int], ...]  # kept (start, end) spans of ``text``, boilerplate left out
+    # Where each unit of the format starts in ``text``: ((0, "page 1"), (1834, "page 2")…); () if none.
+    units: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
