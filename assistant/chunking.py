@@ -10,6 +10,7 @@ import hashlib
 import re
 from typing import Callable, Iterator
 
+from .readers import location
 from .text import sentence_spans
 from .types import Chunk, Document
 
@@ -63,7 +64,7 @@ def _pack(
 def _make_chunk(doc: Document, start: int, end: int, index: int) -> Chunk:
     text = " ".join(doc.text[start:end].split())
     return Chunk(id=chunk_id(doc.path, index, text), text=text, source=doc.source, path=doc.path, start=start,
-                 end=end, index=index)
+                 end=end, index=index, location=location(doc.units, start, end))
 
 
 def chunk_id(path: str, index: int, text: str) -> str:

@@ -168,7 +168,8 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
         out.write("(no answer in the documents)\n")
     for c in answer.citations:
         snippet = c.text if len(c.text) <= 160 else c.text[:157] + "..."
-        out.write(f"  [{c.n}] {c.source} (chars {c.start}-{c.end}): {snippet}\n")
+        where = f"{c.location}, chars" if c.location else "chars"
+        out.write(f"  [{c.n}] {c.source} ({where} {c.start}-{c.end}): {snippet}\n")
     out.flush()
     return answer
 

@@ -233,7 +233,8 @@ def parse_citations(text: str, passages: Numbered) -> list[Citation]:
     numbers = _as_numbers(passages)
     seen = list(dict.fromkeys(n for n in txt.cited_numbers(text) if n in numbers))
     return [
-        Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end)
+        Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end,
+                 location=numbers[n].location)
         for n in seen
     ]
 

@@ -111,8 +111,8 @@ class Retriever:
 def _passage(lex: LexicalIndex, row: int, score: float) -> Passage:
     meta = lex.metas[row]
     return Passage(text=lex.texts[row], source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
-                   score=score, id=lex.ids[row])
+                   score=score, id=lex.ids[row], location=meta.get("location", ""))
 
 
 def _with_score(p: Passage, score: float) -> Passage:
-    return Passage(text=p.text, source=p.source, start=p.start, end=p.end, score=score, id=p.id)
+    return Passage(text=p.text, source=p.source, start=p.start, end=p.end, score=score, id=p.id, location=p.location)

@@ -219,7 +219,8 @@ class ChromaStore:
         for chunks, vectors, sha256 in docs:
             rows = [
                 (c, vectors[i].tolist(), {"source": c.source, "path": c.path, "start": c.start, "end": c.end,
-                                          "index": c.index, "sha256": sha256, "n_chunks": len(chunks)})
+                                          "index": c.index, "sha256": sha256, "n_chunks": len(chunks),
+                                          **({"location": c.location} if c.location else {})})
                 for i, c in enumerate(chunks)
             ]
             if batch and len(batch) + len(rows) > limit:
@@ -404,7 +405,7 @@ class ChromaStore:
         )
         return [
             Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
-                    score=1.0 - float(dist), id=cid)
+                    score=1.0 - float(dist), id=cid, location=meta.get("location", ""))
             for cid, text, meta, dist in zip(
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
             )

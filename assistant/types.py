@@ -30,6 +30,7 @@ class Chunk:
     start: int
     end: int
     index: int  # position among the document's chunks
+    location: str = ""  # the units it lies in ("page 2", "slides 3–4", "sheet Revenue"), "" if none
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Passage:
     end: int
     score: float
     id: str = ""
+    location: str = ""  # "page 2", "slide 3"… where the format has units
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Citation:
     text: str
     start: int
     end: int
+    location: str = ""  # "page 2", "slide 3"… where the format has units
 
 
 @dataclass(frozen=True)
@@ -66,11 +69,15 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # every passage the model was shown
 
     def to_dict(self) -> dict:
-        """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API."""
+        """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API.
+
+        A citation carries ``"location"`` ("page 2", "slide 3"…) only when its format has units."""
         return {
             "answer": self.text,
             "citations": [
-                {"n": c.n, "source": c.source, "text": c.text, "start": c.start, "end": c.end} for c in self.citations
+                {"n": c.n, "source": c.source, "text": c.text, "start": c.start, "end": c.end,
+                 **({"location": c.location} if c.location else {})}
+                for c in self.citations
             ],
             "refused": self.refused,
             "thinking": self.thinking,

@@ -202,7 +202,8 @@ def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool =
     return (
         f'<details class="cite-card" id="cite-{turn}-{c.n}"{" open" if open_ else ""}>'
         f'<summary><span class="chip">[{c.n}]</span> <span class="src">{html.escape(names.show(c.source))}</span>'
-        f'<span class="loc">characters {c.start:,}–{c.end:,} of the file</span></summary>'
+        f'<span class="loc">{html.escape(c.location) + ", " if c.location else ""}'
+        f'characters {c.start:,}–{c.end:,} of the file</span></summary>'
         f'<blockquote class="passage">{body}</blockquote></details>'
     )
 
