@@ -8,9 +8,9 @@ export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: install models browser run chat test test-fast bench clean
+.PHONY: install models browser engine-check doctor run chat test test-fast bench clean
 
-install: $(STAMP) models browser
+install: $(STAMP) models browser engine-check
 
 # torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 $(STAMP): pyproject.toml
@@ -28,6 +28,15 @@ browser:
 	@if [ -x /usr/bin/chromium ]; then :; \
 	elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	else echo "note: install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi
+
+# The last install step proves the engine runs on this CPU: the small model loads and generates in a
+# child process. A llama.cpp built for other CPU features (a pip-cached wheel from another machine,
+# AMX kernels) fails here in one line naming the signal, instead of at the first question.
+engine-check: models
+	@$(BIN)/python -m assistant.doctor --install-check
+
+doctor: $(STAMP)
+	$(BIN)/assistant doctor
 
 run: install
 	$(BIN)/assistant ingest articles/

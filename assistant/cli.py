@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--install", metavar="ALIAS", action="append", help="assemble a shipped model (default, small)")
 
     p = sub.add_parser("eval", parents=[common], help="score retrieval and answers on a JSONL question file")
+    sub.add_parser("doctor", parents=[common], help="what a bug report needs: CPU, engine build, versions, "
+                   "models, index; exits non-zero when something is broken")
+
     p.add_argument("file", type=Path)
     p.add_argument("--json-out", type=Path, help="also write the results as JSON")
 
@@ -232,6 +235,12 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from .assistant import Assistant
+def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    from .doctor import report
+
+    return 1 if report(settings) else 0
+
+
     from .evaluation import evaluate, load_questions
 
     questions = load_questions(args.file)
@@ -277,6 +286,7 @@ COMMANDS = {
     "models": cmd_models,
     "eval": cmd_eval,
     "documents": cmd_documents,
+    "doctor": cmd_doctor,
     "serve": cmd_serve,
     "api": cmd_api,
 }

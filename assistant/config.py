@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import Field, field_validator
 from pydantic_settings import (
@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         env_settings: PydanticBaseSettingsSource,
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
+    extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto", description="llama.cpp's extra CPU buffer types (weight repacking, AMX): auto is off on a CPU with "
+        "AMX, whose kernels crash there (SIGILL), and on elsewhere (README: When something goes wrong)")
+    isolate_engine: bool = Field(
+        True, description="run llama.cpp in a child process: a crash inside it fails one answer with its reason, "
+        "and the next question reloads the model")
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
 

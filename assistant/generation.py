@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Optional, Protocol, Sequence
 
@@ -61,21 +62,24 @@ class LlamaCppLLM:
         n_batch: int = 512,
         n_gpu_layers: int = 0,
         seed: int = 0,
+        extra_buffers: str = "auto",
+        verbose: bool = False,
     ) -> None:
         model_path = Path(model_path)
         check_gguf(model_path)
         from llama_cpp import Llama
 
         try:
-            self._llm = Llama(
-                model_path=str(model_path),
-                n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 2,
-                n_batch=n_batch,
-                n_gpu_layers=n_gpu_layers,
-                seed=seed,
-                verbose=False,
-            )
+            with model_params(use_extra_bufts=use_extra_buffers(extra_buffers)):
+                self._llm = Llama(
+                    model_path=str(model_path),
+                    n_ctx=n_ctx,
+                    n_threads=n_threads or os.cpu_count() or 2,
+                    n_batch=n_batch,
+                    n_gpu_layers=n_gpu_layers,
+                    seed=seed,
+                    verbose=verbose,
+                )
         except (ValueError, RuntimeError, OSError) as exc:
             raise AssistantError(f"model {model_path}: llama.cpp could not load it, truncated or corrupt? ({exc})") from exc
         self.name = model_path.name
@@ -112,6 +116,74 @@ class LlamaCppLLM:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags the kernel reports (Linux); empty where it does not say."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return set(value.split())
+    return set()
+
+
+def use_extra_buffers(setting: str) -> bool:
+    """The ``extra_buffers`` setting as llama.cpp's ``use_extra_bufts``.
+
+    "auto" turns them off where the CPU reports AMX: llama.cpp then repacks weights into its AMX
+    buffer type, whose kernels run on worker threads that never asked the kernel for AMX
+    permission, and the process dies with SIGILL at the first token. Elsewhere the extra types
+    are llama.cpp's AVX2/AVX-512 weight repacking, which is safe and speeds prompt reading up.
+    """
+    if setting == "auto":
+        return "amx_tile" not in cpu_flags()
+    return setting == "on"
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def model_params(**fields: object) -> Iterator[None]:
+    """Set llama.cpp model parameters that ``Llama(...)`` has no argument for, while it loads.
+
+    ``Llama.__init__`` starts from ``llama_model_default_params()`` and sets only the fields it
+    knows; ``use_extra_bufts`` (weight repacking into AMX and other CPU buffer types) is not one.
+    We wrap that one function for the length of the load, under a lock so that two loads in
+    different threads never see each other's values, and check afterwards that the fields took.
+    """
+    import llama_cpp.llama_cpp as C
+
+    original = C.llama_model_default_params
+    unknown = [name for name in fields if not hasattr(original(), name)]
+    if unknown:
+        raise AssistantError(f"llama-cpp-python {_version()}: no model parameter {', '.join(unknown)}")
+
+    def defaults():
+        params = original()
+        for name, value in fields.items():
+            setattr(params, name, value)
+        return params
+
+    with _PARAMS_LOCK:
+        C.llama_model_default_params = defaults
+        try:
+            yield
+        finally:
+            C.llama_model_default_params = original
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("llama-cpp-python")
+    except PackageNotFoundError:
+        return "?"
 
 
 def _template_opens_think(llm, template: str) -> bool:
@@ -309,5 +381,10 @@ def create_llm(settings, model_path: Optional[Path]) -> LLM:
     if settings.llm_url:
         return OpenAICompatLLM(settings.llm_url, settings.llm_api_key, settings.llm_model_name, settings.n_ctx)
     assert model_path is not None
-    return LlamaCppLLM(model_path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
-                       n_gpu_layers=settings.n_gpu_layers, seed=settings.seed)
+    options = dict(n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
+                   n_gpu_layers=settings.n_gpu_layers, seed=settings.seed, extra_buffers=settings.extra_buffers)
+    if settings.isolate_engine:
+        from .engine import IsolatedLLM
+
+        return IsolatedLLM(model_path, **options)
+    return LlamaCppLLM(model_path, **options)
