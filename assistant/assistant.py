@@ -8,22 +8,19 @@ CLI, the web UI and the HTTP API all call.
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
-from . import documents, prompting
-from .chunking import chunk_document
+from . import indexing, prompting
 from .config import Settings
 from .errors import AssistantError
-from .types import Answer, Chunk, Document, IngestReport, Passage, Sources, StreamEvent
+from .indexing import Progress
+from .types import Answer, IngestReport, Passage, Sources, StreamEvent
 
-Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
 History = Sequence[Union[tuple[str, str], dict[str, Any]]]
 
 # Follow-up questions lean on the conversation ("How much did its shares rise?").
@@ -32,7 +29,6 @@ _REFERRING = re.compile(
     r"the model|the firm|same|also|too|else|other|then)\b",
     re.IGNORECASE,
 )
-_EMBED_BATCH = 256  # chunks embedded together across small files (larger groups sort by length better)
 
 log = logging.getLogger(__name__)
 
@@ -148,163 +144,10 @@ class Assistant:
         is not embedded or stored again: its path is recorded as an alias of that document
         (``documents()`` lists both names; removing one keeps the other). It counts as added.
         """
-        report = IngestReport()
-        files: list[Path] = []
-        folders: list[Path] = []
-        for raw in paths:
-            path = Path(raw).expanduser()
-            skipped: list[tuple[str, str]] = []
-            try:
-                if path.is_dir():
-                    folders.append(path.absolute())
-                files.extend(documents.iter_files(path, self.settings.follow_symlinks, skipped))
-            except AssistantError as exc:
-                report.failed += 1
-                report.errors[str(raw)] = str(exc)
-            for key, reason in skipped:
-                report.failed += 1
-                report.errors[key] = reason
-        files = list(dict.fromkeys(files))  # named twice (a folder and a file in it): read once
-        store = self.store
-        dedupe = hasattr(store, "set_aliases") and hasattr(store, "rename_document")
-        with store.writer():
-            stored = store.documents()
-            owner: dict[str, str] = {}  # every indexed name -> the path its chunks are stored under
-            aliases: dict[str, dict[str, str]] = {}  # stored path -> {alias path: alias source}
-            by_content: dict[tuple[str, str], str] = {}  # (sha256, kind) of a whole document -> its path
-            for key, d in stored.items():
-                owner[key] = key
-                aliases[key] = dict(getattr(d, "aliases", ()))
-                for alias in aliases[key]:
-                    owner.setdefault(alias, key)
-                if d.sha256 and d.chunks == d.expected:
-                    by_content.setdefault((d.sha256, documents.kind(key)), key)
-            touched: set[str] = set()  # stored paths whose aliases changed
-            pending: list[tuple[Document, list[Chunk], list[str]]] = []
-            pending_chunks = 0
-            max_bytes = int(self.settings.max_file_mb * 1e6)
-            for done, path in enumerate(files, 1):
-                key = str(path)
-                if progress:
-                    progress(done, len(files), key)
-                home = owner.get(key)
-                try:
-                    if home is not None:
-                        d = stored[home]
-                        if d.chunks == d.expected and d.sha256 and d.sha256 == _sha256(path, max_bytes):
-                            report.unchanged += 1
-                            continue
-                    try:
-                        doc = documents.load(path, max_bytes)
-                        chunks = chunk_document(doc, self.embedder.count_tokens, self.settings.chunk_tokens,
-                                                self.settings.chunk_overlap)
-                    except AssistantError:
-                        raise
-                    except Exception as exc:  # a reader bug on one odd file must not stop the batch
-                        raise AssistantError(f"{documents.shown(key)}: cannot be read "
-                                             f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") from exc
-                except AssistantError as exc:
-                    report.failed += 1
-                    report.errors[key] = str(exc)
-                    continue
-                kind = documents.kind(key)
-                old_ids: list[str] = []
-                if home is not None and home != key:  # an alias whose bytes changed: no longer one
-                    del aliases[home][key]
-                    del owner[key]
-                    touched.add(home)
-                elif home == key:  # a stored document changed: its other names keep the old content
-                    d = stored[key]
-                    if by_content.get((d.sha256, kind)) == key:
-                        del by_content[(d.sha256, kind)]
-                    others = aliases.get(key) or {}
-                    if others and d.sha256 and d.chunks == d.expected:
-                        heir = next((p for p in others if Path(p).exists()), next(iter(others)))
-                        rest = [(p, s) for p, s in others.items() if p != heir]
-                        from .store import StoredDocument
-
-                        store.rename_document(key, heir, others[heir], rest)
-                        stored[heir] = StoredDocument(heir, others[heir], d.sha256, d.chunks, d.expected, tuple(rest))
-                        aliases[heir] = dict(rest)
-                        for p in others:
-                            owner[p] = heir
-                        by_content[(d.sha256, kind)] = heir
-                    else:
-                        old_ids = store.ids_for(key)
-                        if others:
-                            touched.add(key)  # names of a half-written version: found again when ingested
-                    aliases[key] = {}
-                match = by_content.get((doc.sha256, kind)) if dedupe else None
-                if home is not None:
-                    report.updated += 1
-                else:
-                    report.added += 1
-                if match is not None and match != key:  # the same bytes are indexed: record the name only
-                    if old_ids:
-                        store.delete_ids(old_ids)
-                    aliases.pop(key, None)
-                    stored.pop(key, None)
-                    aliases[match][key] = doc.source
-                    owner[key] = match
-                    touched.add(match)
-                    continue
-                pending.append((doc, chunks, old_ids))
-                pending_chunks += len(chunks)
-                owner[key] = key
-                aliases.setdefault(key, {})
-                by_content[(doc.sha256, kind)] = key
-                if pending_chunks >= _EMBED_BATCH:
-                    report.chunks += self._write(pending)
-                    pending, pending_chunks = [], 0
-            report.chunks += self._write(pending)
-            for home in sorted(touched):
-                if home in aliases:
-                    store.set_aliases(home, sorted(aliases[home].items()))
-            if folders:
-                # Names under an ingested folder whose files are gone (before or during this ingest):
-                # a document goes with its last name.
-                prefixes = tuple(str(folder) + os.sep for folder in folders)
-                for d in store.documents().values():
-                    gone = {p for p, _ in _names(d) if p.startswith(prefixes) and not Path(p).exists()}
-                    if gone:
-                        self._drop_names(d, gone)
-                        report.removed += len(gone)
+        report = indexing.ingest(self.store, lambda: self.embedder, paths, self.settings, progress)
         self.retriever.invalidate()
         self._index_checked = True
         return report
-
-    def _drop_names(self, doc: Any, gone: set[str]) -> int:
-        """Forget some names of a stored document; returns the chunks deleted (only with its last name).
-
-        When the name its chunks are stored under goes, they move to a remaining name (one whose
-        file still exists, if any), vectors and all: nothing is embedded again."""
-        names = _names(doc)
-        keep = [(p, s) for p, s in names if p not in gone]
-        if not keep:
-            return self.store.delete_document(doc.path)
-        if doc.path in gone:
-            heir = next((n for n in keep if Path(n[0]).exists()), keep[0])
-            self.store.rename_document(doc.path, heir[0], heir[1], [n for n in keep if n != heir])
-        elif len(keep) != len(names):
-            self.store.set_aliases(doc.path, keep[1:])
-        return 0
-
-    def _write(self, pending: list[tuple[Document, list[Chunk], list[str]]]) -> int:
-        if not pending:
-            return 0
-        texts = [c.text for _, chunks, _ in pending for c in chunks]
-        vectors = self.embedder.embed(texts)
-        batch, row = [], 0
-        for doc, chunks, _ in pending:
-            batch.append((chunks, vectors[row : row + len(chunks)], doc.sha256))
-            row += len(chunks)
-        self.store.add(batch)
-        # Old chunks go only after the new ones are in: a crash in between leaves an answerable
-        # index, and the next ingest sees two hashes under one path and rewrites the file.
-        stale = [i for doc, chunks, old_ids in pending for i in set(old_ids) - {c.id for c in chunks}]
-        if stale:
-            self.store.delete_ids(sorted(stale))
-        return len(texts)
 
     def remove(self, source: str) -> int:
         """Remove a document (by source name or path) from the index; returns the chunks removed.
@@ -314,9 +157,9 @@ class Assistant:
         store = self.store
         with store.writer():
             for doc in store.documents().values():
-                for path, name in _names(doc):
+                for path, name in indexing.names(doc):
                     if source in (path, name):
-                        removed = self._drop_names(doc, {path})
+                        removed = indexing.drop_names(store, doc, {path})
                         self.retriever.invalidate()
                         return removed
         raise AssistantError(f"document {source!r}: not in the index")
@@ -328,7 +171,7 @@ class Assistant:
         entry with ``same_as``: the sources of the other names (passages cite the first one)."""
         out = []
         for d in self.store.documents().values():
-            names = _names(d)
+            names = indexing.names(d)
             for path, source in names:
                 entry: dict[str, Any] = {"source": source, "path": path, "chunks": d.chunks, "sha256": d.sha256}
                 if len(names) > 1:
@@ -475,22 +318,3 @@ def _pairs(history: History) -> list[tuple[str, str]]:
                 answer = answer.text
             pairs.append((" ".join(str(question).split()), str(answer)))
     return pairs
-
-
-def _names(doc: Any) -> list[tuple[str, str]]:
-    """Every (path, source) a stored document is known by; its own first."""
-    return [(doc.path, doc.source), *getattr(doc, "aliases", ())]
-
-
-def _sha256(path: Path, max_bytes: int) -> str:
-    digest = hashlib.sha256()
-    try:
-        if path.stat().st_size > max_bytes:
-            return ""
-        with open(path, "rb") as fh:
-            while block := fh.read(1 << 20):
-                digest.update(block)
-    except OSError:
-        return ""
-    return digest.hexdigest()
-

@@ -15,6 +15,7 @@ from typing import Any, Optional, get_args, get_origin
 
 from .config import Settings
 from .errors import AssistantError
+from .readers import EXTENSIONS
 
 _SKIP_FLAGS = {"corpus"}  # list-valued; set it in TOML or ASSISTANT_CORPUS
 
@@ -47,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", parents=[common], help="index files and folders (.txt .md .html .pdf)")
+    p = sub.add_parser("ingest", parents=[common], help=f"index files and folders ({' '.join(EXTENSIONS)})")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
 
     p = sub.add_parser("ask", parents=[common], help="answer one question, citing the sources")

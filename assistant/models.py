@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from .errors import AssistantError
+from .hashing import sha256_file  # noqa: F401 - also models.sha256_file
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,6 @@ KNOWN = {
 }
 _BY_FILENAME = {m.filename: m for m in KNOWN.values()}
 _STAMPS = ".verified.json"
-
-
-def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _stamps(models_dir: Path) -> dict:

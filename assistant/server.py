@@ -3,6 +3,7 @@
     POST /v1/chat/completions   the cited RAG answer, streamed (SSE) or not, in OpenAI's shapes
     GET  /v1/models             the one model served
     POST /v1/ingest             {"paths": [...]} on the server's disk -> the ingest report
+                                (files of ``readers.EXTENSIONS``: .txt .md .pdf .docx .pptx …)
     GET  /v1/documents          the indexed documents
     GET  /health                {"status": "ok"} (no token needed)
 
@@ -42,6 +43,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import AssistantError
+from .readers import EXTENSIONS
 from .types import Answer, IngestReport, Sources, Token
 
 _ROLES = {"system", "developer", "user", "assistant"}
@@ -137,7 +139,8 @@ def parse_chat(body: Any) -> dict[str, Any]:
 
 def parse_ingest(body: Any) -> list[str]:
     if not isinstance(body, dict) or "paths" not in body:
-        raise APIError(400, 'request body: expected {"paths": ["file or folder on the server", ...]}', "paths")
+        raise APIError(400, 'request body: expected {"paths": ["file or folder on the server", ...]} '
+                            f"(formats: {' '.join(EXTENSIONS)})", "paths")
     paths = body["paths"]
     if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths):
         raise APIError(400, "paths: expected a non-empty list of file or folder paths (strings) on the server",
@@ -235,7 +238,8 @@ def create_app(assistant: Any, auth_token: Optional[str] = None, model_id: Optio
         docs = await run_in_threadpool(assistant.documents)
         return {"object": "list", "data": docs}
 
-    @app.post("/v1/ingest", dependencies=auth)
+    @app.post("/v1/ingest", dependencies=auth,
+              description=f"Index files and folders on the server's disk. Formats: {' '.join(EXTENSIONS)}")
     async def ingest(request: Request) -> dict[str, Any]:
         paths = parse_ingest(await json_body(request))
         try:

@@ -33,11 +33,6 @@ class StoredDocument:
     # Other files with the very same bytes, as (path, source): stored once, under ``path``.
     aliases: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def names(self) -> list[tuple[str, str]]:
-        """Every (path, source) this content is known by, the one its chunks carry first."""
-        return [(self.path, self.source), *self.aliases]
-
 
 class VectorStore(Protocol):
     """The operations the assistant needs from a vector database."""
@@ -53,11 +48,11 @@ class VectorStore(Protocol):
     def count(self) -> int: ...
     def writer(self) -> Any: ...
     def close(self) -> None: ...
-    # Optional (duplicate files are stored once when present): record other names of a
-    # document's content, and move a document's chunks to another of its names.
-    # def set_aliases(self, path: str, aliases: Sequence[tuple[str, str]]) -> None: ...
-    # def rename_document(self, path: str, new_path: str, new_source: str,
-    #                     aliases: Sequence[tuple[str, str]]) -> None: ...
+    # Duplicate files are stored once: record other names of a document's content, and move a
+    # document's chunks to another of its names.
+    def set_aliases(self, path: str, aliases: Sequence[tuple[str, str]]) -> None: ...
+    def rename_document(self, path: str, new_path: str, new_source: str,
+                        aliases: Sequence[tuple[str, str]]) -> None: ...
 
 
 # What this process's Chroma state reflects of each index folder on disk (see ChromaStore._refresh).

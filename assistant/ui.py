@@ -7,10 +7,10 @@ stream events (``Sources``, ``Token``, ``Answer``).
 
 The page: a chat whose answers stream token by token, with [n] markers linked to a sources
 panel beside it (file, passage with the cited sentences highlighted, character offsets); a
-collapsed "Thinking" message for reasoning models; a Documents tab to upload (.txt .md .html
-.pdf), list and remove documents; a settings drawer (top-k, temperature, max answer tokens,
-model). Uploads are written only into ``<index_dir>/uploads/``. Generation is queued, one
-llama.cpp call at a time, shared with the ``/ask`` API endpoint.
+collapsed "Thinking" message for reasoning models; a Documents tab to upload (.txt .pdf .docx
+…: ``readers.EXTENSIONS``), list and remove documents; a settings drawer (top-k, temperature,
+max answer tokens, model). Uploads are written only into ``<index_dir>/uploads/``.
+Generation is queued, one llama.cpp call at a time, shared with the ``/ask`` API endpoint.
 
 Offline: analytics off, system fonts only (no web fonts), no run history, nothing fetched
 from the internet by the page.
@@ -44,9 +44,10 @@ from .assistant import Assistant  # noqa: E402
 from .config import Settings  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
+from .readers import EXTENSIONS  # noqa: E402
 from .types import Answer, Citation, Sources, Token  # noqa: E402
 
-SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
 UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
 LLM_QUEUE = "llm"  # concurrency group: the chat and /ask share it, one generation at a time
 
@@ -420,7 +421,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
             name = safe_filename(src.name)
             progress((i, len(files)), desc=f"Saving {name}")
             if Path(name).suffix.lower() not in SUFFIXES:
-                lines.append(f"✗ {name}: not a supported type; upload .txt, .md, .html or .pdf")
+                lines.append(f"✗ {name}: not a supported type; upload {' '.join(SUFFIXES)}")
                 continue
             if src.stat().st_size > max_bytes:
                 lines.append(f"✗ {name}: over the {settings.max_file_mb:g} MB limit (max_file_mb)")
@@ -554,7 +555,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                         gr.Markdown("### Sources")
                         sources = gr.HTML(_EMPTY_SOURCES, elem_id="sources")
             with gr.Tab("Documents", id="docs-tab"):
-                upload = gr.File(label="Add documents: .txt, .md, .html, .pdf", file_count="multiple",
+                upload = gr.File(label=f"Add documents: {' '.join(SUFFIXES)}", file_count="multiple",
                                  type="filepath", elem_id="upload", height=140)
                 docs_status = gr.Markdown(elem_id="docs-status")
                 docs = gr.Dataframe(headers=["Document", "Chunks"], datatype=["str", "number"], interactive=False,
