@@ -241,7 +241,7 @@ class Assistant:
                                         follow_up_new=s.followup_sources if query != question else None)
         yield Sources(prompt.current)
         if not prompt.current:
-            yield Answer(prompting.REFUSAL, [], True, "", [])
+            yield Answer(prompting.REFUSAL, [], True, "", [], changed=True)
             return
         from .generation import ThinkParser
 
@@ -256,19 +256,21 @@ class Assistant:
             close = getattr(pieces, "close", None)
             if close:
                 close()
-        text, thinking = parser.answer.strip(), parser.thinking.strip()
+        streamed, thinking = parser.answer.strip(), parser.thinking.strip()
+        text = streamed
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         refused = prompting.is_refusal(text)
+        withheld = False
         if not refused and s.check_citations:
             if prompting.unsupported_claim(text, question, prompt.numbers):
                 log.info("answer withheld, not supported by the sources: %r", text)
-                text, refused = prompting.REFUSAL, True
+                text, refused, withheld = prompting.REFUSAL, True, True
             else:
                 text = prompting.check_citations(text, prompt.numbers)
         citations = [] if refused else prompting.parse_citations(text, prompt.numbers)
         self._remember(question, text, prompt.turn)
-        yield Answer(text, citations, refused, thinking, prompt.passages)
+        yield Answer(text, citations, refused, thinking, prompt.passages, changed=text != streamed, withheld=withheld)
 
     def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
         from dataclasses import replace

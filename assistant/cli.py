@@ -139,12 +139,12 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
-    from .prompting import is_refusal
+    """Stream the answer, then, when the final answer differs from what streamed, the final one;
+    then its sources."""
     from .types import Answer, Token
 
     answer = None
     thinking_shown = False
-    streamed = ""
     for event in a.stream(question, history):
         if isinstance(event, Token):
             if event.kind == "answer":
@@ -153,7 +153,6 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
                     thinking_shown = False
                 out.write(event.text)
                 out.flush()
-                streamed += event.text
             elif event.kind == "thinking":
                 if not thinking_shown:
                     sys.stderr.write("[thinking] ")
@@ -162,14 +161,16 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
                 sys.stderr.flush()
             else:  # reset: what we printed as answer was thinking; say so rather than hide it
                 out.write("\n[the text above was the model's thinking]\n")
-                streamed = ""
         elif isinstance(event, Answer):
             answer = event
     out.write("\n")
-    if answer.refused and not is_refusal(streamed):
+    if answer.withheld:
         out.write("(withheld: the sources do not support this answer; no answer in the documents)\n")
-    elif answer.refused:
-        out.write("(no answer in the documents)\n")
+    else:
+        if answer.changed:
+            out.write(f"checked against the sources: {answer.text}\n")
+        if answer.refused:
+            out.write("(no answer in the documents)\n")
     for c in answer.citations:
         snippet = c.text if len(c.text) <= 160 else c.text[:157] + "..."
         where = f"{c.location}, chars" if c.location else "chars"

@@ -297,23 +297,21 @@ async def _sse(events: Iterator[Any], first: Any, completion_id: str, created: i
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}], **extra}
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
-    streamed = ""
     try:
         yield chunk({"role": "assistant", "content": ""})
         event = first
         while event is not None:
             if isinstance(event, Token):
                 if event.kind == "answer":
-                    streamed += event.text
                     yield chunk({"content": event.text})
                 elif event.kind == "thinking":
                     yield chunk({"reasoning_content": event.text})
                 # "reset" (what streamed as answer was thinking): sent text cannot be taken back;
                 # the final chunk's "answer" and "thinking" say what it was.
             elif isinstance(event, Answer):
-                if event.text != streamed and event.text.startswith(streamed):
-                    yield chunk({"content": event.text[len(streamed):]})  # e.g. [n] added at the end
-                yield chunk({}, "stop", answer=event.text, **_extras(event))
+                # The final answer, whatever streamed: "changed" tells a client to show "answer".
+                yield chunk({}, "stop", answer=event.text, changed=event.changed, withheld=event.withheld,
+                            **_extras(event))
             elif not isinstance(event, Sources):
                 raise TypeError(f"unexpected stream event {event!r}")
             event = await run_in_threadpool(_next, events)

@@ -60,13 +60,20 @@ class Citation:
 
 @dataclass(frozen=True)
 class Answer:
-    """The final answer. ``thinking`` holds a reasoning model's ``<think>`` part, never ``text``."""
+    """The final answer: what every front end shows, whatever streamed before it.
+
+    ``thinking`` holds a reasoning model's ``<think>`` part, never ``text``. ``changed``: the
+    text differs from the answer tokens streamed (the citation check added or moved a [n], or
+    the answer was withheld); a front end that printed the tokens shows ``text`` instead.
+    ``withheld``: the model answered, but no source supports it, so ``text`` is the refusal."""
 
     text: str
     citations: list[Citation]
     refused: bool
     thinking: str = ""
     passages: list[Passage] = field(default_factory=list)  # every passage the model was shown
+    changed: bool = False
+    withheld: bool = False
 
     def to_dict(self) -> dict:
         """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API.
@@ -125,4 +132,3 @@ class IngestReport:
         )
 
 
-Turn = tuple[str, str]  # (question, answer text)

@@ -105,6 +105,15 @@ def test_an_answer_about_something_no_source_mentions_is_withheld(make_assistant
     a = make_assistant("The context window length of QwQ-32B is 32 billion parameters [1].")
     answer = a.ask("What is the context window length of QwQ-32B?")
     assert answer.refused and answer.text == REFUSAL and answer.citations == []
+    assert answer.withheld and answer.changed  # front ends show the refusal, not what streamed
+
+
+def test_the_final_answer_says_whether_it_differs_from_what_streamed(make_assistant):
+    moved = make_assistant("Scott Singer is a visiting scholar at the Carnegie Endowment for International Peace.")
+    answer = moved.ask("Where is Scott Singer a visiting scholar?")
+    assert "[" in answer.text and answer.changed and not answer.withheld  # the check added the [n]
+    kept = make_assistant("The sources do not contain the answer.").ask("Where is Scott Singer a visiting scholar?")
+    assert kept.refused and not kept.changed and not kept.withheld
 
 
 def test_a_supported_answer_in_other_words_than_the_question_is_kept(make_assistant):

@@ -361,7 +361,7 @@ def _chat(question=QUESTION, **extra) -> dict:
 
 @pytest.mark.parametrize("script, streamed_equals_answer", [
     ("Singer is at the Carnegie Endowment [1].", True),
-    ("Singer is at the Carnegie Endowment", True),  # the core appends " [1]": sent as a last delta
+    ("Singer is at the Carnegie Endowment", False),  # the core appends " [1]"
     ("Singer is at the Carnegie Endowment.", False),  # the core inserts " [1]" before the full stop
 ])
 def test_api_stream_ends_with_the_cited_answer(api, script, streamed_equals_answer):
@@ -381,6 +381,7 @@ def test_api_stream_ends_with_the_cited_answer(api, script, streamed_equals_answ
     assert final["answer"] == text and final["citations"] == whole["citations"] and final["refused"] is False
     streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert len(chunks) > 5 and (streamed == text) is streamed_equals_answer
+    assert final["changed"] is not streamed_equals_answer and final["withheld"] is False  # "answer" is the one to show
 
 
 def test_api_stream_sends_thinking_apart(api):
