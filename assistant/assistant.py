@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 from . import indexing, prompting
-from .config import Settings
+from .config import Settings, configure
 from .errors import AssistantError
 from .indexing import Progress
 from .types import Answer, IngestReport, Passage, Sources, StreamEvent
@@ -49,6 +49,7 @@ class Assistant:
         llm: Any = None,
         **overrides: Any,
     ) -> None:
+        configure()  # offline, no telemetry, thread policy: before any model library loads
         settings = settings or Settings()
         self.settings = settings.replace(**overrides) if overrides else settings
         self._embedder = embedder

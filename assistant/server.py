@@ -346,7 +346,9 @@ def serve_api(settings: Any, host: str, port: int, auth_token: Optional[str] = N
     import uvicorn
 
     from .assistant import Assistant
+    from .config import configure
 
+    configure()
     _check_port(host, port)
     if host not in ("127.0.0.1", "localhost", "::1") and not auth_token:
         print(f"warning: serving on {host} without --auth-token: anyone who can reach it can ask, and "

@@ -417,7 +417,6 @@ class ChromaStore:
 
 def create_store(settings: Any, embedder_name: str, dim: int) -> ChromaStore:
     """The store the settings ask for: a Chroma server when ``chroma_url`` is set, else ``index_dir``."""
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     return ChromaStore(
         embedder_name, dim, path=None if settings.chroma_url else Path(settings.index_dir),
         url=settings.chroma_url, collection=settings.collection,

@@ -33,15 +33,10 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
-# Before gradio is imported: it reads this at import time.
-os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-
 import gradio as gr  # noqa: E402
 
 from .assistant import Assistant  # noqa: E402
-from .config import Settings  # noqa: E402
+from .config import Settings, configure  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
@@ -625,6 +620,7 @@ def _check_port(host: str, port: int) -> None:
 
 def serve(settings: Settings, auth: Optional[str] = None) -> int:
     """`assistant serve`: the browser chat on settings.host:settings.port until Ctrl-C."""
+    configure()
     credentials = parse_auth(auth)
     _check_port(settings.host, settings.port)
     assistant = Assistant(settings)

@@ -50,3 +50,29 @@ def test_replace_keeps_explicit_values_over_the_environment(clean_env):
     clean_env.setenv("ASSISTANT_TOP_K", "9")
     assert Settings().replace(model="small").top_k == 9
     assert Settings(top_k=3).replace(model="small").top_k == 3
+
+
+def test_config_flag_reads_the_file_without_touching_the_environment(clean_env, tmp_path):
+    import os
+
+    cfg = tmp_path / "other.toml"
+    cfg.write_text("temperature = 0.7\n")
+    s = _settings(build_parser().parse_args(["ask", "q?", "--config", str(cfg)]))
+    assert s.temperature == 0.7 and "ASSISTANT_CONFIG" not in os.environ
+    assert Settings().temperature == 0.0  # the next Settings reads the default file again
+
+
+def test_importing_the_package_changes_nothing_process_wide_and_configure_does():
+    import subprocess
+    import sys
+
+    code = ("import os; before = dict(os.environ)\n"
+            "import assistant, assistant.ui, assistant.server, assistant.cli, assistant.store, assistant.embedding\n"
+            "assert dict(os.environ) == before, set(os.environ.items()) ^ set(before.items())\n"
+            "from assistant.config import configure; configure()\n"
+            "assert os.environ['HF_HUB_OFFLINE'] == '1' and os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n"
+            "assert os.environ['GRADIO_ANALYTICS_ENABLED'] == 'False' and os.environ['ANONYMIZED_TELEMETRY'] == 'False'\n")
+    env = {k: v for k, v in __import__("os").environ.items()
+           if k not in ("HF_HUB_OFFLINE", "OMP_WAIT_POLICY", "GRADIO_ANALYTICS_ENABLED", "ANONYMIZED_TELEMETRY")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
