@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 from .readers import location
+from .config import default
 from .text import sentence_spans
 from .types import Chunk, Document
 
@@ -29,9 +30,11 @@ def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: i
 
 
 def chunk_document(
-    doc: Document, count_tokens: Callable[[str], int], max_tokens: int = 160, overlap: int = 1
+    doc: Document, count_tokens: Callable[[str], int], max_tokens: Optional[int] = None, overlap: Optional[int] = None
 ) -> list[Chunk]:
-    """Chunks of ``doc``: whole sentences packed up to ``max_tokens``, sharing ``overlap`` sentences."""
+    """Chunks of ``doc``: whole sentences packed up to ``max_tokens``, sharing ``overlap`` sentences
+    (not given: Settings' chunk_tokens and chunk_overlap)."""
+    max_tokens, overlap = default("chunk_tokens", max_tokens), default("chunk_overlap", overlap)
     chunks: list[Chunk] = []
     for block_start, block_end in doc.blocks:
         sentences: list[tuple[int, int]] = []

@@ -155,3 +155,9 @@ class Settings(BaseSettings):
     def replace(self, **changes: Any) -> "Settings":
         """A validated copy with some fields changed (explicit values outrank env and TOML)."""
         return type(self)(**{**self.model_dump(), **changes})
+
+
+def default(name: str, value: Any = None) -> Any:
+    """``value``, or when it is None the default of the Settings field ``name``: backends that
+    take a setting as an argument default to Settings' value, never to a copy of it."""
+    return Settings.model_fields[name].default if value is None else value

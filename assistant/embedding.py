@@ -21,7 +21,6 @@ class Embedder(Protocol):
 
     name: str
     dim: int
-    max_tokens: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), dim) float32 array of L2-normalised vectors."""
@@ -74,7 +73,6 @@ class SentenceTransformerEmbedder:
         self._model = SentenceTransformer(str(folder), device="cpu")
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.max_tokens = int(self._model.max_seq_length)
         self._tokenizer = self._model.tokenizer
         # The tokenizer is not safe to share between threads (the UI serves several).
         self._lock = threading.Lock()

@@ -51,8 +51,7 @@ def evaluate(assistant, questions: list[dict[str, Any]], k: int | None = None, o
         passages = assistant.retrieve(q["question"], k)
         row: dict[str, Any] = {"id": q["id"], "answerable": q["answerable"]}
         if q["answerable"]:
-            row["retrieved"] = any(contains_all(" ".join(p.text for p in passages[:n]), q["answer_all_of"])
-                                   for n in [k])
+            row["retrieved"] = contains_all(" ".join(p.text for p in passages[:k]), q["answer_all_of"])
             row["rank"] = next((i + 1 for i, p in enumerate(passages) if contains_all(p.text, q["answer_all_of"])),
                                None)
         if answer:

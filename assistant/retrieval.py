@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from .config import default
 from .text import terms
 from .types import Passage
 
@@ -46,15 +47,16 @@ class Retriever:
         self,
         store,
         embed_query: Callable[[str], np.ndarray],
-        dense_weight: float = 1.0,
-        bm25_weight: float = 1.0,
-        rrf_k: int = 20,
+        dense_weight: Optional[float] = None,
+        bm25_weight: Optional[float] = None,
+        rrf_k: Optional[int] = None,
     ) -> None:
+        """Fusion weights and constant not given are Settings' defaults (dense_weight, bm25_weight, rrf_k)."""
         self.store = store
         self.embed_query = embed_query
-        self.dense_weight = dense_weight
-        self.bm25_weight = bm25_weight
-        self.rrf_k = rrf_k
+        self.dense_weight = default("dense_weight", dense_weight)
+        self.bm25_weight = default("bm25_weight", bm25_weight)
+        self.rrf_k = default("rrf_k", rrf_k)
         self._lexical: Optional[LexicalIndex] = None
         self._fingerprint: object = None  # the store's fingerprint when the index was built
         self._lock = threading.Lock()

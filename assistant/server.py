@@ -37,7 +37,6 @@ import uuid
 from typing import Any, Iterator, Optional
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -180,10 +179,6 @@ def create_app(assistant: Any, auth_token: Optional[str] = None, model_id: Optio
         elif exc.status_code == 405:
             message = f"{request.url.path}: method {request.method} not allowed"
         return JSONResponse(_error_body(message), status_code=exc.status_code)
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(_error_body(f"invalid request: {exc.errors()}"), status_code=400)
 
     @app.exception_handler(Exception)
     async def _internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -259,7 +259,7 @@ class TimingEmbedder:
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
-        self.name, self.dim, self.max_tokens = inner.name, inner.dim, inner.max_tokens
+        self.name, self.dim = inner.name, inner.dim
         self.seconds = 0.0
 
     def embed(self, texts):

@@ -13,7 +13,7 @@ class HashEmbedder:
     """Bag-of-words vectors by feature hashing: texts sharing words are close, and nothing is random."""
 
     def __init__(self, dim: int = 256, name: str = "hash-embedder") -> None:
-        self.name, self.dim, self.max_tokens = name, dim, 256
+        self.name, self.dim = name, dim
         self.calls: list[int] = []  # texts per embed() call, to prove what was (not) embedded
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -38,7 +38,8 @@ Script = Union[str, Sequence[str], Callable[[list], Union[str, Sequence[str]]]]
 
 
 class ScriptedLLM:
-    """Streams a scripted reply (a string is streamed a few characters at a time) and records prompts."""
+    """Streams a scripted reply (a string is streamed a few characters at a time, a piece a token,
+    at most ``max_tokens`` of them) and records prompts."""
 
     def __init__(self, script: Script = "Answer [1].", opens_think: bool = False, n_ctx: int = 4096,
                  piece: int = 3) -> None:
@@ -56,7 +57,7 @@ class ScriptedLLM:
         reply = self.script(list(messages)) if callable(self.script) else self.script
         if isinstance(reply, str):
             reply = [reply[i : i + self.piece] for i in range(0, len(reply), self.piece)]
-        yield from reply
+        yield from list(reply)[:max_tokens]
 
     def count_tokens(self, text: str) -> int:
         return len(text) // 4 + 1
