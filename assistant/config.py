@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     n_threads: Optional[int] = Field(None, ge=1, description="CPU threads (default: all cores)")
     n_batch: int = Field(512, ge=8, description="llama.cpp prompt batch size")
     n_gpu_layers: int = Field(0, description="layers offloaded to a GPU (-1: all)")
+    extra_buffers: Literal["auto", "on", "off"] = Field(
+        "auto", description="llama.cpp's extra CPU buffer types (weight repacking, AMX): auto is off on a CPU with "
+        "AMX, whose kernels crash there (SIGILL), and on elsewhere (README: When something goes wrong)")
+    isolate_engine: bool = Field(
+        True, description="run llama.cpp in a child process: a crash inside it fails one answer with its reason, "
+        "and the next question reloads the model")
     max_tokens: int = Field(384, ge=16, description="max tokens of an answer (thinking included)")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature (0: greedy)")
     seed: int = Field(0, description="sampling seed")
@@ -133,12 +139,6 @@ class Settings(BaseSettings):
         env_settings: PydanticBaseSettingsSource,
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
-    extra_buffers: Literal["auto", "on", "off"] = Field(
-        "auto", description="llama.cpp's extra CPU buffer types (weight repacking, AMX): auto is off on a CPU with "
-        "AMX, whose kernels crash there (SIGILL), and on elsewhere (README: When something goes wrong)")
-    isolate_engine: bool = Field(
-        True, description="run llama.cpp in a child process: a crash inside it fails one answer with its reason, "
-        "and the next question reloads the model")
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=_config_file()))
 
