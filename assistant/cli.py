@@ -60,10 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", parents=[common], help="list the GGUF models and verify their hashes")
     p.add_argument("--install", metavar="ALIAS", action="append", help="assemble a shipped model (default, small)")
 
-    p = sub.add_parser("eval", parents=[common], help="score retrieval and answers on a JSONL question file")
     sub.add_parser("doctor", parents=[common], help="what a bug report needs: CPU, engine build, versions, "
                    "models, index; exits non-zero when something is broken")
 
+    p = sub.add_parser("eval", parents=[common], help="score retrieval and answers on a JSONL question file")
     p.add_argument("file", type=Path)
     p.add_argument("--json-out", type=Path, help="also write the results as JSON")
 
@@ -171,6 +171,8 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
             out.write(f"checked against the sources: {answer.text}\n")
         if answer.refused:
             out.write("(no answer in the documents)\n")
+    for gone in answer.removed:
+        out.write(f"  removed, not in the sources ({gone.reason}): {gone.sentence}\n")
     for c in answer.citations:
         snippet = c.text if len(c.text) <= 160 else c.text[:157] + "..."
         where = f"{c.location}, chars" if c.location else "chars"
@@ -235,14 +237,14 @@ def cmd_models(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if bad else 0
 
 
-def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from .assistant import Assistant
 def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     from .doctor import report
 
     return 1 if report(settings) else 0
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from .assistant import Assistant
     from .evaluation import evaluate, load_questions
 
     questions = load_questions(args.file)
@@ -286,9 +288,9 @@ COMMANDS = {
     "ask": cmd_ask,
     "chat": cmd_chat,
     "models": cmd_models,
+    "doctor": cmd_doctor,
     "eval": cmd_eval,
     "documents": cmd_documents,
-    "doctor": cmd_doctor,
     "serve": cmd_serve,
     "api": cmd_api,
 }
