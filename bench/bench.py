@@ -52,7 +52,7 @@ from assistant.types import Answer, Chunk, Token  # noqa: E402
 CACHE = BENCH / ".cache"
 ARTICLES = ROOT / "articles"
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
-STAGES = ["ingest", "retrieval", "answer", "memory", "accuracy", "baseline"]
+STAGES = ["ingest", "retrieval", "answer", "engine", "memory", "accuracy", "baseline"]
 SYNTH_VERSION = 2  # bump when the synthetic corpus recipe changes: cached stores are rebuilt
 
 # Follow-up pairs for the prefix-cache figure: a question, then one that leans on it.
@@ -532,18 +532,21 @@ def cached_prefix(llama: Any, tokens: list[int]) -> int:
 
 def load_models(ctx: Context) -> tuple[Any, Any]:
     """Ours (LlamaCppLLM, built by create_llm from the settings) and a raw `Llama` made with the same
-    parameters, so the two differ only in the code around them."""
+    parameters, so the two differ only in the code around them. Ours runs in this process here,
+    so the bench can hold its KV cache to the fixed prefix; the child-process engine's own cost
+    is the `engine` stage's."""
     from llama_cpp import Llama
 
-    from assistant.generation import create_llm
+    from assistant.generation import create_llm, model_params, use_extra_buffers
     from assistant.models import resolve
 
     s = ctx.settings
     path = resolve(s.model, s.models_dir)
-    ours = create_llm(s, path)
-    raw = Llama(model_path=str(path), n_ctx=s.n_ctx, n_threads=ours._llm.n_threads,
-                n_threads_batch=ours._llm.n_threads_batch, n_batch=s.n_batch, n_gpu_layers=s.n_gpu_layers,
-                seed=s.seed, verbose=False)
+    ours = create_llm(s.replace(isolate_engine=False), path)
+    with model_params(use_extra_bufts=use_extra_buffers(s.extra_buffers)):
+        raw = Llama(model_path=str(path), n_ctx=s.n_ctx, n_threads=ours._llm.n_threads,
+                    n_threads_batch=ours._llm.n_threads_batch, n_batch=s.n_batch, n_gpu_layers=s.n_gpu_layers,
+                    seed=s.seed, verbose=False)
     return ours, raw
 
 
@@ -624,6 +627,52 @@ def stage_answer(ctx: Context) -> dict[str, Any]:
         ours_llm.close()
         raw.close()
     return out
+
+
+def stage_engine(ctx: Context) -> dict[str, Any]:
+    """The child-process engine (isolate_engine, the default) against llama.cpp in this process:
+    first token and tokens/s of the same questions, alternating. Each engine keeps its own KV
+    cache, which after the question before holds the shared fixed prefix, so both prefill the
+    same new tokens. Also which extra buffer types `auto` picked on this CPU."""
+    from assistant.generation import cpu_flags, create_llm, use_extra_buffers
+    from assistant.models import resolve
+
+    s = ctx.settings
+    path = resolve(s.model, s.models_dir)
+    index = ctx.articles_index()
+    engines = {"isolated": create_llm(s.replace(isolate_engine=True), path),
+               "in_process": create_llm(s.replace(isolate_engine=False), path)}
+    questions = [q["question"] for q in ctx.questions if q["answerable"]][: max(2, ctx.args.answer_questions)]
+    rows = []
+    try:
+        chats = {name: ctx.assistant(index, llm=llm) for name, llm in engines.items()}
+        for name in engines:  # warm-up: the fixed prefix into each cache
+            timed_stream(chats[name], questions[-1])
+        for i, q in enumerate(questions):
+            row: dict[str, Any] = {"question": q}
+            for name in (("isolated", "in_process") if i % 2 == 0 else ("in_process", "isolated")):
+                r = timed_stream(chats[name], q)
+                row[f"{name}_ttft"] = r["ttft"]
+                row[f"{name}_gen_s"] = (r["last"] - r["first"]) if r["first"] else None
+                row[f"{name}_answer"] = r["answer"].text
+            rows.append(row)
+            log(f"engine {i + 1}/{len(questions)}: first token isolated {row['isolated_ttft']:.2f}s "
+                f"in-process {row['in_process_ttft']:.2f}s")
+        for chat in chats.values():
+            chat.close()
+    finally:
+        for llm in engines.values():
+            llm.close()
+    same = sum(r["isolated_answer"] == r["in_process_answer"] for r in rows)
+    return {"cpu_amx": "amx_tile" in cpu_flags(), "extra_buffers": s.extra_buffers,
+            "extra_buffers_used": use_extra_buffers(s.extra_buffers),
+            "ttft_isolated_s": r3(med([r["isolated_ttft"] for r in rows])),
+            "ttft_in_process_s": r3(med([r["in_process_ttft"] for r in rows])),
+            "ttft_ratio": r3(med([r["isolated_ttft"] / r["in_process_ttft"] for r in rows])),
+            "gen_time_ratio": r3(med([r["isolated_gen_s"] / r["in_process_gen_s"] for r in rows
+                                      if r["isolated_gen_s"] and r["in_process_gen_s"]])),
+            "same_answers": f"{same}/{len(rows)}",
+            "questions": [{k: (r3(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
 
 
 class CaptureLLM:
@@ -913,6 +962,13 @@ def table(results: dict[str, Any]) -> str:
                   f"(CPU time per token, raw/ours {a.get('cpu_gen_ratio')})",
                   f"follow-up first token {f['ttft_followup_s']}s vs first question {f['ttft_first_s']}s, "
                   f"ratio {f['ratio']}"]
+    if "engine" in st:
+        e = st["engine"]
+        lines += ["", f"== engine (AMX CPU: {e['cpu_amx']}, extra_buffers {e['extra_buffers']}: "
+                  f"{'used' if e['extra_buffers_used'] else 'not used'}) ==",
+                  f"first token: child process {e['ttft_isolated_s']}s, in process {e['ttft_in_process_s']}s, "
+                  f"ratio {e['ttft_ratio']}; generation time ratio {e['gen_time_ratio']}; "
+                  f"same answers {e['same_answers']}"]
     if "memory" in st:
         m = st["memory"]
         lines += ["", "== memory ==", f"assistant ask: peak RSS {m['max_rss_mb']} MB, wall {m['wall_s']}s"]
@@ -934,7 +990,7 @@ def table(results: dict[str, Any]) -> str:
 
 # Main --------------------------------------------------------------------------------------
 
-RUNNERS = {"ingest": stage_ingest, "retrieval": stage_retrieval, "answer": stage_answer,
+RUNNERS = {"ingest": stage_ingest, "retrieval": stage_retrieval, "answer": stage_answer, "engine": stage_engine,
            "memory": stage_memory, "accuracy": stage_accuracy, "baseline": stage_baseline}
 
 
