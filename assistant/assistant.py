@@ -245,6 +245,7 @@ class Assistant:
             yield Answer(prompting.REFUSAL, [], True, "", [], changed=True)
             return
         from .generation import ThinkParser
+        from .grounding import final_answer
 
         parser = ThinkParser(llm.opens_think)
         pieces = llm.stream(prompt.messages, answer_tokens, s.temperature if temperature is None else temperature,
@@ -261,17 +262,13 @@ class Assistant:
         text = streamed
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
-        refused = prompting.is_refusal(text)
-        withheld = False
-        if not refused and s.check_citations:
-            if prompting.unsupported_claim(text, question, prompt.numbers):
-                log.info("answer withheld, not supported by the sources: %r", text)
-                text, refused, withheld = prompting.REFUSAL, True, True
-            else:
-                text = prompting.check_citations(text, prompt.numbers)
-        citations = [] if refused else prompting.parse_citations(text, prompt.numbers)
-        self._remember(question, text, prompt.turn)
-        yield Answer(text, citations, refused, thinking, prompt.passages, changed=text != streamed, withheld=withheld)
+        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations)
+        for gone in final.removed:
+            log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
+        citations = [] if final.refused else prompting.parse_citations(final.text, prompt.numbers)
+        self._remember(question, final.text, prompt.turn)
+        yield Answer(final.text, citations, final.refused, thinking, prompt.passages, changed=final.text != streamed,
+                     withheld=final.withheld, removed=list(final.removed))
 
     def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
         from dataclasses import replace

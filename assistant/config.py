@@ -116,6 +116,9 @@ class Settings(BaseSettings):
     check_citations: bool = Field(
         True, description="point each answer sentence's [n] at the source that holds it; withhold an answer no "
         "source supports")
+    ground_claims: bool = Field(
+        True, description="remove answer sentences whose names and numbers do not stand together in a cited "
+        "passage; refuse when nothing supported is left")
     think_tokens: int = Field(2048, ge=0, description="extra tokens allowed for a reasoning model's <think> part")
 
     # Servers

@@ -59,6 +59,14 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Removed:
+    """A sentence of the model's answer that the grounding check took out, and why."""
+
+    sentence: str
+    reason: str  # "'2023' is in none of the sources", "its facts do not stand together in [2]"
+
+
+@dataclass(frozen=True)
 class Answer:
     """The final answer: what every front end shows, whatever streamed before it.
 
@@ -74,6 +82,7 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)  # every passage the model was shown
     changed: bool = False
     withheld: bool = False
+    removed: list[Removed] = field(default_factory=list)  # sentences the sources do not support
 
     def to_dict(self) -> dict:
         """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API.
@@ -88,6 +97,7 @@ class Answer:
             ],
             "refused": self.refused,
             "thinking": self.thinking,
+            "removed": [{"sentence": r.sentence, "reason": r.reason} for r in self.removed],
         }
 
 

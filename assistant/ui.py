@@ -31,7 +31,7 @@ import time
 import unicodedata
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import gradio as gr  # noqa: E402
 
@@ -40,7 +40,7 @@ from .config import Settings, configure  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
-from .types import Answer, Citation, Sources, Token  # noqa: E402
+from .types import Answer, Citation, Removed, Sources, Token  # noqa: E402
 
 SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
 UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
@@ -202,6 +202,17 @@ def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool =
         f'characters {c.start:,}–{c.end:,} of the file</span></summary>'
         f'<blockquote class="passage">{body}</blockquote></details>'
     )
+
+
+def removed_note(removed: Sequence[Removed]) -> str:
+    """A folded note under an answer: the sentences the grounding check took out, and why."""
+    if not removed:
+        return ""
+    items = "".join(f"<li>{html.escape(txt.strip_citations(r.sentence).strip())} <em>({html.escape(r.reason)})</em></li>"
+                    for r in removed)
+    count = f"{len(removed)} sentence{'s' if len(removed) > 1 else ''}"
+    return (f'\n\n<details class="removed-note"><summary>removed: not in the sources ({count})</summary>'
+            f"<ul>{items}</ul></details>")
 
 
 def render_sources(turns: list[dict], names: _Names, status: str = "") -> str:
@@ -375,12 +386,14 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                             "answer": event.text,
                             "citations": [] if event.refused else list(event.citations),
                             "refused": event.refused,
+                            "removed": [(r.sentence, r.reason) for r in event.removed],
                         }
                         turns = turns + [turn]
                         if event.refused:
                             shown_text = _md_escape(event.text)
                         else:
                             shown_text = link_citations(event.text, len(turns), {c.n for c in event.citations})
+                        shown_text += removed_note(event.removed)
                         yield gr.update(), view(shown_text, done=True), turns, render_sources(turns, names)
         except AssistantError as exc:
             thinking = ""
@@ -392,7 +405,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
     # API: /ask ------------------------------------------------------------------------------
 
     def ask(question: str) -> dict:
-        """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking"}."""
+        """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking", "removed"}."""
         try:
             with current.use() as a:
                 return a.ask(question).to_dict()

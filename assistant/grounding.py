@@ -1,0 +1,310 @@
+"""Stage 6b: claim-level grounding. Every sentence of an answer must stand on the passages it cites.
+
+Small models state things the sources do not say, and cite a source for them: a year no source
+gives, one model's parameter count given to another, an exchange nobody names. A word-overlap
+check passes these, because each word is somewhere in the sources, just not together. Here a
+sentence is checked as a claim:
+
+1. Its *values* are found: numbers (amounts, years, percentages, with their scale), and names
+   (capitalised words, grouped: "New York Stock Exchange"). A value no shown passage holds is
+   never supported ("2023", a name nobody mentions).
+2. Its values must stand together, with at least half of its other content words, in one
+   *window* of a passage it cites: one sentence or two adjacent ones. Values scattered over
+   the passages ("Tencent" in one place, "32 billion" in another) do not support the claim.
+   A sentence with "while", "whereas" or ";" is checked clause by clause, so a comparison may
+   draw each side from its own passage.
+3. A negated claim ("did not respond") needs a negation in its window.
+
+Unsupported sentences are removed and recorded with the reason. When nothing supported is
+left, the answer becomes the refusal. When a question has several parts and a removal leaves
+one of them unanswered, the answer says which part the sources do not cover.
+
+This is a lexical judge, so it is strict where it can be (values) and lenient where it cannot
+tell (a sentence without values passes on word overlap with a cited passage). Numbers match at
+the precision the answer gives: "8%" is supported by "8.39%", "52 billion" by "$52.4 billion"
+only if rounding agrees.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+from . import text as txt
+from .types import Passage, Removed
+
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9,
+           "trillion": 1e12, "tn": 1e12, "t": 1e12}
+_SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
+# A number an answer states: standalone, never a part of a name such as "QwQ-32B" or "R1".
+_CLAIM_NUMBER = re.compile(
+    rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
+    re.IGNORECASE)
+# Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
+_ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but)\s+|,\s+and\s+(?=[A-Z0-9$])", re.IGNORECASE)
+_QUESTION_PARTS = re.compile(
+    r"\?\s*|;\s*|,?\s+and\s+(?=(?:what|who|whom|whose|when|where|which|why|how|is|are|was|were|did|does|do|"
+    r"has|have|had|can|could|will|would)\b)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number as stated: its digits as a float, the decimals given, and its scale (1 if none)."""
+
+    text: str
+    value: float
+    decimals: int
+    scale: float
+    unit: str = ""  # the word the answer counts with it ("passengers" in "400 passengers"), as a term
+
+    def matches(self, other: "Number") -> bool:
+        """Equal at this number's precision: "8%" matches 8.39, "52.4 billion" matches 52.4bn."""
+        if self.scale != 1 and other.scale != 1 and self.scale != other.scale:
+            return False
+        return math.isclose(round(other.value, self.decimals), self.value, abs_tol=10 ** -(self.decimals + 3))
+
+
+def _number(text: str, unit: str = "") -> Number:
+    m = re.match(r"\d[\d,]*(?:\.(\d+))?", text)
+    assert m is not None
+    scale_word = re.search(rf"(?:{_SCALE_WORDS}|[bmkt])$", text.strip(), re.IGNORECASE)
+    scale = _SCALES.get(scale_word.group().lower(), 1.0) if scale_word else 1.0
+    return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
+
+
+def _unit(clause: str, end: int) -> str:
+    """The noun a claimed number counts, when one follows it at once: "400 passengers" -> "passeng"."""
+    m = re.match(r"\s+([A-Za-z][a-z\-]+)", clause[end:])
+    if not m or m.group(1).lower() in txt.STOPWORDS:
+        return ""
+    terms = txt.terms(m.group(1))
+    return terms[0] if terms else ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a clause asserts: its numbers, its names (each a tuple of word terms) and other words."""
+
+    numbers: tuple[Number, ...]
+    names: tuple[tuple[str, tuple[str, ...]], ...]  # (as written, its terms)
+    words: frozenset[str]
+    negated: bool
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self.numbers or self.names)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One sentence of a passage, or two adjacent ones: where a claim's values must stand together.
+
+    A number with a unit must share one sentence with that unit: in "It runs 12 ferries. Its
+    boat carries 400 passengers." 12 is ferries, never passengers."""
+
+    terms: frozenset[str]
+    sentences: tuple[tuple[frozenset[str], tuple[Number, ...]], ...]  # each sentence's terms and numbers
+    negated: bool
+
+    def holds_number(self, n: Number) -> bool:
+        return any(n.matches(m) and (not n.unit or n.unit in terms)
+                   for terms, numbers in self.sentences for m in numbers)
+
+    def holds_name(self, name: tuple[str, ...]) -> bool:
+        return all(part in self.terms for part in name)
+
+
+# Reading claims and passages ---------------------------------------------------------------------
+
+
+def _name_terms(word: str) -> tuple[str, ...]:
+    """A name word's terms: the whole ("deepseek-r1") and, for compounds, its parts."""
+    return tuple(t for t in txt.terms(word.replace("-", " ")) if t) or tuple(txt.terms(word))
+
+
+def names(sentence: str, lowercase_words: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday").
+
+    A capitalised first word counts only if the passages never write it in lower case: "Shares
+    rose" starts with a common word, "Alibaba said" with a name. Stopwords never count.
+    """
+    groups: list[list[str]] = []
+    previous_end = -2
+    for i, m in enumerate(re.finditer(r"[\w][\w\-.]*", sentence)):
+        word = m.group().rstrip(".-")
+        low = word.lower()
+        capital = word[:1].isupper() or (any(c.isupper() for c in word[1:]) and any(c.isalpha() for c in word))
+        if not capital or low in txt.STOPWORDS or word.isdigit():
+            previous_end = -2
+            continue
+        if i == 0 and low in lowercase_words:
+            continue
+        adjacent = sentence[previous_end:m.start()].strip() == "" if previous_end >= 0 else False
+        if adjacent and groups:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+        previous_end = m.start() + len(word)
+    out = []
+    for group in groups:
+        terms = tuple(t for w in group for t in _name_terms(w))
+        if terms:
+            out.append((" ".join(group), terms))
+    return out
+
+
+def claims(sentence: str, lowercase_words: frozenset[str]) -> list[Claim]:
+    """The clauses of an answer sentence as claims (citation markers left out)."""
+    body = txt.strip_citations(sentence)
+    out = []
+    for clause in (c for c in _CLAUSES.split(body) if c and c.strip()):
+        numbers = tuple(_number(m.group(), _unit(clause, m.end())) for m in _CLAIM_NUMBER.finditer(clause))
+        found = names(clause, lowercase_words)
+        named = {t for _, terms in found for t in terms}
+        number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
+        words = frozenset(t for t in txt.terms(clause) if t not in named and t not in number_words)
+        out.append(Claim(numbers, tuple(found), words, bool(_NEGATION.search(clause))))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def windows(text: str) -> tuple[Window, ...]:
+    """Each sentence of a passage, and each pair of adjacent sentences."""
+    read = []
+    for a, b in txt.sentence_spans(text):
+        sentence = text[a:b]
+        terms = frozenset(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in _name_terms(w)}
+        numbers = tuple(_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
+        read.append((terms, numbers, bool(_NEGATION.search(sentence))))
+    groups = [[r] for r in read] + [[r, q] for r, q in zip(read, read[1:])]
+    return tuple(Window(frozenset().union(*(r[0] for r in g)), tuple((r[0], r[1]) for r in g), any(r[2] for r in g))
+                 for g in groups)
+
+
+def lowercase_vocabulary(passages: Sequence[Passage]) -> frozenset[str]:
+    """Words the passages write in lower case: a capitalised one of these opening a sentence is no name."""
+    return frozenset(w for p in passages for w in re.findall(r"\b[a-z][a-z\-]*\b", p.text))
+
+
+# Judging ------------------------------------------------------------------------------------------
+
+
+def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
+    """The first value of ``claim`` that no shown passage holds, as written, or ""."""
+    for n in claim.numbers:
+        if not any(w.holds_number(replace(n, unit="")) for w in everywhere):
+            return n.text.strip()
+    for written, terms in claim.names:
+        if not any(w.holds_name(terms) for w in everywhere):
+            return written
+    return ""
+
+
+def supported(claim: Claim, cited: Sequence[Window]) -> bool:
+    """True when one window holds every value of the claim and half its other words (its polarity too)."""
+    need = len(claim.words) // 2  # the values carry the claim; its other words may be paraphrased
+    for w in cited:
+        if claim.negated and not w.negated:
+            continue
+        if not all(w.holds_number(n) for n in claim.numbers) or not all(w.holds_name(t) for _, t in claim.names):
+            continue
+        if len(claim.words & w.terms) >= need:
+            return True
+    return False
+
+
+def judge(sentence: str, numbers: Mapping[int, Passage], lowercase_words: frozenset[str]) -> str:
+    """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
+    everywhere = [w for p in numbers.values() for w in windows(p.text)]
+    cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
+    cited = [w for n in dict.fromkeys(cited_numbers) for w in windows(numbers[n].text)] or everywhere
+    for claim in claims(sentence, lowercase_words):
+        absent = missing_value(claim, everywhere)
+        if absent:
+            return f"'{absent}' is in none of the sources"
+        if claim.has_values and not supported(claim, cited):
+            where = ", ".join(f"[{n}]" for n in dict.fromkeys(cited_numbers)) or "any source"
+            return f"its facts do not stand together in {where}"
+        if not claim.has_values and claim.negated and not supported(claim, cited):
+            return "no source says so"
+    return ""
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """An answer after the checks: the text kept, whether it is a refusal, whether the model's
+    answer was withheld (it answered, and nothing of it is supported), and what was removed."""
+
+    text: str
+    removed: tuple[Removed, ...]
+    refused: bool
+    withheld: bool = False
+
+
+def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
+                 check_citations: bool = True) -> Grounded:
+    """The answer the user sees: citations pointed at the sources that hold each sentence, and
+    (with ``ground_claims``) the sentences they do not support removed."""
+    from . import prompting
+
+    if prompting.is_refusal(answer):
+        return Grounded(answer, (), True)
+    if not check_citations:
+        return Grounded(answer, (), False)
+    if prompting.unsupported_claim(answer, question, numbers):
+        gone = tuple(Removed(s, "it uses a word of the question that no source has") for s in txt.sentences(answer))
+        return Grounded(prompting.REFUSAL, gone, True, withheld=True)
+    answer = prompting.check_citations(answer, numbers)
+    if not ground_claims:
+        return Grounded(answer, (), False)
+    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal)
+    return Grounded(checked.text, checked.removed, checked.refused, withheld=checked.refused)
+
+
+def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
+           is_refusal=lambda s: False) -> Grounded:
+    """Remove the sentences of ``answer`` that its cited passages do not support (see the module doc)."""
+    lowercase_words = lowercase_vocabulary(list(numbers.values()))
+    kept: list[str] = []
+    removed: list[Removed] = []
+    for sentence in txt.sentences(answer):
+        reason = "" if is_refusal(sentence) else judge(sentence, numbers, lowercase_words)
+        if reason:
+            removed.append(Removed(sentence, reason))
+        else:
+            kept.append(sentence)
+    if not removed:
+        return Grounded(answer, (), False)
+    if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
+        return Grounded(refusal, tuple(removed), True)
+    text = " ".join(kept)
+    missing = uncovered_parts(question, kept)
+    if missing:
+        text += " " + " ".join(f'The sources do not cover this part of the question: "{part}".' for part in missing)
+    return Grounded(text, tuple(removed), False)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things ("Who…, and when…?"); one part otherwise."""
+    parts = [p.strip(" ,.?") for p in _QUESTION_PARTS.split(question)]
+    return [p for p in parts if len(txt.terms(p)) >= 2]
+
+
+def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:
+    """Parts of a several-part question that no kept sentence speaks to (by their own distinctive words)."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    said = {t for s in kept for t in txt.terms(txt.strip_citations(s))}
+    out = []
+    for i, part in enumerate(parts):
+        others = {t for j, p in enumerate(parts) if j != i for t in txt.terms(p)}
+        own = set(txt.terms(part)) - others
+        if own and not own & said:
+            out.append(part)
+    return out
