@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 from . import indexing, prompting
+from . import text as txt
 from .config import Settings, configure
 from .errors import AssistantError
 from .indexing import Progress
@@ -245,6 +246,8 @@ class Assistant:
             yield Answer(prompting.REFUSAL, [], True, "", [], changed=True)
             return
         from .generation import ThinkParser
+        from .conflicts import add_note
+        from .conflicts import find as find_conflicts
         from .grounding import final_answer
 
         parser = ThinkParser(llm.opens_think)
@@ -265,10 +268,14 @@ class Assistant:
         final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations)
         for gone in final.removed:
             log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
-        citations = [] if final.refused else prompting.parse_citations(final.text, prompt.numbers)
-        self._remember(question, final.text, prompt.turn)
-        yield Answer(final.text, citations, final.refused, thinking, prompt.passages, changed=final.text != streamed,
-                     withheld=final.withheld, removed=list(final.removed))
+        text, conflicts = final.text, []
+        if not final.refused and s.check_conflicts:
+            conflicts = find_conflicts(text, question, prompt.numbers)
+            text = add_note(text, conflicts)
+        citations = [] if final.refused else prompting.parse_citations(text, prompt.numbers)
+        self._remember(question, text, prompt.turn)
+        yield Answer(text, citations, final.refused, thinking, prompt.passages, changed=text != streamed,
+                     withheld=final.withheld, removed=list(final.removed), conflicts=conflicts)
 
     def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
         from dataclasses import replace
@@ -281,9 +288,13 @@ class Assistant:
 
 
 def condense_query(question: str, turns: Sequence[tuple[str, str]]) -> str:
-    """The retrieval query: a follow-up that refers back ("its shares") borrows the last question."""
+    """The retrieval query: a follow-up that refers back ("its shares", "where does he…") borrows
+    the last exchange, the question and the answer. The answer names who "he" is ("Newman is
+    Futurum's CEO"), which the last question alone ("Who is Futurum's CEO?") does not."""
     if turns and (_REFERRING.search(question) or len(question.split()) <= 4):
-        return f"{turns[-1][0]} {question}"
+        last_question, last_answer = turns[-1]
+        said = "" if prompting.is_refusal(last_answer) else txt.strip_citations(last_answer)
+        return " ".join(part for part in (last_question, said, question) if part.strip())
     return question
 
 

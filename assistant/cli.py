@@ -171,6 +171,8 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
             out.write(f"checked against the sources: {answer.text}\n")
         if answer.refused:
             out.write("(no answer in the documents)\n")
+    for c in answer.conflicts:
+        out.write(f"  sources differ: {c.value} in [{c.n}] {c.source}: {c.passage}\n")
     for gone in answer.removed:
         out.write(f"  removed, not in the sources ({gone.reason}): {gone.sentence}\n")
     for c in answer.citations:

@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     ground_claims: bool = Field(
         True, description="remove answer sentences whose names and numbers do not stand together in a cited "
         "passage; refuse when nothing supported is left")
+    check_conflicts: bool = Field(
+        True, description="when the shown passages give different values (dates, weekdays, amounts) for what the "
+        "answer states, add 'The sources differ: …' citing each")
     think_tokens: int = Field(2048, ge=0, description="extra tokens allowed for a reasoning model's <think> part")
 
     # Servers

@@ -40,7 +40,7 @@ _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "bill
            "trillion": 1e12, "tn": 1e12, "t": 1e12}
 _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 # A number an answer states: standalone, never a part of a name such as "QwQ-32B" or "R1".
-_CLAIM_NUMBER = re.compile(
+CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
     re.IGNORECASE)
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
@@ -69,7 +69,7 @@ class Number:
         return math.isclose(round(other.value, self.decimals), self.value, abs_tol=10 ** -(self.decimals + 3))
 
 
-def _number(text: str, unit: str = "") -> Number:
+def parse_number(text: str, unit: str = "") -> Number:
     m = re.match(r"\d[\d,]*(?:\.(\d+))?", text)
     assert m is not None
     scale_word = re.search(rf"(?:{_SCALE_WORDS}|[bmkt])$", text.strip(), re.IGNORECASE)
@@ -77,7 +77,7 @@ def _number(text: str, unit: str = "") -> Number:
     return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
 
 
-def _unit(clause: str, end: int) -> str:
+def unit_after(clause: str, end: int) -> str:
     """The noun a claimed number counts, when one follows it at once: "400 passengers" -> "passeng"."""
     m = re.match(r"\s+([A-Za-z][a-z\-]+)", clause[end:])
     if not m or m.group(1).lower() in txt.STOPWORDS:
@@ -163,7 +163,7 @@ def claims(sentence: str, lowercase_words: frozenset[str]) -> list[Claim]:
     body = txt.strip_citations(sentence)
     out = []
     for clause in (c for c in _CLAUSES.split(body) if c and c.strip()):
-        numbers = tuple(_number(m.group(), _unit(clause, m.end())) for m in _CLAIM_NUMBER.finditer(clause))
+        numbers = tuple(parse_number(m.group(), unit_after(clause, m.end())) for m in CLAIM_NUMBER.finditer(clause))
         found = names(clause, lowercase_words)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
@@ -179,7 +179,7 @@ def windows(text: str) -> tuple[Window, ...]:
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
         terms = frozenset(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in _name_terms(w)}
-        numbers = tuple(_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
+        numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence))))
     groups = [[r] for r in read] + [[r, q] for r, q in zip(read, read[1:])]
     return tuple(Window(frozenset().union(*(r[0] for r in g)), tuple((r[0], r[1]) for r in g), any(r[2] for r in g))
@@ -274,6 +274,10 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     removed: list[Removed] = []
     for sentence in txt.sentences(answer):
         reason = "" if is_refusal(sentence) else judge(sentence, numbers, lowercase_words)
+        if reason and not reason.startswith("'"):  # the values are there: maybe in another source
+            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, lowercase_words)), None)
+            if other is not None:
+                sentence, reason = txt.cite(sentence, other), ""
         if reason:
             removed.append(Removed(sentence, reason))
         else:

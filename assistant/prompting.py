@@ -43,8 +43,8 @@ EXAMPLES: list[tuple[str, str]] = [
 MESSAGE_OVERHEAD = 8
 
 _REFUSAL_PATTERNS = re.compile(
-    r"(sources? (do|does|did) not (contain|state|mention|include|provide|say|specify|give|have)|"
-    r"sources? (don't|doesn't|didn't) (contain|state|mention|include|provide|say|specify|give|have)|"
+    r"(sources? (do|does|did) not (contain|state|mention|include|provide|say|specify|give|have|cover)|"
+    r"sources? (don't|doesn't|didn't) (contain|state|mention|include|provide|say|specify|give|have|cover)|"
     r"\bnot (mentioned|stated|provided|specified|given|included|available|found|disclosed)\b|"
     r"no (information|mention|details?|data) (about|of|on|regarding|is|are)|not (enough|sufficient) information|"
     r"(cannot|can't|unable to|could not|couldn't) (find|answer|determine|be determined|tell)|"
@@ -259,11 +259,7 @@ def check_citations(text: str, passages: Numbered) -> str:
         supporting = _supporting(terms, source_terms)
         cited = [n for n in txt.cited_numbers(sentence) if n in numbers]
         if supporting and not any(n in supporting for n in cited):
-            best = max(supporting, key=lambda n: len(terms & source_terms[n]))
-            body = txt.strip_citations(sentence).rstrip()
-            body = re.sub(r"\s+([.!?])", r"\1", body)
-            end = len(body.rstrip(".!?"))
-            sentence = f"{body[:end]} [{best}]{body[end:]}"
+            sentence = txt.cite(sentence, max(supporting, key=lambda n: len(terms & source_terms[n])))
         out.append(sentence)
     return " ".join(out)
 

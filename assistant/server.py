@@ -279,7 +279,8 @@ def create_app(assistant: Any, auth_token: Optional[str] = None, model_id: Optio
 
 def _extras(answer: Answer) -> dict[str, Any]:
     d = answer.to_dict()
-    return {"citations": d["citations"], "refused": d["refused"], "thinking": d["thinking"], "removed": d["removed"]}
+    return {"citations": d["citations"], "refused": d["refused"], "thinking": d["thinking"], "removed": d["removed"],
+            "conflicts": d["conflicts"]}
 
 
 def _next(events: Iterator[Any]) -> Any:

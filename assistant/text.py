@@ -148,3 +148,10 @@ def cited_numbers(text: str) -> list[int]:
 def strip_citations(text: str) -> str:
     """``text`` without its citation markers."""
     return CITE.sub("", text)
+
+
+def cite(sentence: str, n: int) -> str:
+    """``sentence`` citing source ``n`` only, the marker before its closing punctuation."""
+    body = re.sub(r"\s+([.!?])", r"\1", strip_citations(sentence).rstrip())
+    end = len(body.rstrip(".!?"))
+    return f"{body[:end]} [{n}]{body[end:]}"

@@ -59,6 +59,16 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Conflict:
+    """One of the values the sources give for a fact they disagree on, with where it is said."""
+
+    value: str  # "March 5", "Wednesday", "8.39%"
+    source: str
+    passage: str  # the sentence that states it
+    n: int  # its source number in the answer's citations
+
+
+@dataclass(frozen=True)
 class Removed:
     """A sentence of the model's answer that the grounding check took out, and why."""
 
@@ -83,6 +93,7 @@ class Answer:
     changed: bool = False
     withheld: bool = False
     removed: list[Removed] = field(default_factory=list)  # sentences the sources do not support
+    conflicts: list[Conflict] = field(default_factory=list)  # values the sources disagree on, one per value
 
     def to_dict(self) -> dict:
         """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API.
@@ -98,6 +109,8 @@ class Answer:
             "refused": self.refused,
             "thinking": self.thinking,
             "removed": [{"sentence": r.sentence, "reason": r.reason} for r in self.removed],
+            "conflicts": [{"value": c.value, "source": c.source, "passage": c.passage, "n": c.n}
+                          for c in self.conflicts],
         }
 
 

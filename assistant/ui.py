@@ -40,7 +40,7 @@ from .config import Settings, configure  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
-from .types import Answer, Citation, Removed, Sources, Token  # noqa: E402
+from .types import Answer, Citation, Conflict, Removed, Sources, Token  # noqa: E402
 
 SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
 UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
@@ -204,6 +204,14 @@ def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool =
     )
 
 
+def conflicts_note(conflicts: Sequence[Conflict]) -> str:
+    """A visible note under an answer whose sources give different values."""
+    if not conflicts:
+        return ""
+    values = ", ".join(f"{html.escape(c.value)} [{c.n}]" for c in conflicts)
+    return f'\n\n<div class="conflict-note">⚠ sources differ: {values}</div>'
+
+
 def removed_note(removed: Sequence[Removed]) -> str:
     """A folded note under an answer: the sentences the grounding check took out, and why."""
     if not removed:
@@ -248,6 +256,8 @@ THEME = gr.themes.Default(
 )
 
 CSS = """
+.conflict-note { margin-top: 0.5em; padding: 0.3em 0.6em; border-left: 3px solid #d97706; background: rgba(217, 119, 6, 0.08); }
+.removed-note summary { cursor: pointer; opacity: 0.8; }
 .sources-panel { font-size: 0.92em; }
 .sources-panel .hint, .sources-panel .status { color: var(--body-text-color-subdued); }
 .sources-panel .turn-q { font-weight: 600; margin: 0.4em 0; }
@@ -393,7 +403,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                             shown_text = _md_escape(event.text)
                         else:
                             shown_text = link_citations(event.text, len(turns), {c.n for c in event.citations})
-                        shown_text += removed_note(event.removed)
+                        shown_text += conflicts_note(event.conflicts) + removed_note(event.removed)
                         yield gr.update(), view(shown_text, done=True), turns, render_sources(turns, names)
         except AssistantError as exc:
             thinking = ""
@@ -405,7 +415,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
     # API: /ask ------------------------------------------------------------------------------
 
     def ask(question: str) -> dict:
-        """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking", "removed"}."""
+        """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking", "removed", "conflicts"}."""
         try:
             with current.use() as a:
                 return a.ask(question).to_dict()

@@ -269,7 +269,7 @@ def test_real_model_through_assistant_serve(browser, tmp_path):
         p.close()
 
         result = Client(url, verbose=False).predict(SINGER, api_name="/ask")
-        assert set(result) == {"answer", "citations", "refused", "thinking", "removed"}
+        assert set(result) == {"answer", "citations", "refused", "thinking", "removed", "conflicts"}
         assert "Carnegie" in result["answer"] and result["refused"] is False
         assert any(c["source"] == "articles/003_5ecbd052469d47e5.txt" for c in result["citations"]), result
         assert all(set(c) == {"n", "source", "text", "start", "end"} for c in result["citations"])

@@ -67,7 +67,7 @@ def test_cli_ask_json_works_with_no_network_at_all(tmp_path):
     result = _cli("ask", "--json", "Where is Scott Singer a visiting scholar?", env_extra=env, offline=True)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert set(data) == {"answer", "citations", "refused", "thinking", "removed"}
+    assert set(data) == {"answer", "citations", "refused", "thinking", "removed", "conflicts"}
     assert "Carnegie" in data["answer"]
     assert any(c["source"].endswith("003_5ecbd052469d47e5.txt") for c in data["citations"])
     assert set(data["citations"][0]) == {"n", "source", "text", "start", "end"}

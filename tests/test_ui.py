@@ -97,7 +97,7 @@ def test_ask_endpoint_returns_exactly_answer_to_dict(make_assistant):
     a = make_assistant(SINGER_REPLY)
     with running(a) as (url, _):
         got = client(url).predict(SINGER, api_name="/ask")
-    assert set(got) == {"answer", "citations", "refused", "thinking", "removed"}
+    assert set(got) == {"answer", "citations", "refused", "thinking", "removed", "conflicts"}
     assert got == a.ask(SINGER).to_dict()  # the scripted model is deterministic
     assert got["answer"] == SINGER_REPLY and got["refused"] is False
     first = got["citations"][0]

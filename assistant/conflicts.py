@@ -1,0 +1,140 @@
+"""Sources that disagree: when the passages shown give different values for the fact an answer
+states (a date, a weekday, an amount, a count), the answer says so and cites each value.
+
+The check runs after generation, like the citation check. For each value the answer gives, it
+looks for sentences of the shown passages about the same thing (they name everything else the
+answer's sentence names, and share a word with it or with the question) that state a value of
+the same kind. Values are compared the way a reader would, to avoid false alarms:
+- numbers at the coarser precision of the two ("8%" and "8.39%" agree), and only with the same
+  unit and scale ("$52.4 billion" and "380 billion yuan" are not compared);
+- dates as month and day, weekdays by name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from . import text as txt
+from .grounding import CLAIM_NUMBER, Number, lowercase_vocabulary, names, parse_number, unit_after
+from .types import Conflict, Passage
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
+         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}", re.IGNORECASE)
+_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Value:
+    """A value of one kind as it appears: its text, a key that equal values share, and a number for amounts."""
+
+    kind: str  # "date", "weekday", or "amount:<unit>:<scale>"
+    text: str
+    key: object
+    number: Optional[Number] = None
+
+    def same(self, other: "Value") -> bool:
+        if self.kind != other.kind:
+            return False
+        if self.number is not None and other.number is not None:
+            coarse, fine = sorted((self.number, other.number), key=lambda n: n.decimals)
+            return coarse.matches(fine)
+        return self.key == other.key
+
+
+def values(sentence: str) -> list[Value]:
+    """The dates, weekdays and amounts with a unit that ``sentence`` states."""
+    out: list[Value] = []
+    taken: list[tuple[int, int]] = []
+    for m in _DATE.finditer(sentence):
+        month = re.search(_MONTH, m.group(), re.IGNORECASE).group().lower()[:3]
+        day = int(m.group(1) or m.group(2))
+        out.append(Value("date", m.group(), (_MONTHS.index(month), day)))
+        taken.append(m.span())
+    for m in _WEEKDAY.finditer(sentence):
+        out.append(Value("weekday", m.group(), m.group().lower()))
+    for m in CLAIM_NUMBER.finditer(sentence):
+        if any(a <= m.start() < b for a, b in taken):
+            continue  # the day of a date
+        n = parse_number(m.group(), unit_after(sentence, m.end()))
+        unit = "%" if "%" in m.group() or "percent" in m.group().lower() else n.unit
+        currency = sentence[max(0, m.start() - 1):m.start()]
+        if not unit and currency not in "$€£¥":
+            continue  # a bare number ("in 2024", "3 of them"): no kind to compare by
+        kind = f"amount:{unit or currency}:{n.scale}"
+        out.append(Value(kind, m.group().strip(), n.value, n))
+    return out
+
+
+def _about(sentence: str, claim_names: Sequence[tuple[str, ...]], topic: set[str]) -> bool:
+    """True when a passage sentence names everything the claim names and shares a topic word."""
+    terms = set(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in txt.terms(w.replace("-", " "))}
+    return all(all(p in terms for p in name) for name in claim_names) and bool(terms & topic)
+
+
+def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Conflict]:
+    """Values the shown passages give for what the answer states, when they give more than one."""
+    lowercase_words = lowercase_vocabulary(list(numbers.values()))
+    for sentence in txt.sentences(txt.strip_citations(answer)):
+        stated = values(sentence)
+        if not stated:
+            continue
+        value_words = {t for v in stated for t in txt.terms(v.text)}
+        claim_names = [t for _, t in names(sentence, lowercase_words) if not set(t) <= value_words]
+        topic = (set(txt.terms(sentence)) | set(txt.terms(question))) - value_words - {t for n in claim_names for t in n}
+        for value in stated:
+            found = _found(value, claim_names, topic, numbers)
+            if len({c.value_key for c in found}) > 1:
+                return [Conflict(c.value, c.source, c.passage, c.n) for c in found]
+    return []
+
+
+@dataclass(frozen=True)
+class _Seen:
+    value: str
+    value_key: int  # index of the first equal value found
+    source: str
+    passage: str
+    n: int
+
+
+def _found(value: Value, claim_names, topic: set[str], numbers: Mapping[int, Passage]) -> list[_Seen]:
+    """Each distinct value of ``value``'s kind that passages state about the claim, with the first
+    source of each."""
+    distinct: list[Value] = []
+    seen: list[_Seen] = []
+    for n, p in sorted(numbers.items()):
+        for sentence in txt.sentences(p.text):
+            if not _about(sentence, claim_names, topic):
+                continue
+            same_kind = [v for v in values(sentence) if v.kind == value.kind]
+            if len(same_kind) != 1:
+                continue  # "32 billion against 671 billion": a comparison of two things, not a second value
+            for v in same_kind:
+                index = next((i for i, d in enumerate(distinct) if d.same(v)), None)
+                if index is None:
+                    distinct.append(v)
+                    index = len(distinct) - 1
+                if not any(s.value_key == index for s in seen):
+                    seen.append(_Seen(v.text, index, p.source, sentence, n))
+    return seen
+
+
+def note(conflicts: Sequence[Conflict]) -> str:
+    """ "The sources differ: March 5 [2], March 6 [4]." """
+    return "The sources differ: " + ", ".join(f"{c.value} [{c.n}]" for c in conflicts) + "."
+
+
+def add_note(answer: str, conflicts: Sequence[Conflict]) -> str:
+    """``answer`` with the note, unless it already gives every value with its source."""
+    if not conflicts:
+        return answer
+    low = answer.lower()
+    cited = set(txt.cited_numbers(answer))
+    if all(c.value.lower() in low for c in conflicts) and len({c.n for c in conflicts} & cited) > 1:
+        return answer
+    return f"{answer} {note(conflicts)}"

@@ -1,0 +1,238 @@
+"""Claim-level grounding on a made-up corpus: scripted answers with fabricated and supported
+sentences, compound questions, and the real small model on an unanswerable question."""
+
+import pytest
+
+from assistant import Assistant, Settings
+from assistant.evaluation import unsupported_sentences
+from assistant.grounding import final_answer, ground, question_parts
+from assistant.prompting import REFUSAL, is_refusal
+from assistant.types import Passage
+
+from .conftest import SMALL_MODEL
+from .fakes import HashEmbedder, ScriptedLLM
+
+# A corpus about nothing in the eval sets: a ferry company and its rival.
+FERRY = ("Harbor Lights Ltd. opened its third ferry terminal in Porto Verde on Tuesday, May 4. "
+         "The terminal cost 85.6 million euros, the company said. "
+         "Chief executive Lena Morrow declined to comment on ticket prices.")
+RIVAL = ("Rival operator BlueWave runs 12 ferries. Its new catamaran carries 400 passengers. "
+         "Shares of BlueWave rose 3.27% on the news.")
+SOURCES = {1: Passage(FERRY, "ferry.txt", 0, len(FERRY), 1.0), 2: Passage(RIVAL, "rival.txt", 0, len(RIVAL), 0.9)}
+
+
+def check(answer: str, question: str = "What happened?"):
+    return ground(answer, question, SOURCES, REFUSAL, is_refusal)
+
+
+@pytest.mark.parametrize("answer", [
+    "The terminal cost 85.6 million euros [1].",
+    "Shares of BlueWave rose 3% [2].",  # 3.27% at the precision the answer gives
+    "Harbor Lights opened the terminal in Porto Verde on Tuesday [1].",
+    "Lena Morrow declined to comment on ticket prices [1].",
+    "The terminal cost 85.6 million euros [1], while BlueWave runs 12 ferries [2].",  # each side its own source
+    "BlueWave's new catamaran carries 400 passengers [2].",
+])
+def test_supported_claims_stand(answer):
+    result = check(answer)
+    assert result.text == answer and not result.removed and not result.refused
+
+
+@pytest.mark.parametrize("answer, reason", [
+    ("The terminal cost 85.6 million euros in 2021 [1].", "'2021' is in none of the sources"),  # a year nobody gives
+    ("Harbor Lights is listed on the London Stock Exchange [1].", "'London Stock Exchange'"),  # a place nobody names
+    ("The terminal opened on Wednesday [1].", "'Wednesday'"),
+    ("BlueWave's catamaran carries 12 passengers [2].", "do not stand together"),  # 12 is ferries
+    ("BlueWave has 400 ferries [2].", "do not stand together"),  # 400 is passengers
+    ("Lena Morrow runs 12 ferries [1][2].", "do not stand together"),  # each word somewhere, not together
+    ("BlueWave did not respond to the opening [2].", "do not stand together"),  # a negation no source makes
+])
+def test_fabricated_claims_are_removed_and_the_answer_refuses(answer, reason):
+    result = check(answer)
+    assert result.refused and result.text == REFUSAL
+    assert [r.sentence for r in result.removed] == [answer]
+    assert reason in result.removed[0].reason
+
+
+def test_an_unsupported_sentence_goes_and_the_rest_stands():
+    result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
+    assert result.text == "The terminal cost 85.6 million euros [1]."
+    assert [r.sentence for r in result.removed] == ["Its chief executive is Tom Reyes [1]."]
+    assert not result.refused
+
+
+def test_a_compound_question_says_which_part_the_sources_do_not_cover():
+    question = "How much did the terminal cost, and what was BlueWave's revenue last year?"
+    assert len(question_parts(question)) == 2
+    result = check("The terminal cost 85.6 million euros [1]. BlueWave's revenue was 5 billion euros [2].", question)
+    assert result.text.startswith("The terminal cost 85.6 million euros [1].")
+    assert "do not cover this part of the question" in result.text and "revenue" in result.text
+    assert not result.refused
+
+
+def test_a_single_question_gets_no_part_note():
+    result = check("The terminal cost 85.6 million euros [1]. It opened in 1999 [1].", "How much did it cost?")
+    assert result.text == "The terminal cost 85.6 million euros [1]."
+
+
+def test_a_refusal_is_left_alone_and_citations_are_repointed_first():
+    assert final_answer(REFUSAL, "q", SOURCES).refused
+    # Cited [2] but the claim is in [1]: the citation check re-points it, then it stands.
+    result = final_answer("The terminal cost 85.6 million euros [2].", "How much did it cost?", SOURCES)
+    assert result.text == "The terminal cost 85.6 million euros [1]." and not result.removed
+
+
+def test_the_independent_rule_counts_values_that_no_shown_passage_has():
+    passages = list(SOURCES.values())
+    assert unsupported_sentences("The terminal cost 85.6 million euros [1].", passages) == []
+    assert unsupported_sentences("It opened in 2021 [1]. Shares rose [2].", passages) == ["It opened in 2021 ."]
+    assert unsupported_sentences(REFUSAL, passages) == []
+
+
+# Through the Assistant, on fakes: what the user sees --------------------------------------------
+
+
+@pytest.fixture
+def ferry_settings(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "ferry.txt").write_text(FERRY + "\n")
+    (corpus / "rival.txt").write_text(RIVAL + "\n")
+    return Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models")
+
+
+def test_the_answer_records_what_was_removed_and_why(ferry_settings):
+    reply = "The terminal cost 85.6 million euros [1]. It was designed by Arup Studio [1]."
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
+        answer = a.ask("How much did the Porto Verde terminal cost?")
+    assert answer.text == "The terminal cost 85.6 million euros [1]."
+    assert answer.changed and not answer.refused and not answer.withheld
+    assert [(r.sentence, r.reason) for r in answer.removed] == [
+        ("It was designed by Arup Studio [1].", "'Arup Studio' is in none of the sources")]
+    assert answer.to_dict()["removed"] == [{"sentence": "It was designed by Arup Studio [1].",
+                                            "reason": "'Arup Studio' is in none of the sources"}]
+
+
+def test_a_fully_fabricated_answer_becomes_the_refusal(ferry_settings):
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM("BlueWave's CEO is Lena Morrow [2].")) as a:
+        answer = a.ask("Who is the CEO of BlueWave?")
+    assert answer.refused and answer.withheld and answer.text == REFUSAL and answer.citations == []
+    assert answer.removed
+
+
+def test_grounding_is_a_setting(ferry_settings):
+    reply = "The terminal cost 85.6 million euros in 2021 [1]."
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply), ground_claims=False) as a:
+        assert a.ask("How much did the terminal cost?").text == reply
+
+
+def test_the_cli_shows_what_was_removed(ferry_settings, capsys):
+    from assistant.cli import _print_stream
+
+    reply = "The terminal cost 85.6 million euros [1]. It opened in 2021 [1]."
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
+        _print_stream(a, "How much did the terminal cost?", [])
+    out = capsys.readouterr().out
+    assert "removed, not in the sources ('2021' is in none of the sources): It opened in 2021 [1]." in out
+
+
+def test_the_api_carries_what_was_removed(ferry_settings):
+    from fastapi.testclient import TestClient
+
+    from assistant.server import create_app
+
+    reply = "The terminal cost 85.6 million euros [1]. It opened in 2021 [1]."
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
+        client = TestClient(create_app(a))
+        body = client.post("/v1/chat/completions", json={
+            "messages": [{"role": "user", "content": "How much did the terminal cost?"}]}).json()
+    assert body["removed"] == [{"sentence": "It opened in 2021 [1].", "reason": "'2021' is in none of the sources"}]
+    assert body["choices"][0]["message"]["content"] == "The terminal cost 85.6 million euros [1]."
+
+
+# The real small model -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_model_never_leaves_a_value_no_source_has(ferry_settings):
+    """On-topic but unanswerable: whatever the 0.5B writes, no sentence with an unsourced value survives."""
+    settings = ferry_settings.replace(model=str(SMALL_MODEL), n_ctx=2048)
+    with Assistant(settings) as a:
+        for question in ("What is BlueWave's annual revenue?", "Who designed the Porto Verde terminal?",
+                         "How much did the terminal cost?"):
+            answer = a.ask(question)
+            assert unsupported_sentences(answer.text, answer.passages) == [], (question, answer)
+        assert not a.ask("How much did the terminal cost?").refused
+
+
+# Sources that disagree -----------------------------------------------------------------------------
+
+from assistant.conflicts import add_note, find as find_conflicts  # noqa: E402
+
+OPENING = {
+    1: Passage("Harbor Lights opened its Porto Verde terminal on Tuesday, May 4. The terminal cost 85.6 million "
+               "euros.", "a.txt", 0, 100, 1.0),
+    2: Passage("Harbor Lights opened the Porto Verde terminal on Wednesday, May 5, the city said. Harbor Lights "
+               "shares rose 3.27%.", "b.txt", 0, 100, 0.9),
+    3: Passage("Harbor Lights shares rose 3% after the terminal opened. The terminal cost 86 million euros, or "
+               "7 billion rupees, and $93.2 million.", "c.txt", 0, 100, 0.8),
+}
+
+
+@pytest.mark.parametrize("answer, values", [
+    ("Harbor Lights opened the Porto Verde terminal on May 4 [1].", ["May 4", "May 5"]),
+    ("Harbor Lights opened the terminal on Tuesday [1].", ["Tuesday", "Wednesday"]),
+])
+def test_true_conflicts_are_found_with_each_source(answer, values):
+    conflicts = find_conflicts(answer, "When did the terminal open?", OPENING)
+    assert [c.value for c in conflicts] == values
+    assert [c.n for c in conflicts] == [1, 2]
+    assert all(c.value in c.passage for c in conflicts)
+    assert add_note(answer, conflicts).endswith(f"The sources differ: {values[0]} [1], {values[1]} [2].")
+
+
+@pytest.mark.parametrize("answer", [
+    "Harbor Lights shares rose 3% [3].",  # 3% and 3.27%: one fact at two precisions
+    "The terminal cost 85.6 million euros [1].",  # 85.6 and 86 million euros agree at the coarser precision
+    "The terminal cost 7 billion rupees [3].",  # one amount in three currencies
+    "The terminal cost $93.2 million [3].",
+])
+def test_no_false_alarm_on_one_fact_said_differently(answer):
+    assert find_conflicts(answer, "How much?", OPENING) == []
+
+
+def test_an_answer_that_already_gives_both_values_is_left_alone():
+    answer = "It opened on May 4 [1] or May 5 [2]."
+    conflicts = find_conflicts("Harbor Lights opened the terminal on May 4 [1].", "When?", OPENING)
+    assert add_note(answer, conflicts) == answer
+
+
+def test_the_answer_carries_conflicts_everywhere(ferry_settings, tmp_path):
+    corpus = ferry_settings.corpus[0]
+    (corpus / "city.txt").write_text("Harbor Lights opened the Porto Verde terminal on Wednesday, the city said.\n")
+    reply = "Harbor Lights opened the Porto Verde terminal on Tuesday [1]."
+    with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
+        answer = a.ask("On which day did Harbor Lights open the Porto Verde terminal?")
+    assert {c.value for c in answer.conflicts} == {"Tuesday", "Wednesday"}
+    assert "The sources differ:" in answer.text and len({c.source for c in answer.citations}) == 2
+    assert {d["value"] for d in answer.to_dict()["conflicts"]} == {"Tuesday", "Wednesday"}
+
+
+# Follow-ups resolve "he" with the last answer ---------------------------------------------------
+
+
+def test_a_follow_up_query_carries_the_last_answer():
+    from assistant.assistant import condense_query
+
+    turns = [("Who runs Harbor Lights?", "Chief executive Lena Morrow runs it [1].")]
+    query = condense_query("What did she say about prices?", turns)
+    assert "Lena Morrow" in query and "[1]" not in query and query.endswith("What did she say about prices?")
+    assert condense_query("What did she say?", [("Who?", REFUSAL)]) == "Who? What did she say?"
+    assert condense_query("How much did the terminal cost?", turns) == "How much did the terminal cost?"
+
+
+def test_a_sentence_comparing_two_values_is_no_conflict():
+    sources = {1: Passage("BlueWave's catamaran carries 400 passengers, against 250 passengers for the old ferry.",
+                          "a.txt", 0, 90, 1.0),
+               2: Passage("BlueWave's catamaran carries 400 passengers.", "b.txt", 0, 40, 0.9)}
+    assert find_conflicts("BlueWave's catamaran carries 400 passengers [2].", "How many?", sources) == []
