@@ -156,6 +156,9 @@ def smoke(model: Path, extra_buffers: str = "auto", n_threads: Optional[int] = N
 
 def _smoke_child(model: str, extra_buffers: str, n_threads: int) -> int:
     """The child's side: load verbosely (the buffer types go to stderr), time prefill and decoding."""
+    from .config import configure
+
+    configure()
     from .generation import LlamaCppLLM
 
     llm = LlamaCppLLM(Path(model), n_ctx=512, n_threads=n_threads or None, extra_buffers=extra_buffers,

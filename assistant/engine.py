@@ -33,24 +33,40 @@ class IsolatedLLM:
         self.path = Path(model_path)
         self._spec = json.dumps({"model": str(self.path), "options": options})
         self._proc: Optional[subprocess.Popen] = None
-        self._lock = threading.Lock()
+        self._info: Optional[dict[str, Any]] = None  # the child's hello: name, n_ctx, think flags
+        self._lock = threading.Lock()  # one request at a time
+        self._hello_lock = threading.Lock()
         self._counts: OrderedDict[str, int] = OrderedDict()
-        with self._lock:
-            self._start()  # load now: a bad model fails here, not at the first question
+        # The child loads the model while this process goes on (importing torch, loading MiniLM,
+        # retrieving): the first use of the model waits for it, and a bad model fails there.
+        self._start()
 
     def _start(self) -> None:
         from .doctor import _no_core_dump
 
+        self._info = None
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.engine", self._spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, encoding="utf-8", bufsize=1, preexec_fn=_no_core_dump if os.name == "posix" else None,
         )
-        hello = self._read()
-        if "error" in hello:
-            self._stop()
-            raise AssistantError(hello["error"])
-        self.name, self.n_ctx = hello["name"], hello["n_ctx"]
-        self.opens_think, self.reasoning = hello["opens_think"], hello["reasoning"]
+
+    def _ready(self) -> dict[str, Any]:
+        """The child's hello, waiting for the model to load (starting a new child after a crash)."""
+        with self._hello_lock:
+            if self._proc is None:
+                self._start()
+            if self._info is None:
+                hello = self._read()
+                if "error" in hello:
+                    self._stop()
+                    raise AssistantError(hello["error"])
+                self._info = hello
+            return self._info
+
+    name = property(lambda self: self._ready()["name"])
+    n_ctx = property(lambda self: self._ready()["n_ctx"])
+    opens_think = property(lambda self: self._ready()["opens_think"])
+    reasoning = property(lambda self: self._ready()["reasoning"])
 
     def _read(self) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None
@@ -58,7 +74,7 @@ class IsolatedLLM:
         if line:
             return json.loads(line)
         code = self._proc.wait()
-        self._proc = None
+        self._proc, self._info = None, None
         if code < 0:
             from .doctor import signal_reason
 
@@ -69,8 +85,7 @@ class IsolatedLLM:
         raise AssistantError(reason + "; it reloads for the next question")
 
     def _send(self, message: dict[str, Any]) -> None:
-        if self._proc is None:
-            self._start()
+        self._ready()
         assert self._proc is not None and self._proc.stdin is not None
         try:
             self._proc.stdin.write(json.dumps(message) + "\n")
@@ -119,7 +134,7 @@ class IsolatedLLM:
             self._stop()
 
     def _stop(self) -> None:
-        proc, self._proc = self._proc, None
+        proc, self._proc, self._info = self._proc, None, None
         if proc is None:
             return
         try:
@@ -139,6 +154,9 @@ class IsolatedLLM:
 def _serve(spec: dict[str, Any]) -> int:
     import faulthandler
 
+    from .config import configure
+
+    configure()  # this process's own thread policy and quiet loggers, before llama.cpp loads
     from .generation import LlamaCppLLM
 
     faulthandler.enable()  # a crash leaves a Python stack on stderr, the server's console and log

@@ -45,6 +45,8 @@ CLAIM_NUMBER = re.compile(
     re.IGNORECASE)
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
+# A sentence that refers back to a subject named before: a pronoun, or "The company…".
+_REFERS = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her)\b|^\W*the\s+[a-z]+", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but)\s+|,\s+and\s+(?=[A-Z0-9$])", re.IGNORECASE)
 _QUESTION_PARTS = re.compile(
@@ -110,13 +112,19 @@ class Window:
     terms: frozenset[str]
     sentences: tuple[tuple[frozenset[str], tuple[Number, ...]], ...]  # each sentence's terms and numbers
     negated: bool
+    refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
+    earlier: frozenset[str] = frozenset()  # terms of the passage before this window
 
     def holds_number(self, n: Number) -> bool:
         return any(n.matches(m) and (not n.unit or n.unit in terms)
                    for terms, numbers in self.sentences for m in numbers)
 
-    def holds_name(self, name: tuple[str, ...]) -> bool:
-        return all(part in self.terms for part in name)
+    def holds_name(self, name: tuple[str, ...], subject: bool = False) -> bool:
+        """The name is here; or, for the question's own subject, the window refers back to it
+        ("The company released…") and the passage named it before."""
+        if all(part in self.terms for part in name):
+            return True
+        return subject and self.refers and all(part in self.earlier for part in name)
 
 
 # Reading claims and passages ---------------------------------------------------------------------
@@ -180,10 +188,14 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = frozenset(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in _name_terms(w)}
         numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
-        read.append((terms, numbers, bool(_NEGATION.search(sentence))))
-    groups = [[r] for r in read] + [[r, q] for r, q in zip(read, read[1:])]
-    return tuple(Window(frozenset().union(*(r[0] for r in g)), tuple((r[0], r[1]) for r in g), any(r[2] for r in g))
-                 for g in groups)
+        read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence))))
+    out = []
+    for size in (1, 2):
+        for i in range(len(read) - size + 1):
+            group = read[i:i + size]
+            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1]) for r in group),
+                              any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
+    return tuple(out)
 
 
 def lowercase_vocabulary(passages: Sequence[Passage]) -> frozenset[str]:
@@ -205,20 +217,24 @@ def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
     return ""
 
 
-def supported(claim: Claim, cited: Sequence[Window]) -> bool:
-    """True when one window holds every value of the claim and half its other words (its polarity too)."""
+def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset()) -> bool:
+    """True when one window holds every value of the claim and half its other words (its polarity
+    too). Names of the question's ``subject`` may be referred to ("the company") rather than named."""
     need = len(claim.words) // 2  # the values carry the claim; its other words may be paraphrased
     for w in cited:
         if claim.negated and not w.negated:
             continue
-        if not all(w.holds_number(n) for n in claim.numbers) or not all(w.holds_name(t) for _, t in claim.names):
+        if not all(w.holds_number(n) for n in claim.numbers):
+            continue
+        if not all(w.holds_name(t, set(t) <= subject) for _, t in claim.names):
             continue
         if len(claim.words & w.terms) >= need:
             return True
     return False
 
 
-def judge(sentence: str, numbers: Mapping[int, Passage], lowercase_words: frozenset[str]) -> str:
+def judge(sentence: str, numbers: Mapping[int, Passage], lowercase_words: frozenset[str],
+          subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
@@ -227,10 +243,10 @@ def judge(sentence: str, numbers: Mapping[int, Passage], lowercase_words: frozen
         absent = missing_value(claim, everywhere)
         if absent:
             return f"'{absent}' is in none of the sources"
-        if claim.has_values and not supported(claim, cited):
+        if claim.has_values and not supported(claim, cited, subject):
             where = ", ".join(f"[{n}]" for n in dict.fromkeys(cited_numbers)) or "any source"
             return f"its facts do not stand together in {where}"
-        if not claim.has_values and claim.negated and not supported(claim, cited):
+        if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
     return ""
 
@@ -270,12 +286,14 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
            is_refusal=lambda s: False) -> Grounded:
     """Remove the sentences of ``answer`` that its cited passages do not support (see the module doc)."""
     lowercase_words = lowercase_vocabulary(list(numbers.values()))
+    subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
     kept: list[str] = []
     removed: list[Removed] = []
     for sentence in txt.sentences(answer):
-        reason = "" if is_refusal(sentence) else judge(sentence, numbers, lowercase_words)
+        reason = "" if is_refusal(sentence) else judge(sentence, numbers, lowercase_words, subject)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
-            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, lowercase_words)), None)
+            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, lowercase_words, subject)),
+                         None)
             if other is not None:
                 sentence, reason = txt.cite(sentence, other), ""
         if reason:

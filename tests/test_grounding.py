@@ -236,3 +236,18 @@ def test_a_sentence_comparing_two_values_is_no_conflict():
                           "a.txt", 0, 90, 1.0),
                2: Passage("BlueWave's catamaran carries 400 passengers.", "b.txt", 0, 40, 0.9)}
     assert find_conflicts("BlueWave's catamaran carries 400 passengers [2].", "How many?", sources) == []
+
+
+def test_the_question_subject_may_be_referred_to_as_the_company():
+    text = ("Harbor Lights Ltd. was founded by two sisters. They sold their first boat in a year of storms and "
+            "poor harvests. The company later opened a terminal in Porto Verde in May.")
+    sources = {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+    answer = "Harbor Lights opened a terminal in Porto Verde in May [1]."
+    assert not check_with(answer, "When did Harbor Lights open its Porto Verde terminal?", sources).removed
+    # Not for a name the question does not ask about: that one must stand in the window.
+    other = "BlueWave opened a terminal in Porto Verde in May [1]."
+    assert check_with(other, "When did BlueWave open its Porto Verde terminal?", sources).removed
+
+
+def check_with(answer, question, sources):
+    return ground(answer, question, sources, REFUSAL, is_refusal)
