@@ -1,18 +1,32 @@
 """Stage 5: find the passages for a question: dense search and BM25, fused by reciprocal rank.
 
 The BM25 index is built from the store's own contents. Before each search the retriever
-reads the store's fingerprint, its chunk count and a hash of its chunk ids (which are hashes
-of each chunk's path, position and text), and rebuilds the index when it changed. So several
-assistants sharing one Chroma server, or a UI and an `assistant ingest` sharing one index
-folder, stay consistent with each other, also when a document is replaced by one with the
-same number of chunks. The check is one ids-only read (about 30 ms for 5,000 chunks on a
-Chroma server); a store without ``all_ids`` is checked by its count only.
+reads the store's version (a stat of an embedded store's files; the chunk count and a hash
+of the chunk ids on a Chroma server) and, when it moved, the store's content key, and
+rebuilds the index only when the contents changed. So several assistants sharing one Chroma
+server, or a UI and an `assistant ingest` sharing one index folder, stay consistent with each
+other, also when a document is replaced by one with the same number of chunks.
+
+The index is saved next to the store (``store.cache_dir``), one folder per content key,
+written to a temporary folder and renamed into place, and memory-mapped when loaded: a new
+process (or a reader after another process's ingest, once that process has searched) pays a
+load of about a second instead of a rebuild (19 s at 100k chunks). A saved index that cannot
+be read or does not add up is logged, deleted and rebuilt; a half-written one is never seen.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
+import mmap
+import os
+import shutil
 import threading
-from typing import Callable, Optional
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
@@ -20,24 +34,154 @@ from .config import default
 from .text import terms
 from .types import Passage
 
-class LexicalIndex:
-    """BM25 over every chunk in the store."""
+log = logging.getLogger(__name__)
+
+_FORMAT = 1  # bump when the saved layout changes
+
+
+def _tokenizer_id() -> str:
+    """What the saved term lists depend on: our tokenizer's source, bm25s's version, the layout."""
+    import bm25s
+
+    from . import text
+
+    h = hashlib.sha256(Path(text.__file__).read_bytes())
+    h.update(f"\0{bm25s.__version__}\0{_FORMAT}".encode())
+    return h.hexdigest()[:16]
+
+
+class _Rows:
+    """Chunk rows (id, text, metadata) kept in memory, as read from the store."""
 
     def __init__(self, ids: list[str], texts: list[str], metas: list[dict]) -> None:
+        self.ids, self.texts, self.metas = ids, texts, metas
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, row: int) -> tuple[str, str, dict]:
+        return self.ids[row], self.texts[row], self.metas[row]
+
+
+class _MappedRows:
+    """Chunk rows read on demand from a saved ``rows.jsonl`` (one JSON array a line) through its
+    memory-mapped line offsets: nothing is parsed at load, and memory stays flat at any size."""
+
+    def __init__(self, folder: Path, n: int) -> None:
+        self._offsets = np.load(folder / "rows.offsets.npy", mmap_mode="r")
+        with open(folder / "rows.jsonl", "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if len(self._offsets) != n + 1 or int(self._offsets[0]) != 0 or int(self._offsets[-1]) != size:
+                raise ValueError(f"rows.jsonl: {size} bytes and {len(self._offsets) - 1} rows, expected {n} rows "
+                                 f"ending at byte {int(self._offsets[-1]) if len(self._offsets) else '?'}")
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, row: int) -> tuple[str, str, dict]:
+        cid, text, meta = json.loads(self._map[int(self._offsets[row]) : int(self._offsets[row + 1])])
+        return cid, text, meta
+
+
+class LexicalIndex:
+    """BM25 over every chunk in the store, built from its rows or loaded from a saved folder."""
+
+    def __init__(self, bm25: Any, rows: Any, key: Optional[str] = None) -> None:
+        self._bm25, self.rows, self.key = bm25, rows, key
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], metas: list[dict], key: Optional[str] = None) -> "LexicalIndex":
         import bm25s
 
-        self.ids, self.texts, self.metas = ids, texts, metas
-        self._bm25 = bm25s.BM25()
-        corpus = [terms(t) or ["\u2205"] for t in texts]
-        self._bm25.index(corpus, show_progress=False)
+        bm25 = bm25s.BM25()
+        bm25.index([terms(t) or ["\u2205"] for t in texts], show_progress=False)
+        return cls(bm25, _Rows(ids, texts, metas), key)
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(row, score) pairs, best first; rows with no matching term are left out."""
         query_terms = terms(query)
-        if not query_terms or not self.ids:
+        n = len(self.rows)
+        if not query_terms or not n:
             return []
-        rows, scores = self._bm25.retrieve([query_terms], k=min(k, len(self.ids)), show_progress=False)
+        rows, scores = self._bm25.retrieve([query_terms], k=min(k, n), show_progress=False)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    # Saving and loading -------------------------------------------------------------------
+
+    def save(self, cache_dir: Path) -> Path:
+        """Write the index to ``cache_dir/<key>`` atomically (a temporary folder renamed into
+        place) and delete older saved keys; returns the folder."""
+        assert self.key is not None and isinstance(self.rows, _Rows)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        final = cache_dir / _folder_name(self.key)
+        tmp = cache_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            tmp.mkdir()
+            self._bm25.save(str(tmp), corpus=None, show_progress=False)
+            offsets = np.zeros(len(self.rows) + 1, dtype=np.int64)
+            with open(tmp / "rows.jsonl", "wb") as f:
+                pos = 0
+                for i, (cid, text, meta) in enumerate(zip(self.rows.ids, self.rows.texts, self.rows.metas)):
+                    line = json.dumps([cid, text, meta], ensure_ascii=False).encode() + b"\n"
+                    f.write(line)
+                    pos += len(line)
+                    offsets[i + 1] = pos
+            np.save(tmp / "rows.offsets.npy", offsets)
+            # Written last: a folder is complete when its meta.json says what it holds.
+            (tmp / "meta.json").write_text(json.dumps(
+                {"format": _FORMAT, "key": self.key, "tokenizer": _tokenizer_id(), "rows": len(self.rows)}))
+            for p in tmp.iterdir():  # on disk before the rename makes the folder trusted
+                with open(p, "rb") as f:
+                    os.fsync(f.fileno())
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process saved the same contents first: theirs is as good
+                if not (final / "meta.json").exists():
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        for other in cache_dir.iterdir():  # older contents; a reader that mapped them keeps its pages
+            stale_tmp = other.name.startswith(".tmp-") and time.time() - other.stat().st_mtime > 3600
+            if other != final and (stale_tmp or not other.name.startswith(".")):
+                shutil.rmtree(other, ignore_errors=True)
+        return final
+
+    @classmethod
+    def load(cls, cache_dir: Path, key: str) -> Optional["LexicalIndex"]:
+        """The saved index for ``key``, memory-mapped; None when there is none. A saved index
+        that cannot be read or does not add up is logged and deleted (the caller rebuilds)."""
+        import bm25s
+
+        folder = cache_dir / _folder_name(key)
+        if not (folder / "meta.json").exists():
+            return None
+        try:
+            meta = json.loads((folder / "meta.json").read_text())
+            if meta.get("format") != _FORMAT or meta.get("tokenizer") != _tokenizer_id():
+                log.info("saved BM25 index %s: written by another version, rebuilding", folder)
+                shutil.rmtree(folder, ignore_errors=True)
+                return None
+            if meta.get("key") != key:
+                raise ValueError(f"holds contents {meta.get('key')!r}, not {key!r}")
+            n = int(meta["rows"])
+            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
+            indptr = bm25.scores["indptr"]
+            if int(bm25.scores["num_docs"]) != n or int(indptr[-1]) != len(bm25.scores["data"]) or \
+                    len(bm25.scores["indices"]) != len(bm25.scores["data"]):
+                raise ValueError("the score matrix does not match its row count")
+            return cls(bm25, _MappedRows(folder, n), key)
+        except Exception as exc:  # noqa: BLE001 (any damage: rebuild, never trust it)
+            log.warning("saved BM25 index %s is unreadable (%s: %s); rebuilding it", folder, type(exc).__name__, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+
+
+def _folder_name(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
 class Retriever:
@@ -51,43 +195,70 @@ class Retriever:
         bm25_weight: Optional[float] = None,
         rrf_k: Optional[int] = None,
     ) -> None:
-        """Fusion weights and constant not given are Settings' defaults (dense_weight, bm25_weight, rrf_k)."""
+        """Fusion weights and constant not given are Settings' defaults (dense_weight, bm25_weight, rrf_k).
+
+        The BM25 index is saved in ``store.cache_dir`` when the store has one and can say what it
+        holds (``store.content_key()``); other stores get it rebuilt in each process."""
         self.store = store
         self.embed_query = embed_query
         self.dense_weight = default("dense_weight", dense_weight)
         self.bm25_weight = default("bm25_weight", bm25_weight)
         self.rrf_k = default("rrf_k", rrf_k)
         self._lexical: Optional[LexicalIndex] = None
-        self._fingerprint: object = None  # the store's fingerprint when the index was built
+        self._fingerprint: object = None  # the store's version when the index was last checked
         self._lock = threading.Lock()
+        self.builds = 0  # BM25 indexes built (not loaded) by this retriever
 
     def invalidate(self) -> None:
-        """Forget the BM25 index (the store was written to)."""
+        """Check the BM25 index against the store before the next search (the store was written to)."""
         with self._lock:
-            self._lexical = None
+            self._fingerprint = None
 
     def fingerprint(self) -> object:
         """The store's version (or, for a store without one, its size)."""
         version = getattr(self.store, "version", None)
         return version() if version else self.store.count()
 
+    def _content_key(self, version: object) -> Optional[str]:
+        get = getattr(self.store, "content_key", None)
+        return get(version) if get else None
+
     def lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt when the store's contents changed since it was built."""
+        """The BM25 index, loaded or rebuilt when the store's contents changed since it was built."""
         current = self.fingerprint()
         with self._lock:
-            if self._lexical is None or current != self._fingerprint:
-                # Read before the snapshot: a write landing in between only costs one more
-                # rebuild, never a stale index believed current.
-                self._lexical = LexicalIndex(*self.store.all_chunks())
-                self._fingerprint = current
+            if self._lexical is not None and current == self._fingerprint:
+                return self._lexical
+            # The version moved (or this is the first search): the contents may not have (an
+            # embedded store's files change when any process merely opens it). The content key
+            # is exact, and read before the contents: a write landing in between only costs one
+            # more rebuild, never a stale index believed current.
+            key = self._content_key(current)
+            if key is None or self._lexical is None or key != self._lexical.key:
+                cache_dir = getattr(self.store, "cache_dir", None)
+                loaded = LexicalIndex.load(Path(cache_dir), key) if key and cache_dir else None
+                self._lexical = loaded or self._build(key, cache_dir)
+            self._fingerprint = current
             return self._lexical
+
+    def _build(self, key: Optional[str], cache_dir: Optional[Path]) -> LexicalIndex:
+        self.builds += 1
+        index = LexicalIndex.build(*self.store.all_chunks(), key=key)
+        if key and cache_dir:
+            try:
+                index.save(Path(cache_dir))
+                # Served from the saved files from now on: the rows leave memory.
+                index = LexicalIndex.load(Path(cache_dir), key) or index
+            except OSError as exc:
+                log.warning("cannot save the BM25 index in %s (%s); it is rebuilt in each process", cache_dir, exc)
+        return index
 
     def dense(self, query: str, k: int) -> list[Passage]:
         return self.store.query(self.embed_query(query), k)
 
     def bm25(self, query: str, k: int) -> list[Passage]:
         lex = self.lexical()
-        return [_passage(lex, row, score) for row, score in lex.search(query, k)]
+        return [_passage(lex.rows[row], score) for row, score in lex.search(query, k)]
 
     def retrieve(self, query: str, k: int = 4, candidates: int = 30) -> list[Passage]:
         """The ``k`` best passages by weighted reciprocal-rank fusion of dense and BM25 results."""
@@ -95,7 +266,7 @@ class Retriever:
             return []
         # The BM25 index is kept in step with the store's version, so its size is the store's:
         # no count query (Chroma counts its rows, about 17 ms at 100k chunks).
-        if (len(self.lexical().ids) if self.bm25_weight else self.store.count()) == 0:
+        if (len(self.lexical()) if self.bm25_weight else self.store.count()) == 0:
             return []
         fused: dict[str, float] = {}
         by_id: dict[str, Passage] = {}
@@ -110,10 +281,10 @@ class Retriever:
         return [_with_score(by_id[i], fused[i]) for i in best]
 
 
-def _passage(lex: LexicalIndex, row: int, score: float) -> Passage:
-    meta = lex.metas[row]
-    return Passage(text=lex.texts[row], source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
-                   score=score, id=lex.ids[row], location=meta.get("location", ""))
+def _passage(row: tuple[str, str, dict], score: float) -> Passage:
+    cid, text, meta = row
+    return Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
+                   score=score, id=cid, location=meta.get("location", ""))
 
 
 def _with_score(p: Passage, score: float) -> Passage:

@@ -1,0 +1,165 @@
+"""The BM25 index is saved next to the store and reused by the next process; it is rebuilt
+when another writer changed the store, and a damaged or half-written one is never trusted."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant import Assistant
+from assistant import retrieval
+
+from .fakes import HashEmbedder, ScriptedLLM
+
+QUESTION = "Where is Scott Singer a visiting scholar?"
+
+
+def saved(a: Assistant) -> list[Path]:
+    """The saved index folders of an Assistant's store (temporary ones left out)."""
+    folder = a.store.cache_dir
+    return sorted(p for p in folder.iterdir() if not p.name.startswith(".")) if folder.exists() else []
+
+
+@pytest.fixture
+def open_assistant(settings):
+    made: list[Assistant] = []
+
+    def make() -> Assistant:
+        a = Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM())
+        made.append(a)
+        return a
+
+    yield make
+    for a in made:
+        a.close()
+
+
+def test_saved_index_is_reused_by_a_new_assistant(open_assistant):
+    first = open_assistant()
+    expected = first.retrieve(QUESTION)  # builds the index from the corpus, then saves it
+    assert first.retriever.builds == 1
+    (folder,) = saved(first)
+    mtimes = {p.name: p.stat().st_mtime_ns for p in folder.iterdir()}
+
+    second = open_assistant()  # as a new process would: its own store and retriever
+    assert second.retrieve(QUESTION) == expected
+    assert [p.text for p in second.retriever.bm25("Carnegie Endowment", 3)] == \
+        [p.text for p in first.retriever.bm25("Carnegie Endowment", 3)]
+    assert second.retriever.builds == 0  # loaded, not rebuilt
+    assert saved(second) == [folder] and {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == mtimes
+    assert isinstance(second.retriever.lexical().rows, retrieval._MappedRows)  # rows read on demand
+
+
+def test_another_writer_makes_it_rebuild_and_merely_opening_does_not(open_assistant, tmp_path):
+    reader = open_assistant()
+    reader.retrieve(QUESTION)
+    (old,) = saved(reader)
+
+    open_assistant().documents()  # another instance only opens the store (Chroma writes its file)
+    reader.retrieve(QUESTION)
+    assert reader.retriever.builds == 1  # same contents: no rebuild
+
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "zebra.txt").write_text("Zebracorn sightings doubled near the old lighthouse last spring.\n")
+    writer = open_assistant()
+    writer.ingest([notes])  # another instance writes into the same index folder
+
+    hits = reader.retriever.bm25("zebracorn lighthouse", 5)
+    assert hits[0].text.startswith("Zebracorn") and hits[0].source.endswith("zebra.txt")
+    assert reader.retriever.builds == 2
+    (new,) = saved(reader)  # the new contents replace the old folder
+    assert new != old and not old.exists()
+
+    late = open_assistant()
+    assert late.retriever.bm25("zebracorn lighthouse", 1)[0].text.startswith("Zebracorn")
+    assert late.retriever.builds == 0
+
+
+def test_a_same_size_replacement_by_another_writer_is_seen(open_assistant, tmp_path):
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    note = notes / "note.txt"
+    note.write_text("The quarterly meeting moved to the blue room on the third floor.\n")
+    writer = open_assistant()
+    writer.ingest([notes])
+    reader = open_assistant()
+    assert reader.retriever.bm25("blue room", 1)[0].text.startswith("The quarterly")
+    count = reader.store.count()
+    note.write_text("Zebracorn sightings doubled near the old lighthouse last spring.\n")
+    open_assistant().ingest([notes])  # a third instance: same path, one chunk again
+    assert reader.store.count() == count
+    assert reader.retriever.bm25("zebracorn", 1)[0].text.startswith("Zebracorn")
+    assert reader.retriever.bm25("blue room", 5) == []
+
+
+@pytest.mark.parametrize("damage", ["truncate-scores", "garbage-rows", "offsets", "meta", "vocab"])
+def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, caplog, damage):
+    first = open_assistant()
+    expected = first.retrieve(QUESTION)
+    (folder,) = saved(first)
+    if damage == "truncate-scores":
+        path = folder / "data.csc.index.npy"
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage-rows":
+        path = folder / "rows.jsonl"
+        path.write_bytes(b"\x00garbage" * 10)
+    elif damage == "offsets":
+        np.save(folder / "rows.offsets.npy", np.arange(3, dtype=np.int64))
+    elif damage == "meta":
+        (folder / "meta.json").write_text("{not json")
+    else:
+        (folder / "vocab.index.json").write_text("")
+
+    with caplog.at_level(logging.WARNING, logger="assistant.retrieval"):
+        second = open_assistant()
+        assert second.retrieve(QUESTION) == expected
+    assert second.retriever.builds == 1
+    assert any("saved BM25 index" in r.getMessage() and "rebuilding" in r.getMessage() for r in caplog.records)
+    assert len(saved(second)) == 1  # saved again, whole
+    third = open_assistant()
+    assert third.retrieve(QUESTION) == expected and third.retriever.builds == 0
+
+
+def test_a_save_cut_short_leaves_nothing_trusted(open_assistant, monkeypatch):
+    real_save = np.save
+
+    def crash(path, *args, **kwargs):  # the crash lands after the score matrix, before the rows index
+        if str(path).endswith("rows.offsets.npy"):
+            raise OSError("disk full")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(retrieval.np, "save", crash)
+    first = open_assistant()
+    expected = first.retrieve(QUESTION)  # still answers from the index built in memory
+    assert first.retriever.builds == 1 and saved(first) == []
+    assert not any(first.store.cache_dir.iterdir())  # the temporary folder went too
+    monkeypatch.setattr(retrieval.np, "save", real_save)
+
+    # A crashed process's temporary folder (no rename happened) is never read.
+    tmp = first.store.cache_dir / ".tmp-99999-deadbeef"
+    tmp.mkdir()
+    (tmp / "meta.json").write_text("{}")
+    second = open_assistant()
+    assert second.retrieve(QUESTION) == expected and second.retriever.builds == 1
+    assert len(saved(second)) == 1
+
+
+def test_an_index_saved_by_another_tokenizer_is_rebuilt(open_assistant, monkeypatch):
+    open_assistant().retrieve(QUESTION)
+    monkeypatch.setattr(retrieval, "_tokenizer_id", lambda: "another-version")
+    second = open_assistant()
+    second.retrieve(QUESTION)
+    assert second.retriever.builds == 1
+
+
+def test_a_store_that_cannot_name_its_contents_is_rebuilt_per_process(open_assistant, monkeypatch):
+    first = open_assistant()
+    monkeypatch.setattr(type(first.store), "content_key", lambda self, version=None: None)
+    first.retrieve(QUESTION)
+    assert first.retriever.builds == 1 and saved(first) == []
+    first.retrieve(QUESTION)
+    assert first.retriever.builds == 1  # unchanged version: kept in memory as before
