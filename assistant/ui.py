@@ -19,6 +19,7 @@ from the internet by the page.
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import re
@@ -29,7 +30,9 @@ import tempfile
 import threading
 import time
 import unicodedata
+import uuid
 from contextlib import closing, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
@@ -40,7 +43,7 @@ from .config import Settings, configure  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
-from .types import Answer, Citation, Conflict, Removed, Sources, Token  # noqa: E402
+from .types import Answer, Citation, Conflict, Passage, Removed, Sources, Token  # noqa: E402
 
 SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
 UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
@@ -223,13 +226,97 @@ def removed_note(removed: Sequence[Removed]) -> str:
             f"<ul>{items}</ul></details>")
 
 
-def render_sources(turns: list[dict], names: _Names, status: str = "") -> str:
-    """The sources panel: the latest answer's citations, earlier answers' folded below."""
+def shown_passages(passages: Sequence[Passage], names: _Names, turn: int = 0) -> str:
+    """Every passage the model was given, folded, in rank order (cited or not): what it read
+    before it answered, or refused."""
+    if not passages:
+        return ""
+    items = "".join(
+        f'<details class="shown-passage" id="shown-{turn}-{rank}"><summary><span class="rank">#{rank}</span> '
+        f'<span class="src">{html.escape(names.show(p.source))}</span>'
+        f'<span class="loc">{html.escape(p.location) + ", " if p.location else ""}'
+        f"characters {p.start:,}–{p.end:,}</span></summary>"
+        f'<blockquote class="passage">{html.escape(p.text)}</blockquote></details>'
+        for rank, p in enumerate(passages, 1)
+    )
+    count = f"{len(passages)} passage{'s' if len(passages) != 1 else ''}"
+    return (f'<details class="shown-passages"><summary>All {count} given to the model, by rank</summary>'
+            f"{items}</details>")
+
+
+def answer_markdown(turn: dict, names: _Names) -> str:
+    """What **Copy answer with sources** copies: the answer, then its numbered sources as Markdown."""
+    lines = [turn["answer"].strip()]
+    if turn["citations"]:
+        lines += ["", "Sources:", ""]
+        for c in turn["citations"]:
+            where = f"{c.location}, " if c.location else ""
+            lines.append(f"- [{c.n}] {names.show(c.source)} — {where}characters {c.start:,}–{c.end:,}")
+    return "\n".join(lines) + "\n"
+
+
+# Chats kept in the browser: the page's own localStorage holds one record a chat (see HEAD) -----
+
+MAX_TITLE = 60
+
+
+def chat_record(chat_id: str, messages: list, turns: list[dict]) -> str:
+    """The JSON the browser stores for a chat: its messages as shown, and its answers' turns (with
+    their citations and passages) to draw the sources panel again. "" for an empty chat."""
+    if not chat_id or not messages:
+        return ""
+    question = next((t["question"] for t in turns), "") or next(
+        (_plain(m.get("content")) for m in messages if m.get("role") == "user"), "")
+    title = " ".join(question.split())
+    title = title if len(title) <= MAX_TITLE else title[: MAX_TITLE - 1] + "…"
+    stored = [{**t, "citations": [asdict(c) for c in t.get("citations", [])],
+               "passages": [asdict(p) for p in t.get("passages", [])]} for t in turns]
+    return json.dumps({"id": chat_id, "title": title or "Chat", "updated": time.time(),
+                       "messages": messages, "turns": stored}, ensure_ascii=False)
+
+
+def read_record(record: str) -> tuple[str, list, list[dict]]:
+    """(chat id, messages, turns) from a stored record; ("", [], []) when it cannot be read."""
+    try:
+        data = json.loads(record or "")
+        turns = [{**t, "citations": [Citation(**c) for c in t.get("citations", [])],
+                  "passages": [Passage(**p) for p in t.get("passages", [])]} for t in data.get("turns", [])]
+        return str(data["id"]), list(data.get("messages") or []), turns
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return "", [], []
+
+
+def history_choices(index: str) -> list[tuple[str, str]]:
+    """(label, chat id) for the History list, newest first, from the browser's index JSON."""
+    try:
+        chats = [c for c in json.loads(index or "[]") if isinstance(c, dict) and c.get("id")]
+    except ValueError:
+        return []
+    chats.sort(key=lambda c: -float(c.get("updated") or 0))
+    out = []
+    for c in chats:
+        when = time.strftime("%d %b %H:%M", time.localtime(float(c.get("updated") or 0)))
+        out.append((f"{c.get('title') or 'Chat'} · {when}", str(c["id"])))
+    return out
+
+
+def _plain(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return content if isinstance(content, str) else ""
+
+
+def render_sources(turns: list[dict], names: _Names, status: str = "",
+                   passages: Sequence[Passage] = ()) -> str:
+    """The sources panel: the latest answer's citations, earlier answers' folded below; under each,
+    a copy button and every passage the model was given (folded). ``passages``: those of the answer
+    being generated, shown under ``status``."""
     if not turns and not status:
         return _EMPTY_SOURCES
     out = ['<div class="sources-panel">']
     if status:
         out.append(f'<p class="status">{html.escape(status)}</p>')
+        out.append(shown_passages(passages, names))
     for i, t in enumerate(reversed(turns)):
         number = len(turns) - i
         head = f'<div class="turn-q">Sources for: <q>{html.escape(t["question"])}</q></div>'
@@ -239,6 +326,9 @@ def render_sources(turns: list[dict], names: _Names, status: str = "") -> str:
             cards = '<p class="hint">This answer cites no passage.</p>'
         else:
             cards = "".join(_card(number, c, t["answer"], names) for c in t["citations"])
+        copy = html.escape(answer_markdown(t, names), quote=True)
+        cards += (f'<button type="button" class="copy-answer" data-copy="{copy}">Copy answer with sources</button>'
+                  + shown_passages(t.get("passages") or (), names, number))
         if i == 0 and not status:
             out.append(f'<section class="turn" id="turn-{number}">{head}{cards}</section>')
         else:
@@ -278,6 +368,19 @@ CSS = """
 a.cite-link { font-weight: 600; text-decoration: none !important; padding: 0 0.3em; margin: 0 0.1em;
   border-radius: 999px; background: var(--color-accent-soft); font-size: 0.9em; }
 #docs-status .error { color: var(--error-text-color); }
+.copy-answer { margin: 0.3em 0; padding: 0.15em 0.7em; border: 1px solid var(--border-color-primary);
+  border-radius: 6px; background: var(--background-fill-primary); cursor: pointer; font-size: 0.9em; }
+.copy-answer:hover { border-color: var(--color-accent); }
+.shown-passages { margin: 0.4em 0; }
+.shown-passages > summary { cursor: pointer; color: var(--body-text-color-subdued); }
+.shown-passage { margin: 0.3em 0 0.3em 0.6em; }
+.shown-passage > summary { cursor: pointer; display: flex; flex-wrap: wrap; gap: 0.4em; align-items: baseline; }
+.shown-passage .rank { font-weight: 600; color: var(--color-accent); }
+.shown-passage .src { word-break: break-all; }
+.shown-passage .loc { color: var(--body-text-color-subdued); font-size: 0.88em; }
+.shown-passage .passage { margin: 0.4em 0; padding-left: 0.7em; border-left: 3px solid var(--border-color-primary);
+  white-space: pre-wrap; }
+#history-list label { width: 100%; }
 footer { display: none !important; }
 """
 
@@ -297,6 +400,77 @@ document.addEventListener("click", function (event) {
   card.classList.add("flash");
   setTimeout(function () { card.classList.remove("flash"); }, 1500);
 }, true);
+
+// Copy answer with sources: the button carries the Markdown; the clipboard API where the page is a
+// secure context (localhost), else a selected textarea and execCommand.
+document.addEventListener("click", function (event) {
+  var button = event.target.closest ? event.target.closest("button.copy-answer") : null;
+  if (!button) return;
+  var text = button.getAttribute("data-copy") || "";
+  var done = function () {
+    button.textContent = "Copied";
+    setTimeout(function () { button.textContent = "Copy answer with sources"; }, 1500);
+  };
+  var fallback = function () {
+    var area = document.createElement("textarea");
+    area.value = text;
+    area.style.position = "fixed";
+    area.style.opacity = "0";
+    document.body.appendChild(area);
+    area.select();
+    try { document.execCommand("copy"); done(); } finally { area.remove(); }
+  };
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(text).then(done, fallback);
+  } else {
+    fallback();
+  }
+});
+
+// Esc stops the answer being generated (the Stop button shows only then).
+document.addEventListener("keydown", function (event) {
+  if (event.key !== "Escape") return;
+  var stop = document.getElementById("stop");
+  if (stop && stop.offsetParent !== null && !stop.disabled) {
+    event.preventDefault();
+    stop.click();
+  }
+}, true);
+
+// Chats live in this browser only: one localStorage record a chat ("assistant-chat:<id>"), and the
+// open chat's id in sessionStorage, so a reload reopens it and a new tab starts a new chat.
+window.assistantChats = {
+  prefix: "assistant-chat:",
+  session: "assistant-chat-id",
+  list: function () {
+    var out = [];
+    for (var i = 0; i < localStorage.length; i++) {
+      var key = localStorage.key(i);
+      if (key.indexOf(this.prefix) !== 0) continue;
+      try {
+        var chat = JSON.parse(localStorage.getItem(key));
+        out.push({id: chat.id, title: chat.title, updated: chat.updated});
+      } catch (e) { /* not ours to read */ }
+    }
+    return JSON.stringify(out);
+  },
+  get: function (id) { return (id && localStorage.getItem(this.prefix + id)) || ""; },
+  put: function (record) {
+    if (!record) return;
+    var chat = JSON.parse(record);
+    for (var tries = 0; tries < 50; tries++) {
+      try { localStorage.setItem(this.prefix + chat.id, record); return; } catch (e) {
+        var all = JSON.parse(this.list()).filter(function (c) { return c.id !== chat.id; });
+        if (!all.length) return;
+        all.sort(function (a, b) { return a.updated - b.updated; });
+        localStorage.removeItem(this.prefix + all[0].id);  // full: the oldest chat goes
+      }
+    }
+  },
+  remove: function (id) { if (id) localStorage.removeItem(this.prefix + id); },
+  opened: function () { return sessionStorage.getItem(this.session) || ""; },
+  open: function (id) { sessionStorage.setItem(this.session, id || ""); }
+};
 </script>"""
 
 
@@ -350,19 +524,26 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
             yield gr.update(), messages, turns, gr.update()
             return
         before = messages + [{"role": "user", "content": question}]
+        given: list[Passage] = []  # the passages the model is given (the Sources event)
         thinking = ""
         answer = ""
         placeholder = "*Searching the documents…*"
-        started = time.monotonic()
+        # The Thinking header: time from the first token to the first answer token, and the tokens.
+        think = {"start": 0.0, "end": 0.0, "tokens": 0, "answer_tokens": 0}
+
+        def think_log() -> str:
+            end = think["end"] or time.monotonic()
+            spent = f"{max(0.0, end - think['start']):.1f} s"
+            tokens = think["tokens"]
+            count = f" · {tokens} token{'s' if tokens != 1 else ''}" if tokens else ""
+            return f"{spent}{count}" if think["end"] else f"thinking… {spent}{count}"
 
         def view(final: Optional[str] = None, done: bool = False) -> list:
             out = list(before)
             if thinking:
-                meta: dict[str, Any] = {"title": "Thinking", "status": "done"}
-                if done:
-                    meta["duration"] = round(time.monotonic() - started, 1)
-                else:
-                    meta["log"] = "thinking…" if not answer else ""
+                if done and not think["end"]:
+                    think["end"] = time.monotonic()
+                meta: dict[str, Any] = {"title": "Thinking", "status": "done", "log": think_log()}
                 out.append({"role": "assistant", "content": thinking, "metadata": meta})
             text = final if final is not None else (answer or (placeholder if not thinking else ""))
             if text:
@@ -380,14 +561,22 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                         shown = sorted({names.show(p.source) for p in event.passages})
                         status = f"Reading {len(event.passages)} passages from {', '.join(shown)}…"
                         placeholder = "*Reading the passages…*"
-                        yield gr.update(), view(), turns, render_sources(turns, names, status)
+                        given = list(event.passages)
+                        yield gr.update(), view(), turns, render_sources(turns, names, status, given)
                     elif isinstance(event, Token):
+                        now = time.monotonic()
+                        think["start"] = think["start"] or now
                         if event.kind == "answer":
                             answer += event.text
+                            think["answer_tokens"] += 1
+                            if thinking and not think["end"]:
+                                think["end"] = now
                         elif event.kind == "thinking":
                             thinking += event.text
+                            think["tokens"] += 1
                         else:  # reset: what streamed as answer was thinking
                             thinking, answer = event.text, ""
+                            think.update(tokens=think["answer_tokens"], answer_tokens=0, end=now)
                         yield gr.update(), view(), turns, gr.update()
                     elif isinstance(event, Answer):
                         thinking = event.thinking
@@ -397,6 +586,7 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                             "citations": [] if event.refused else list(event.citations),
                             "refused": event.refused,
                             "removed": [(r.sentence, r.reason) for r in event.removed],
+                            "passages": list(event.passages or given),
                         }
                         turns = turns + [turn]
                         if event.refused:
@@ -411,6 +601,37 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
 
     def new_chat():
         return "", [], [], _EMPTY_SOURCES
+
+    # Chats kept in the browser (History) ----------------------------------------------------------
+    # The browser's script (HEAD) reads and writes localStorage; these only turn its JSON into the page.
+
+    def listed(chat_id: str, index: str):
+        choices = history_choices(index)
+        return gr.update(choices=choices, value=chat_id if any(v == chat_id for _, v in choices) else None)
+
+    def restore(chat_id: str, index: str, record: str):
+        """Page load: this tab's chat again after a reload; a new tab (no chat id) starts a new chat."""
+        cid, messages, turns_ = read_record(record)
+        if not chat_id or cid != chat_id:
+            cid, messages, turns_ = uuid.uuid4().hex, [], []
+        return messages, turns_, render_sources(turns_, names), cid, listed(cid, index)
+
+    def snapshot(chat_id: str, messages: list, turns_: list) -> str:
+        return chat_record(chat_id, list(messages or []), list(turns_ or []))
+
+    def start_chat(index: str):
+        return uuid.uuid4().hex, listed("", index), gr.update(visible=False)
+
+    def open_chat(chosen: Optional[str], record: str):
+        cid, messages, turns_ = read_record(record)
+        if not chosen or cid != chosen:
+            return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(visible=False)
+        return messages, turns_, render_sources(turns_, names), cid, gr.update(visible=False)
+
+    def delete_chat(chosen: Optional[str], chat_id: str, index: str):
+        if chosen and chosen == chat_id:  # the open chat: start a new one
+            return ("", [], [], _EMPTY_SOURCES, uuid.uuid4().hex, listed("", index))
+        return (gr.update(), gr.update(), gr.update(), gr.update(), chat_id, listed(chat_id, index))
 
     # API: /ask ------------------------------------------------------------------------------
 
@@ -567,8 +788,16 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
                                                   scale=5, lines=1, max_lines=6, autofocus=True, elem_id="question")
                             send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
                         with gr.Row():
-                            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
+                            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop", visible=False)
                             clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                        with gr.Accordion("History", open=False, elem_id="history"):
+                            history = gr.Radio([], label="Earlier chats, kept in this browser only",
+                                               elem_id="history-list")
+                            delete = gr.Button("Delete chat", size="sm", elem_id="delete-chat")
+                        # Bridges to the browser's storage (HEAD's script): never shown.
+                        chat_id = gr.Textbox(visible="hidden", elem_id="chat-id")
+                        record = gr.Textbox(visible="hidden", elem_id="chat-record")
+                        index = gr.Textbox(visible="hidden", elem_id="chat-index")
                     with gr.Column(scale=2, min_width=300):
                         gr.Markdown("### Sources")
                         sources = gr.HTML(_EMPTY_SOURCES, elem_id="sources")
@@ -585,12 +814,39 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
         chat_inputs = [question, chatbot, turns, top_k, temperature, max_tokens]
         chat_outputs = [question, chatbot, turns, sources]
         common = dict(concurrency_id=LLM_QUEUE, concurrency_limit=1, show_progress="minimal")
-        on_submit = question.submit(chat, chat_inputs, chat_outputs, api_name="chat", **common)
-        on_send = send.click(chat, chat_inputs, chat_outputs, api_visibility="undocumented", **common)
-        stop.click(None, cancels=[on_submit, on_send])
-        chatbot.clear(new_chat, None, chat_outputs, cancels=[on_submit, on_send], queue=False,
-                      api_visibility="private")
-        clear.click(new_chat, None, chat_outputs, cancels=[on_submit, on_send], queue=False, api_name="new_chat")
+        private = dict(queue=False, api_visibility="private")
+        busy, idle = (lambda: gr.update(visible=True)), (lambda: gr.update(visible=False))
+        # Stop shows from the question until its answer is complete, stopped or replaced.
+        on_submit = question.submit(busy, None, [stop], **private).then(
+            chat, chat_inputs, chat_outputs, api_name="chat", **common)
+        on_send = send.click(busy, None, [stop], **private).then(
+            chat, chat_inputs, chat_outputs, api_visibility="undocumented", **common)
+        generating = [on_submit, on_send]
+
+        def saved(event):
+            """After ``event``: the chat goes into the browser's storage and the History list."""
+            return event.then(snapshot, [chat_id, chatbot, turns], [record], **private).then(
+                lambda cid, rec, idx: listed(cid, idx), [chat_id, record, index], [history], **private,
+                js="(id, record, index) => { const s = window.assistantChats; s.put(record); "
+                   "return [id, record, s.list()]; }")
+
+        for event in generating:  # also when stopped: a cancelled event completes, and its chain goes on
+            saved(event.then(idle, None, [stop], **private))
+        stop.click(None, cancels=generating)  # (nothing else on this click: it would race the cancel)
+        fresh = "(index) => [window.assistantChats.list()]"
+        chatbot.clear(new_chat, None, chat_outputs, cancels=generating, **private).then(
+            start_chat, [index], [chat_id, history, stop], js=fresh, **private)
+        clear.click(new_chat, None, chat_outputs, cancels=generating, queue=False, api_name="new_chat").then(
+            start_chat, [index], [chat_id, history, stop], js=fresh, **private)
+        history.input(open_chat, [history, record], [chatbot, turns, sources, chat_id, stop], cancels=generating,
+                      js="(id, record) => [id, window.assistantChats.get(id)]", **private)
+        delete.click(delete_chat, [history, chat_id, index], [question, chatbot, turns, sources, chat_id, history],
+                     js="(chosen, id, index) => { const s = window.assistantChats; s.remove(chosen); "
+                        "return [chosen, id, s.list()]; }", **private)
+        chat_id.change(None, [chat_id], None, js="(id) => { window.assistantChats.open(id); }", **private)
+        demo.load(restore, [chat_id, index, record], [chatbot, turns, sources, chat_id, history], **private,
+                  js="(id, index, record) => { const s = window.assistantChats; const open = s.opened(); "
+                     "return [open, s.list(), s.get(open)]; }")
 
         upload.upload(ingest, [upload], [docs_status, docs, doc_pick, upload], api_name="ingest",
                       concurrency_id="index", concurrency_limit=1)

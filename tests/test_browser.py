@@ -45,8 +45,11 @@ def browser():
 class Page:
     """A page that records every host it asks for, and refuses all but loopback."""
 
-    def __init__(self, browser, url: str, **context) -> None:
-        self.context = browser.new_context(viewport={"width": 1400, "height": 950}, **context)
+    def __init__(self, browser, url: str, size: tuple[int, int] = (1400, 950), tab_of: "Page | None" = None,
+                 **context) -> None:
+        # tab_of: a new tab in that page's browser context (same localStorage, new session).
+        self.context = tab_of.context if tab_of else browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, **context)
         self.page = self.context.new_page()
         self.hosts: set[str] = set()
         self.errors: list[str] = []
@@ -83,7 +86,9 @@ class Page:
     def close(self) -> None:
         assert self.hosts and self.hosts <= LOOPBACK, f"the page asked for other hosts: {self.hosts - LOOPBACK}"
         assert not self.errors, self.errors
-        self.context.close()
+        self.page.close()
+        if not self.context.pages:
+            self.context.close()
 
 
 def script_by_question(messages):
@@ -145,6 +150,102 @@ def test_chat_cites_opens_the_passage_keeps_thinking_folded_and_stays_offline(br
     p.close()
 
 
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["desktop", "phone"])
+def test_history_reload_copy_all_passages_thinking_header_and_keys(browser, fake_app, settings, size):
+    url, llm = fake_app
+    name = "desktop" if size[0] > 800 else "phone"
+    p = Page(browser, url, size=size, permissions=["clipboard-read", "clipboard-write"])
+    page = p.page
+    stop = page.locator("#stop")
+    assert not stop.is_visible()  # Stop shows only while an answer is being generated
+    # Shift+Enter adds a line, Enter sends.
+    box = page.locator("#question textarea")
+    box.press_sequentially("first line")
+    box.press("Shift+Enter")
+    box.press_sequentially("second line")
+    assert box.input_value() == "first line\nsecond line"
+    assert page.locator("#chat .message-content").count() == 0 and not llm.prompts
+    p.ask(SINGER, 1)
+    sync_api.expect(stop).to_be_hidden(timeout=5_000)
+    # Thinking header: time and tokens, the total once the answer started.
+    header = page.locator("#chat .thought-group").first.inner_text()
+    assert re.search(r"Thinking[\s\S]*\d+\.\d s · \d+ tokens?", header), header
+    assert "thinking…" not in header
+    # All passages given to the model, folded, ranked; the cited card stays on top.
+    shown = page.locator("#turn-1 .shown-passages")
+    k = settings.top_k
+    assert f"All {k} passages given to the model" in shown.locator("summary").first.inner_text()
+    assert not shown.locator(".shown-passage").first.is_visible()
+    shown.locator("summary").first.click()
+    assert shown.locator(".shown-passage").count() == k
+    assert shown.locator(".shown-passage .rank").first.inner_text() == "#1"
+    # Copy answer with sources: the answer, then its numbered sources, as Markdown.
+    page.locator("#turn-1 button.copy-answer").click()
+    page.locator("#turn-1 button.copy-answer", has_text="Copied").wait_for(timeout=5_000)
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("Scott Singer") or "Carnegie Endowment" in copied.split("Sources:")[0], copied
+    assert re.search(r"\n\nSources:\n\n- \[1\] \S*003_5ecbd052469d47e5\.txt — characters [\d,]+–[\d,]+", copied), copied
+    # A refusal still lists what the model was shown.
+    p.ask("What colour is the cheese of the moon?", 2)
+    assert "No sources" in page.locator("#turn-2").inner_text()
+    # (a follow-up: the first question's passages are still in the conversation, numbered after them)
+    assert page.locator("#turn-2 .shown-passages .shown-passage").count() >= k
+    p.screenshot(f"browser_chat_{name}.png")
+
+    # Reload: the same chat and its sources come back from the browser's storage.
+    page.reload()
+    box.wait_for(timeout=30_000)
+    page.locator("#sources #turn-2").wait_for(timeout=10_000)
+    chat = page.locator("#chat")
+    assert "Carnegie Endowment for International Peace" in chat.inner_text()
+    assert "The sources do not contain the answer." in chat.inner_text()
+    page.locator("#chat a.cite-link").first.click()
+    page.locator("#cite-1-1 .passage").wait_for(state="visible", timeout=5_000)
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('assistant-chat:')).length") == 1
+
+    # A new tab starts a new chat; History reopens the earlier one.
+    tab = Page(browser, url, tab_of=p)
+    other = tab.page
+    other.get_by_text("History").click()
+    entry = other.locator("#history-list label").first
+    entry.wait_for(timeout=10_000)
+    assert other.locator("#chat .message-content").count() == 0
+    assert other.locator("#history-list label").count() == 1 and SINGER[:20] in entry.inner_text()
+    tab.screenshot(f"browser_history_{name}.png")
+    entry.click()
+    other.locator("#sources #turn-2").wait_for(timeout=10_000)
+    assert "Carnegie Endowment for International Peace" in other.locator("#chat").inner_text()
+    # Delete it: the list is empty, the open chat starts over, and a reload finds nothing.
+    other.locator("#delete-chat").click()
+    other.locator("#history-list label").first.wait_for(state="detached", timeout=10_000)
+    other.locator("#chat .message-content").first.wait_for(state="detached", timeout=5_000)
+    tab.close()
+    page.reload()
+    box.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_000)
+    assert page.locator("#chat .message-content").count() == 0
+
+    # Esc stops a long answer; Stop shows while it is generated, and goes after.
+    llm.script, llm.delay = "Carnegie Endowment " * 80 + "[1].", 0.03
+    finished = llm.closed_streams
+    box.fill(SINGER)
+    box.press("Enter")
+    page.get_by_text("Carnegie Endowment Carnegie").first.wait_for(timeout=20_000)
+    assert stop.is_visible()
+    box.press("Escape")
+    deadline = time.time() + 10
+    while llm.closed_streams == finished and time.time() < deadline:
+        time.sleep(0.05)
+    assert llm.closed_streams == finished + 1 and llm.active == 0
+    stopped = p.answer().inner_text()
+    time.sleep(0.5)
+    assert p.answer().inner_text() == stopped and len(stopped) < len("Carnegie Endowment " * 80)
+    sync_api.expect(stop).to_be_hidden(timeout=5_000)
+    # The page fits the screen: nothing wider than the viewport.
+    assert page.evaluate("document.documentElement.scrollWidth") <= size[0] + 1
+    p.close()
+
+
 def test_upload_answer_from_it_report_a_bad_file_and_remove_it(browser, fake_app, tmp_path):
     url, llm = fake_app
     good = tmp_path / "zorblax.md"
@@ -190,10 +291,12 @@ def test_settings_drawer_stop_button_and_two_tabs_in_order(browser, settings):
             box.fill(value)
             box.press("Enter")
         # Stop: a long answer stops growing and the queue is free for the next question.
+        assert not page.locator("#stop").is_visible()
         page.locator("#question textarea").fill(SINGER)
         page.locator("#question textarea").press("Enter")
         page.get_by_text("Carnegie Endowment Carnegie").first.wait_for(timeout=20_000)
         page.locator("#stop").click()
+        sync_api.expect(page.locator("#stop")).to_be_hidden(timeout=5_000)
         deadline = time.time() + 10
         while llm.closed_streams == 0 and time.time() < deadline:
             time.sleep(0.05)
