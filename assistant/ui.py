@@ -7,7 +7,10 @@ stream events (``Sources``, ``Token``, ``Answer``).
 
 The page: a chat whose answers stream token by token, with [n] markers linked to a sources
 panel beside it (file, passage with the cited sentences highlighted, character offsets); a
-collapsed "Thinking" message for reasoning models; a Documents tab to upload (.txt .pdf .docx
+collapsed "Thinking" message for reasoning models (its header counts time and tokens); every
+passage the model was given, folded under each answer's cards; "Copy answer with sources"; Stop
+shown only while generating (Esc); chats kept in the browser's localStorage only (HEAD's script:
+a reload reopens the tab's chat, History reopens or deletes); a Documents tab to upload (.txt .pdf .docx
 …: ``readers.EXTENSIONS``), list and remove documents; a settings drawer (top-k, temperature,
 max answer tokens, model). Uploads are written only into ``<index_dir>/uploads/``.
 Generation is queued, one llama.cpp call at a time, shared with the ``/ask`` API endpoint.
