@@ -322,3 +322,28 @@ def test_citation_links_only_for_cited_numbers():
     out = link_citations("A [1]. B [2, 3]. C [9].", 4, {1, 3})
     assert '<a href="#cite-4-1" class="cite-link" title="show source 1">[1]</a>' in out
     assert '[2]<a href="#cite-4-3"' in out and "C [9]." in out
+
+
+def test_a_stored_chat_reads_back_and_copies_with_numbered_sources(tmp_path):
+    from assistant.types import Citation, Passage
+    from assistant.ui import _Names, answer_markdown, chat_record, history_choices, read_record, render_sources
+
+    names = _Names(tmp_path / "uploads")
+    cite = Citation(2, "articles/a.txt", "Singer works at Carnegie.", 10, 35, location="page 3")
+    shown = [Passage("Other text.", "articles/b.txt", 0, 11, 0.9, id="b"),
+             Passage("Singer works at Carnegie.", "articles/a.txt", 10, 35, 0.8, id="a", location="page 3")]
+    turn = {"question": "Where does Singer work?", "answer": "At Carnegie [2].", "citations": [cite],
+            "refused": False, "removed": [], "passages": shown}
+    messages = [{"role": "user", "content": "Where does Singer work?"}, {"role": "assistant", "content": "At Carnegie"}]
+    record = chat_record("abc", messages, [turn])
+    assert chat_record("abc", [], []) == ""  # an empty chat is not kept
+    cid, got_messages, got_turns = read_record(record)
+    assert (cid, got_messages) == ("abc", messages) and got_turns[0]["citations"] == [cite]
+    assert got_turns[0]["passages"] == shown
+    assert read_record("not json") == ("", [], [])
+    assert answer_markdown(got_turns[0], names) == (
+        "At Carnegie [2].\n\nSources:\n\n- [2] articles/a.txt — page 3, characters 10–35\n")
+    panel = render_sources(got_turns, names)
+    assert 'id="cite-1-2"' in panel and "All 2 passages given to the model" in panel
+    assert 'id="shown-1-1"' in panel and "#2</span>" in panel and "Other text." in panel
+    assert history_choices('[{"id": "x", "title": "Old", "updated": 1}, {"id": "y", "title": "New", "updated": 2}]')[0][1] == "y"
