@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Callable, Iterator, Sequence, Union
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 
@@ -64,3 +68,32 @@ class ScriptedLLM:
 
     def close(self) -> None:
         self.closed = True
+
+
+# Plumbing shared by the tests that serve something on loopback ------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(app, port: Optional[int] = None) -> Iterator[str]:
+    """An ASGI app (``server.create_app``) served by uvicorn on loopback in a thread; yields its URL."""
+    import uvicorn
+
+    port = port or free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
