@@ -246,8 +246,6 @@ class Assistant:
             yield Answer(prompting.REFUSAL, [], True, "", [], changed=True)
             return
         from .generation import ThinkParser
-        from .conflicts import add_note
-        from .conflicts import find as find_conflicts
         from .grounding import final_answer
 
         parser = ThinkParser(llm.opens_think)
@@ -265,17 +263,13 @@ class Assistant:
         text = streamed
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
-        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations)
+        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts)
         for gone in final.removed:
             log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
-        text, conflicts = final.text, []
-        if not final.refused and s.check_conflicts:
-            conflicts = find_conflicts(text, question, prompt.numbers)
-            text = add_note(text, conflicts)
-        citations = [] if final.refused else prompting.parse_citations(text, prompt.numbers)
-        self._remember(question, text, prompt.turn)
-        yield Answer(text, citations, final.refused, thinking, prompt.passages, changed=text != streamed,
-                     withheld=final.withheld, removed=list(final.removed), conflicts=conflicts)
+        citations = [] if final.refused else prompting.parse_citations(final.text, prompt.numbers)
+        self._remember(question, final.text, prompt.turn)
+        yield Answer(final.text, citations, final.refused, thinking, prompt.passages, changed=final.text != streamed,
+                     withheld=final.withheld, removed=list(final.removed), conflicts=list(final.conflicts))
 
     def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
         from dataclasses import replace

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import CLAIM_NUMBER, Number, lowercase_vocabulary, names, parse_number, unit_after
+from .grounding import CLAIM_NUMBER, Number, names, proper_words, parse_number, unit_after
 from .types import Conflict, Passage
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -70,24 +70,41 @@ def values(sentence: str) -> list[Value]:
     return out
 
 
-def _about(sentence: str, claim_names: Sequence[tuple[str, ...]], topic: set[str]) -> bool:
-    """True when a passage sentence names everything the claim names and shares a topic word."""
-    terms = set(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in txt.terms(w.replace("-", " "))}
-    return all(all(p in terms for p in name) for name in claim_names) and bool(terms & topic)
+def _terms(sentence: str) -> set[str]:
+    return set(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in txt.terms(w.replace("-", " "))}
+
+
+def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tuple[str, ...]],
+           claim_words: set[str], question_words: set[str]) -> bool:
+    """True when a passage sentence speaks of what the claim states.
+
+    A date or weekday: the sentence names everything the claim names, or the passage does and
+    the sentence shares a word with the claim or the question ("The release … on March 6" in a
+    passage about the model). An amount, which recurs for other facts of the same subject
+    ("rose 8% on Thursday", "up 71% this year"): the sentence names everything the claim names
+    and has at least half of the claim's other words."""
+    terms = _terms(sentence)
+    named = all(all(p in terms for p in name) for name in claim_names)
+    if kind in ("date", "weekday"):
+        in_passage = all(all(p in passage for p in name) for name in claim_names)
+        return named or (in_passage and bool(terms & (claim_words | question_words)))
+    return named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
 
 
 def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Conflict]:
     """Values the shown passages give for what the answer states, when they give more than one."""
-    lowercase_words = lowercase_vocabulary(list(numbers.values()))
+    proper = proper_words(list(numbers.values()), question)
+    question_words = {t for t in txt.terms(question) if not any(ch.isdigit() for ch in t)}
     for sentence in txt.sentences(txt.strip_citations(answer)):
         stated = values(sentence)
         if not stated:
             continue
         value_words = {t for v in stated for t in txt.terms(v.text)}
-        claim_names = [t for _, t in names(sentence, lowercase_words) if not set(t) <= value_words]
-        topic = (set(txt.terms(sentence)) | set(txt.terms(question))) - value_words - {t for n in claim_names for t in n}
+        claim_names = [t for _, t in names(sentence, proper) if not set(t) <= value_words]
+        named = {t for n in claim_names for t in n}
+        claim_words = {t for t in txt.terms(sentence) if not any(ch.isdigit() for ch in t)} - value_words - named
         for value in stated:
-            found = _found(value, claim_names, topic, numbers)
+            found = _found(value, claim_names, claim_words, question_words - value_words - named, numbers)
             if len({c.value_key for c in found}) > 1:
                 return [Conflict(c.value, c.source, c.passage, c.n) for c in found]
     return []
@@ -102,14 +119,16 @@ class _Seen:
     n: int
 
 
-def _found(value: Value, claim_names, topic: set[str], numbers: Mapping[int, Passage]) -> list[_Seen]:
+def _found(value: Value, claim_names, claim_words: set[str], question_words: set[str],
+           numbers: Mapping[int, Passage]) -> list[_Seen]:
     """Each distinct value of ``value``'s kind that passages state about the claim, with the first
     source of each."""
     distinct: list[Value] = []
     seen: list[_Seen] = []
     for n, p in sorted(numbers.items()):
+        passage = _terms(p.text)
         for sentence in txt.sentences(p.text):
-            if not _about(sentence, claim_names, topic):
+            if not _about(value.kind.split(":")[0], sentence, passage, claim_names, claim_words, question_words):
                 continue
             same_kind = [v for v in values(sentence) if v.kind == value.kind]
             if len(same_kind) != 1:

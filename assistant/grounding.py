@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from . import text as txt
-from .types import Passage, Removed
+from .types import Conflict, Passage, Removed
 
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9,
            "trillion": 1e12, "tn": 1e12, "t": 1e12}
@@ -48,7 +48,8 @@ _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 _REFERS = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her)\b|^\W*the\s+[a-z]+", re.IGNORECASE)
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
-_CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but)\s+|,\s+and\s+(?=[A-Z0-9$])", re.IGNORECASE)
+_CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
+                      re.IGNORECASE)
 _QUESTION_PARTS = re.compile(
     r"\?\s*|;\s*|,?\s+and\s+(?=(?:what|who|whom|whose|when|where|which|why|how|is|are|was|were|did|does|do|"
     r"has|have|had|can|could|will|would)\b)", re.IGNORECASE)
@@ -135,11 +136,12 @@ def _name_terms(word: str) -> tuple[str, ...]:
     return tuple(t for t in txt.terms(word.replace("-", " ")) if t) or tuple(txt.terms(word))
 
 
-def names(sentence: str, lowercase_words: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
     """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday").
 
-    A capitalised first word counts only if the passages never write it in lower case: "Shares
-    rose" starts with a common word, "Alibaba said" with a name. Stopwords never count.
+    A capitalised first word counts only if the passages or the question write it capitalised
+    inside a sentence (``proper``): "Besides…" and "Shares rose…" start with common words,
+    "Alibaba said…" with a name. Stopwords never count.
     """
     groups: list[list[str]] = []
     previous_end = -2
@@ -150,7 +152,7 @@ def names(sentence: str, lowercase_words: frozenset[str]) -> list[tuple[str, tup
         if not capital or low in txt.STOPWORDS or word.isdigit():
             previous_end = -2
             continue
-        if i == 0 and low in lowercase_words:
+        if i == 0 and word not in proper:
             continue
         adjacent = sentence[previous_end:m.start()].strip() == "" if previous_end >= 0 else False
         if adjacent and groups:
@@ -166,16 +168,17 @@ def names(sentence: str, lowercase_words: frozenset[str]) -> list[tuple[str, tup
     return out
 
 
-def claims(sentence: str, lowercase_words: frozenset[str]) -> list[Claim]:
+def claims(sentence: str, proper: frozenset[str]) -> list[Claim]:
     """The clauses of an answer sentence as claims (citation markers left out)."""
     body = txt.strip_citations(sentence)
     out = []
     for clause in (c for c in _CLAUSES.split(body) if c and c.strip()):
         numbers = tuple(parse_number(m.group(), unit_after(clause, m.end())) for m in CLAIM_NUMBER.finditer(clause))
-        found = names(clause, lowercase_words)
+        found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
-        words = frozenset(t for t in txt.terms(clause) if t not in named and t not in number_words)
+        units = {n.unit for n in numbers}  # checked with their numbers
+        words = frozenset(t for t in txt.terms(clause) if t not in named | number_words | units)
         out.append(Claim(numbers, tuple(found), words, bool(_NEGATION.search(clause))))
     return out
 
@@ -198,9 +201,11 @@ def windows(text: str) -> tuple[Window, ...]:
     return tuple(out)
 
 
-def lowercase_vocabulary(passages: Sequence[Passage]) -> frozenset[str]:
-    """Words the passages write in lower case: a capitalised one of these opening a sentence is no name."""
-    return frozenset(w for p in passages for w in re.findall(r"\b[a-z][a-z\-]*\b", p.text))
+def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
+    """Capitalised words the passages or the question write inside a sentence: names, so one of
+    these opening an answer sentence is a name too."""
+    return frozenset(m.group(1) for text in [question, *(p.text for p in passages)]
+                     for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
 
 
 # Judging ------------------------------------------------------------------------------------------
@@ -220,7 +225,9 @@ def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
 def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset()) -> bool:
     """True when one window holds every value of the claim and half its other words (its polarity
     too). Names of the question's ``subject`` may be referred to ("the company") rather than named."""
-    need = len(claim.words) // 2  # the values carry the claim; its other words may be paraphrased
+    # The values carry the claim, and its other words may be paraphrased: half of them, or, when
+    # no name says what the number is about, the larger half ("the deck area is 400 passengers").
+    need = len(claim.words) // 2 if claim.names else -(-len(claim.words) // 2)
     for w in cited:
         if claim.negated and not w.negated:
             continue
@@ -233,13 +240,13 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
     return False
 
 
-def judge(sentence: str, numbers: Mapping[int, Passage], lowercase_words: frozenset[str],
+def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
           subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     cited = [w for n in dict.fromkeys(cited_numbers) for w in windows(numbers[n].text)] or everywhere
-    for claim in claims(sentence, lowercase_words):
+    for claim in claims(sentence, proper):
         absent = missing_value(claim, everywhere)
         if absent:
             return f"'{absent}' is in none of the sources"
@@ -260,39 +267,45 @@ class Grounded:
     removed: tuple[Removed, ...]
     refused: bool
     withheld: bool = False
+    conflicts: tuple[Conflict, ...] = ()
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
-                 check_citations: bool = True) -> Grounded:
-    """The answer the user sees: citations pointed at the sources that hold each sentence, and
-    (with ``ground_claims``) the sentences they do not support removed."""
+                 check_citations: bool = True, check_conflicts: bool = True) -> Grounded:
+    """The answer the user sees: citations pointed at the sources that hold each sentence, the
+    sentences they do not support removed (``ground_claims``), and a note when the sources give
+    different values for what it states (``check_conflicts``). When every sentence is removed
+    but the sources disagree on the value it gave, the answer is the note: each value is a
+    passage's own, with its source."""
+    from . import conflicts as differ
     from . import prompting
 
     if prompting.is_refusal(answer):
         return Grounded(answer, (), True)
     if not check_citations:
         return Grounded(answer, (), False)
-    if prompting.unsupported_claim(answer, question, numbers):
-        gone = tuple(Removed(s, "it uses a word of the question that no source has") for s in txt.sentences(answer))
-        return Grounded(prompting.REFUSAL, gone, True, withheld=True)
     answer = prompting.check_citations(answer, numbers)
-    if not ground_claims:
-        return Grounded(answer, (), False)
-    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal)
-    return Grounded(checked.text, checked.removed, checked.refused, withheld=checked.refused)
+    found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
+    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal) if ground_claims \
+        else Grounded(answer, (), False)
+    if found and checked.refused:
+        return Grounded(differ.note(found), checked.removed, False, conflicts=found)
+    if checked.refused:
+        return Grounded(checked.text, checked.removed, True, withheld=True)
+    return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found)
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
            is_refusal=lambda s: False) -> Grounded:
     """Remove the sentences of ``answer`` that its cited passages do not support (see the module doc)."""
-    lowercase_words = lowercase_vocabulary(list(numbers.values()))
+    proper = proper_words(list(numbers.values()), question)
     subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
     kept: list[str] = []
     removed: list[Removed] = []
     for sentence in txt.sentences(answer):
-        reason = "" if is_refusal(sentence) else judge(sentence, numbers, lowercase_words, subject)
+        reason = "" if is_refusal(sentence) else judge(sentence, numbers, proper, subject)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
-            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, lowercase_words, subject)),
+            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
             if other is not None:
                 sentence, reason = txt.cite(sentence, other), ""

@@ -264,22 +264,6 @@ def check_citations(text: str, passages: Numbered) -> str:
     return " ".join(out)
 
 
-def unsupported_claim(text: str, question: str, passages: Numbered) -> bool:
-    """True when the answer fills a gap: a sentence of it uses a question word that no source
-    contains ("the context window is…" when no source mentions a context window) and no
-    source supports that sentence. Small models do this instead of refusing."""
-    numbers = _as_numbers(passages)
-    missing = {txt.terms(w)[0] for w in missing_terms(question, list(numbers.values()))}
-    if not missing:
-        return False
-    source_terms = {n: set(txt.terms(p.text)) for n, p in numbers.items()}
-    for sentence in txt.sentences(text):
-        terms = set(txt.terms(txt.strip_citations(sentence)))
-        if terms & missing and not _supporting(terms, source_terms):
-            return True
-    return False
-
-
 def _supporting(terms: set[str], source_terms: Mapping[int, set[str]]) -> list[int]:
     """Sources holding every number of a sentence and at least half of its other content words (two at least)."""
     digits = {t for t in terms if any(ch.isdigit() for ch in t)}

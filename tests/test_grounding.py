@@ -251,3 +251,29 @@ def test_the_question_subject_may_be_referred_to_as_the_company():
 
 def check_with(answer, question, sources):
     return ground(answer, question, sources, REFUSAL, is_refusal)
+
+
+def test_a_gap_filled_with_a_real_number_is_removed():
+    # The sources give 400 passengers, never a "deck area": the model fills the gap with it.
+    result = check("The catamaran's deck area is 400 passengers [2].", "What is the catamaran's deck area?")
+    assert result.refused
+
+
+def test_a_capitalised_common_word_opening_the_answer_is_no_name():
+    result = check("Besides the terminal, Harbor Lights said it cost 85.6 million euros [1].")
+    assert not result.removed
+
+
+def test_when_every_sentence_goes_but_the_sources_disagree_the_answer_is_the_disagreement():
+    # "in 2020" is in no source, so the sentence goes; the dates the sources give remain.
+    result = final_answer("Harbor Lights opened the Porto Verde terminal on May 4, 2020 [1].",
+                          "When did the Porto Verde terminal open?", OPENING)
+    assert not result.refused and result.removed
+    assert result.text == "The sources differ: May 4 [1], May 5 [2]."
+    assert [c.value for c in result.conflicts] == ["May 4", "May 5"]
+
+
+def test_an_amount_for_another_period_is_no_conflict():
+    sources = {1: Passage("Harbor Lights shares rose 4.2% on Tuesday after the terminal opened.", "a.txt", 0, 60, 1.0),
+               2: Passage("Harbor Lights shares have gained 31% so far this year.", "b.txt", 0, 50, 0.9)}
+    assert find_conflicts("Harbor Lights shares rose 4.2% after the terminal opened [1].", "How much?", sources) == []
