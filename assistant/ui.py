@@ -218,12 +218,16 @@ def conflicts_note(conflicts: Sequence[Conflict]) -> str:
     return f'\n\n<div class="conflict-note">⚠ sources differ: {values}</div>'
 
 
+def _bare(sentence: str) -> str:
+    """A sentence without its citation markers or the spaces they leave before punctuation."""
+    return re.sub(r"\s+([.,;:!?])", r"\1", txt.strip_citations(sentence)).strip()
+
+
 def removed_note(removed: Sequence[Removed]) -> str:
     """A folded note under an answer: the sentences the grounding check took out, and why."""
     if not removed:
         return ""
-    items = "".join(f"<li>{html.escape(txt.strip_citations(r.sentence).strip())} <em>({html.escape(r.reason)})</em></li>"
-                    for r in removed)
+    items = "".join(f"<li>{html.escape(_bare(r.sentence))} <em>({html.escape(r.reason)})</em></li>" for r in removed)
     count = f"{len(removed)} sentence{'s' if len(removed) > 1 else ''}"
     return (f'\n\n<details class="removed-note"><summary>removed: not in the sources ({count})</summary>'
             f"<ul>{items}</ul></details>")

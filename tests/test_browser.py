@@ -385,3 +385,31 @@ def test_real_model_through_assistant_serve(browser, tmp_path):
             server.wait()
     assert server.returncode == 0, "".join(lines)
     assert any("Stopping" in line for line in lines)
+
+
+def test_the_page_shows_sources_that_differ_and_what_was_removed(browser, tmp_path):
+    """A made-up corpus whose sources give two weekdays; the scripted answer gives one, and adds a
+    sentence no source supports."""
+    from assistant import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "harbor.txt").write_text("Harbor Lights opened the Porto Verde terminal on Tuesday, its chief said.\n")
+    (corpus / "city.txt").write_text("Harbor Lights opened the Porto Verde terminal on Wednesday, the city said.\n")
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models")
+    reply = "Harbor Lights opened the Porto Verde terminal on Tuesday [1]. It was designed by Arup Studio [1]."
+    with Assistant(settings, embedder=HashEmbedder(), llm=RecordingLLM(reply)) as a, running(a) as (url, _):
+        p = Page(browser, url)
+        p.ask("On which day did Harbor Lights open the Porto Verde terminal?", 1)
+        answer = p.answer()
+        note = answer.locator(".conflict-note")
+        assert note.is_visible() and "sources differ" in note.inner_text()
+        assert "Tuesday" in note.inner_text() and "Wednesday" in note.inner_text()
+        assert "Arup Studio" not in answer.locator("p").first.inner_text()
+        removed = answer.locator("details.removed-note")
+        assert "removed: not in the sources" in removed.locator("summary").inner_text()
+        assert not removed.get_by_text("Arup Studio").is_visible()  # folded until opened
+        removed.locator("summary").click()
+        removed.get_by_text("Arup Studio").wait_for(state="visible", timeout=5_000)
+        p.screenshot("browser_differ_removed.png")
+        p.close()
