@@ -368,12 +368,15 @@ def retrieval_accuracy(a: Assistant, questions: list[dict]) -> dict[str, Any]:
     return out
 
 
-def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int) -> dict[str, Any]:
+def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int,
+                   build_s: Optional[float] = None) -> dict[str, Any]:
     """p50/p95 of `Assistant.retrieve(q, k)` (query embedding, Chroma HNSW, BM25, fusion), after a
-    first, cold query that also builds the BM25 index; plus each part timed on its own."""
+    first, cold query of a new Assistant (it loads the saved BM25 index, or builds it when there is
+    none); plus each part timed on its own. ``build_s``: an earlier first query that had to build."""
     t = now()
     a.retrieve(queries[0], k)
     cold = now() - t
+    loaded = a.retriever.builds == 0
     total, embed, dense, bm25 = [], [], [], []
     r = a.retriever
     for _ in range(reps):
@@ -396,6 +399,8 @@ def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int) -> dict[
         "queries": len(total),
         "p50_ms": ms(total, 50), "p95_ms": ms(total, 95),
         "cold_first_query_s": r3(cold),
+        "cold_loaded_saved_bm25": loaded,
+        "first_query_building_bm25_s": r3(build_s),
         "parts_p50_ms": {"embed": ms(embed, 50), "chroma_query": ms(dense, 50), "bm25": ms(bm25, 50)},
         "parts_p95_ms": {"embed": ms(embed, 95), "chroma_query": ms(dense, 95), "bm25": ms(bm25, 95)},
     }
@@ -413,9 +418,100 @@ def stage_retrieval(ctx: Context) -> dict[str, Any]:
     log(f"latency at {out['latency']['articles']['chunks']} chunks: {out['latency']['articles']}")
     for n in ctx.args.sizes:
         path = large_store(ctx, n)
+        # First a process with no saved BM25 index (it builds and saves it), then a new Assistant,
+        # as the next process would be: its first query loads the saved index.
         with ctx.assistant(path) as a:
-            out["latency"][str(n)] = time_retrieval(a, queries, ctx.args.reps, k)
+            shutil.rmtree(a.store.cache_dir, ignore_errors=True)
+            t = now()
+            a.retrieve(queries[0], k)
+            build_s = now() - t
+            assert a.retriever.builds == 1
+        with ctx.assistant(path) as a:
+            out["latency"][str(n)] = time_retrieval(a, queries, ctx.args.reps, k, build_s)
         log(f"latency at {n} chunks: {out['latency'][str(n)]}")
+    for n in ctx.args.bm25_sizes:
+        out["bm25_only"] = out.get("bm25_only", {})
+        out["bm25_only"][str(n)] = bm25_point(ctx, n)
+        log(f"BM25 alone at {n} chunks: {out['bm25_only'][str(n)]}")
+    return out
+
+
+def bm25_point(ctx: Context, n: int) -> dict[str, Any]:
+    """BM25 alone at ``n`` chunks, for sizes whose Chroma store takes too long to build here: the
+    synthetic chunk texts (the articles' chunks, then varied copies, as in ``large_store``) are
+    indexed, saved and loaded exactly as the retriever does, each phase in its own process so
+    that its peak RSS (VmHWM) is its own. The serving process is what a new assistant pays."""
+    folder = CACHE / f"bm25-{n}"
+    build = _child_json(["--bm25-point", "build", str(n), str(folder)])
+    serve = _child_json(["--bm25-point", "serve", str(n), str(folder), str(ctx.args.reps)])
+    return {"build": build, "serve": serve}
+
+
+def _child_json(args: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+def bm25_point_child(phase: str, n: int, folder: Path, reps: int = 3) -> dict[str, Any]:
+    from assistant.retrieval import LexicalIndex
+
+    key = f"bench:{n}:{SYNTH_VERSION}"
+    if phase == "build":
+        t = now()
+        base = [c for f in sorted(ARTICLES.glob("*.txt")) for c in _plain_chunks(f)]
+        rng, vocab = random.Random(n), vocabulary()
+        ids, texts, metas = [], [], []
+        copy = 0
+        while len(texts) < n:
+            for j, text in enumerate(base):
+                if len(texts) >= n:
+                    break
+                texts.append(text if copy == 0 else vary(text, rng, vocab))
+                ids.append(f"{copy}-{j}")
+                metas.append({"source": f"synthetic/{copy:05d}", "start": 0, "end": len(text)})
+            copy += 1
+        texts_s = now() - t
+        rss_texts = _peak_rss_mb()
+        t = now()
+        index = LexicalIndex.build(ids, texts, metas, key=key)
+        build_s = now() - t
+        shutil.rmtree(folder, ignore_errors=True)
+        t = now()
+        saved = index.save(folder)
+        save_s = now() - t
+        size = sum(p.stat().st_size for p in saved.iterdir())
+        return {"chunks": n, "make_texts_s": r3(texts_s), "build_s": r3(build_s), "save_s": r3(save_s),
+                "saved_mb": r3(size / 2**20), "peak_rss_mb_texts_only": rss_texts, "peak_rss_mb": _peak_rss_mb()}
+    queries = [q["question"] for q in load_questions(DEFAULT_QUESTIONS)]
+    t = now()
+    index = LexicalIndex.load(folder, key)
+    assert index is not None and len(index) == n
+    hits = index.search(queries[0], 30)
+    _ = [index.rows[r] for r, _ in hits]
+    load_s = now() - t
+    times = []
+    for _ in range(reps):
+        for q in queries:
+            t = now()
+            _ = [index.rows[r] for r, _ in index.search(q, 30)]
+            times.append(now() - t)
+    return {"chunks": n, "load_and_first_query_s": r3(load_s), "p50_ms": r3(pct(times, 50) * 1000),
+            "p95_ms": r3(pct(times, 95) * 1000), "queries": len(times), "peak_rss_mb": _peak_rss_mb()}
+
+
+def _plain_chunks(path: Path) -> list[str]:
+    """The article's paragraphs cut to about 100 words: chunk-like texts without loading MiniLM."""
+    out = []
+    for para in path.read_text(encoding="utf-8").split("\n\n"):
+        words = para.split()
+        out += [" ".join(words[i : i + 100]) for i in range(0, len(words), 100) if words[i : i + 100]]
     return out
 
 
@@ -1003,6 +1099,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--out", default=str(BENCH / "results.json"), help="JSON results file")
     p.add_argument("--reps", type=int, default=3, help="repetitions of the ingest and latency measurements")
     p.add_argument("--sizes", default="10000,100000", help="synthetic store sizes for retrieval latency")
+    p.add_argument("--bm25-sizes", default="1000000",
+                   help="sizes measured for BM25 alone (build, save, load, search, peak RSS; no Chroma store)")
+    p.add_argument("--bm25-point", nargs="+", help=argparse.SUPPRESS)  # a child process of bm25_point
     p.add_argument("--ingest-copies", type=int, default=3, help="varied copies of each article in the ingest corpus")
     p.add_argument("--answer-questions", type=int, default=6, help="questions timed against raw llama-cpp-python")
     p.add_argument("--followup-reps", type=int, default=3, help="repetitions of the follow-up pairs")
@@ -1013,12 +1112,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.sizes, args.answer_questions, args.baseline_questions = 1, "10000", 2, 3
+        args.bm25_sizes = ""
     args.sizes = [int(x) for x in str(args.sizes).split(",") if x.strip()]
+    args.bm25_sizes = [int(x) for x in str(args.bm25_sizes).split(",") if x.strip()]
     return args
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.bm25_point:
+        phase, n, folder, *rest = args.bm25_point
+        print(json.dumps(bm25_point_child(phase, int(n), Path(folder), *map(int, rest))))
+        return 0
     if args.list:
         for name in STAGES:
             doc = " ".join((RUNNERS[name].__doc__ or "").split())
