@@ -203,8 +203,16 @@ def _read_requests(requests: queue.Queue, cancel: threading.Event) -> None:
             cancel.set()
         else:
             requests.put(message)
+    cancel.set()  # the parent closed the pipe or died: stop what is being generated
     requests.put(None)
 
 
+def main(argv: list[str]) -> int:
+    try:
+        return _serve(json.loads(argv[1]))
+    except BrokenPipeError:  # the parent went away (closed, killed): nothing is left to answer
+        return 0
+
+
 if __name__ == "__main__":
-    sys.exit(_serve(json.loads(sys.argv[1])))
+    sys.exit(main(sys.argv))
