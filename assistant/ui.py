@@ -1,8 +1,9 @@
 """The browser chat (Gradio). It only calls the public API: ``Assistant``, ``Settings`` and the
 stream events (``Sources``, ``Token``, ``Answer``).
 
-    build_app(assistant)            -> gr.Blocks (tests build it around an Assistant on fakes)
-    launch_app(demo, host, port)    -> the URL, serving in a background thread
+    build_page(assistant)           -> Page: .demo (gr.Blocks) and .current (the Assistant in use);
+                                       tests build it around an Assistant on fakes
+    launch_app(page.demo, host, port) -> the URL, serving in a background thread
     serve(settings, auth="u:p")     -> `assistant serve`: prints the URL, blocks until Ctrl-C
 
 The page: a chat whose answers stream token by token, with [n] markers linked to a sources
@@ -12,7 +13,8 @@ passage the model was given, folded under each answer's cards; "Copy answer with
 shown only while generating (Esc); chats kept in the browser's localStorage only (HEAD's script:
 a reload reopens the tab's chat, History reopens or deletes); a Documents tab to upload (.txt .pdf .docx
 …: ``readers.EXTENSIONS``), list and remove documents; a settings drawer (top-k, temperature,
-max answer tokens, model). Uploads are written only into ``<index_dir>/uploads/``.
+max answer tokens, model). Uploads are written only into ``<index_dir>/uploads/`` (the
+transaction: ``uploads.py``).
 Generation is queued, one llama.cpp call at a time, shared with the ``/ask`` API endpoint.
 
 Offline: analytics off, system fonts only (no web fonts), no run history, nothing fetched
@@ -24,19 +26,15 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
 import re
-import shutil
 import signal
-import socket
-import tempfile
 import threading
 import time
-import unicodedata
 import uuid
 from contextlib import closing, contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Optional, Sequence
 
 import gradio as gr  # noqa: E402
@@ -45,11 +43,13 @@ from .assistant import Assistant  # noqa: E402
 from .config import Settings, configure  # noqa: E402
 from . import text as txt  # noqa: E402
 from .errors import AssistantError  # noqa: E402
+from . import uploads  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
+from .server import check_port  # noqa: E402
 from .types import Answer, Citation, Conflict, Passage, Removed, Sources, Token  # noqa: E402
+from .uploads import UPLOADS, upload_folder  # noqa: E402
 
 SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
-UPLOADS = "uploads"  # folder under index_dir where the page's uploads are kept
 LLM_QUEUE = "llm"  # concurrency group: the chat and /ask share it, one generation at a time
 
 
@@ -112,19 +112,6 @@ class _Current:
 
 
 # Names and HTML ---------------------------------------------------------------------------------
-
-
-def safe_filename(name: str) -> str:
-    """A file name that cannot leave the upload folder: no directory part, no leading dots,
-    only letters, digits, ``._- `` (others become ``_``)."""
-    base = re.split(r"[\\/]", str(name))[-1]
-    base = unicodedata.normalize("NFKC", base)
-    base = re.sub(r"[^\w.\- ]+", "_", base, flags=re.UNICODE)
-    base = re.sub(r"\.{2,}", ".", base).strip(" .")
-    if len(base) > 120:
-        stem, dot, ext = base.rpartition(".")
-        base = (stem[: 119 - len(ext)] + dot + ext) if dot and len(ext) <= 8 else base[:120]
-    return base or "upload"
 
 
 def _md_escape(text: str) -> str:
@@ -481,7 +468,77 @@ window.assistantChats = {
 </script>"""
 
 
-# The app --------------------------------------------------------------------------------------
+# The reply as it streams ---------------------------------------------------------------------------
+
+
+class _Reply:
+    """The assistant's messages of one turn while it streams: the thinking (a folded message whose
+    header counts the time from the first token to the first answer token, and the tokens) and the
+    answer, or a placeholder until it starts."""
+
+    def __init__(self, before: list) -> None:
+        self.before = before  # the chat so far and the question
+        self.thinking = ""
+        self.answer = ""
+        self.placeholder = "*Searching the documents…*"
+        self.start = self.end = 0.0
+        self.tokens = self.answer_tokens = 0
+
+    def add(self, token: Token) -> None:
+        now = time.monotonic()
+        self.start = self.start or now
+        if token.kind == "answer":
+            self.answer += token.text
+            self.answer_tokens += 1
+            if self.thinking and not self.end:
+                self.end = now
+        elif token.kind == "thinking":
+            self.thinking += token.text
+            self.tokens += 1
+        else:  # reset: what streamed as answer was thinking
+            self.thinking, self.answer = token.text, ""
+            self.tokens, self.answer_tokens, self.end = self.answer_tokens, 0, now
+
+    def log(self) -> str:
+        spent = f"{max(0.0, (self.end or time.monotonic()) - self.start):.1f} s"
+        count = f" · {self.tokens} token{'s' if self.tokens != 1 else ''}" if self.tokens else ""
+        return f"{spent}{count}" if self.end else f"thinking… {spent}{count}"
+
+    def view(self, final: Optional[str] = None, done: bool = False) -> list:
+        out = list(self.before)
+        if self.thinking:
+            if done and not self.end:
+                self.end = time.monotonic()
+            meta: dict[str, Any] = {"title": "Thinking", "status": "done", "log": self.log()}
+            out.append({"role": "assistant", "content": self.thinking, "metadata": meta})
+        text = final if final is not None else (self.answer or (self.placeholder if not self.thinking else ""))
+        if text:
+            out.append({"role": "assistant", "content": text})
+        return out
+
+
+def _turn(question: str, answer: Answer, given: Sequence[Passage]) -> dict:
+    """One answered question as the page keeps it (the sources panel's and the stored chat's)."""
+    return {
+        "question": question,
+        "answer": answer.text,
+        "citations": [] if answer.refused else list(answer.citations),
+        "refused": answer.refused,
+        "removed": [(r.sentence, r.reason) for r in answer.removed],
+        "passages": list(answer.passages or given),
+    }
+
+
+def _answer_markdown(answer: Answer, number: int) -> str:
+    """The final answer in the chat: [n] linked to the sources panel, then the notes."""
+    if answer.refused:
+        shown = _md_escape(answer.text)
+    else:
+        shown = link_citations(answer.text, number, {c.n for c in answer.citations})
+    return shown + conflicts_note(answer.conflicts) + removed_note(answer.removed)
+
+
+# The page's handlers ------------------------------------------------------------------------------
 
 
 def _models(settings: Settings) -> list[tuple[str, str]]:
@@ -500,249 +557,166 @@ def _models(settings: Settings) -> list[tuple[str, str]]:
     return choices
 
 
-def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assistant]] = None) -> gr.Blocks:
-    """The page around ``assistant``. ``factory(settings)`` builds the Assistant for another model
-    (default: ``Assistant``); the page owns the Assistants it makes, the caller owns ``assistant``
-    unless it is switched away from (then it is closed). ``demo.current.assistant`` is the one in use."""
-    current = _Current(assistant, factory or Assistant)
-    settings = assistant.settings
-    upload_dir = (Path(settings.index_dir) / UPLOADS).absolute()
-    names = _Names(upload_dir)
-    model_choices = _models(settings)
+class _Handlers:
+    """What the page's events call, over the Assistant in use (``current``); no layout here."""
 
-    def doc_rows() -> tuple[list[list[Any]], list[str]]:
-        with current.use() as a:
+    def __init__(self, current: _Current) -> None:
+        self.current = current
+        self.settings = settings = current.assistant.settings
+        self.upload_dir = upload_folder(settings.index_dir)
+        self.names = _Names(self.upload_dir)
+        self.model_choices = _models(settings)
+
+    def doc_rows(self) -> tuple[list[list[Any]], list[str]]:
+        with self.current.use() as a:
             a.ensure_index()
             docs = a.documents()
-        rows = [[names.show(d["source"]), d["chunks"]] for d in docs]
+        rows = [[self.names.show(d["source"]), d["chunks"]] for d in docs]
         return rows, [r[0] for r in rows]
 
-    def refresh_docs(selected: Optional[str] = None):
-        rows, shown = doc_rows()
+    def refresh_docs(self, selected: Optional[str] = None):
+        rows, shown = self.doc_rows()
         return rows, gr.update(choices=shown, value=selected if selected in shown else None)
 
     # Chat ----------------------------------------------------------------------------------
 
-    def chat(question: str, messages: list, turns: list, k: float, temperature: float, max_tokens: float):
+    def chat(self, question: str, messages: list, turns: list, k: float, temperature: float, max_tokens: float):
         question = (question or "").strip()
         messages = list(messages or [])
         turns = list(turns or [])
         if not question:
             yield gr.update(), messages, turns, gr.update()
             return
-        before = messages + [{"role": "user", "content": question}]
+        names = self.names
+        reply = _Reply(messages + [{"role": "user", "content": question}])
         given: list[Passage] = []  # the passages the model is given (the Sources event)
-        thinking = ""
-        answer = ""
-        placeholder = "*Searching the documents…*"
-        # The Thinking header: time from the first token to the first answer token, and the tokens.
-        think = {"start": 0.0, "end": 0.0, "tokens": 0, "answer_tokens": 0}
-
-        def think_log() -> str:
-            end = think["end"] or time.monotonic()
-            spent = f"{max(0.0, end - think['start']):.1f} s"
-            tokens = think["tokens"]
-            count = f" · {tokens} token{'s' if tokens != 1 else ''}" if tokens else ""
-            return f"{spent}{count}" if think["end"] else f"thinking… {spent}{count}"
-
-        def view(final: Optional[str] = None, done: bool = False) -> list:
-            out = list(before)
-            if thinking:
-                if done and not think["end"]:
-                    think["end"] = time.monotonic()
-                meta: dict[str, Any] = {"title": "Thinking", "status": "done", "log": think_log()}
-                out.append({"role": "assistant", "content": thinking, "metadata": meta})
-            text = final if final is not None else (answer or (placeholder if not thinking else ""))
-            if text:
-                out.append({"role": "assistant", "content": text})
-            return out
-
-        yield "", view(), turns, render_sources(turns, names, "Searching the documents…")
+        yield "", reply.view(), turns, render_sources(turns, names, "Searching the documents…")
         history = [(t["question"], t["answer"]) for t in turns]  # answer text only, never thinking
         try:
-            with current.use() as a, closing(a.stream(question, history=history, k=int(k),
-                                                      temperature=float(temperature),
-                                                      max_tokens=int(max_tokens))) as events:
+            with self.current.use() as a, closing(a.stream(question, history=history, k=int(k),
+                                                           temperature=float(temperature),
+                                                           max_tokens=int(max_tokens))) as events:
                 for event in events:  # Stop closes this generator, which closes the model's stream
                     if isinstance(event, Sources):
                         shown = sorted({names.show(p.source) for p in event.passages})
                         status = f"Reading {len(event.passages)} passages from {', '.join(shown)}…"
-                        placeholder = "*Reading the passages…*"
+                        reply.placeholder = "*Reading the passages…*"
                         given = list(event.passages)
-                        yield gr.update(), view(), turns, render_sources(turns, names, status, given)
+                        yield gr.update(), reply.view(), turns, render_sources(turns, names, status, given)
                     elif isinstance(event, Token):
-                        now = time.monotonic()
-                        think["start"] = think["start"] or now
-                        if event.kind == "answer":
-                            answer += event.text
-                            think["answer_tokens"] += 1
-                            if thinking and not think["end"]:
-                                think["end"] = now
-                        elif event.kind == "thinking":
-                            thinking += event.text
-                            think["tokens"] += 1
-                        else:  # reset: what streamed as answer was thinking
-                            thinking, answer = event.text, ""
-                            think.update(tokens=think["answer_tokens"], answer_tokens=0, end=now)
-                        yield gr.update(), view(), turns, gr.update()
+                        reply.add(event)
+                        yield gr.update(), reply.view(), turns, gr.update()
                     elif isinstance(event, Answer):
-                        thinking = event.thinking
-                        turn = {
-                            "question": question,
-                            "answer": event.text,
-                            "citations": [] if event.refused else list(event.citations),
-                            "refused": event.refused,
-                            "removed": [(r.sentence, r.reason) for r in event.removed],
-                            "passages": list(event.passages or given),
-                        }
-                        turns = turns + [turn]
-                        if event.refused:
-                            shown_text = _md_escape(event.text)
-                        else:
-                            shown_text = link_citations(event.text, len(turns), {c.n for c in event.citations})
-                        shown_text += conflicts_note(event.conflicts) + removed_note(event.removed)
-                        yield gr.update(), view(shown_text, done=True), turns, render_sources(turns, names)
+                        reply.thinking = event.thinking
+                        turns = turns + [_turn(question, event, given)]
+                        final = reply.view(_answer_markdown(event, len(turns)), done=True)
+                        yield gr.update(), final, turns, render_sources(turns, names)
         except AssistantError as exc:
-            thinking = ""
-            yield gr.update(), view(f"**Error:** {_md_escape(str(exc))}"), turns, render_sources(turns, names)
+            reply.thinking = ""
+            yield gr.update(), reply.view(f"**Error:** {_md_escape(str(exc))}"), turns, render_sources(turns, names)
 
-    def new_chat():
+    def new_chat(self):
         return "", [], [], _EMPTY_SOURCES
 
     # Chats kept in the browser (History) ----------------------------------------------------------
     # The browser's script (HEAD) reads and writes localStorage; these only turn its JSON into the page.
 
-    def listed(chat_id: str, index: str):
+    def listed(self, chat_id: str, index: str):
         choices = history_choices(index)
         return gr.update(choices=choices, value=chat_id if any(v == chat_id for _, v in choices) else None)
 
-    def restore(chat_id: str, index: str, record: str):
+    def restore(self, chat_id: str, index: str, record: str):
         """Page load: this tab's chat again after a reload; a new tab (no chat id) starts a new chat."""
         cid, messages, turns_ = read_record(record)
         if not chat_id or cid != chat_id:
             cid, messages, turns_ = uuid.uuid4().hex, [], []
-        return messages, turns_, render_sources(turns_, names), cid, listed(cid, index)
+        return messages, turns_, render_sources(turns_, self.names), cid, self.listed(cid, index)
 
-    def snapshot(chat_id: str, messages: list, turns_: list) -> str:
+    def snapshot(self, chat_id: str, messages: list, turns_: list) -> str:
         return chat_record(chat_id, list(messages or []), list(turns_ or []))
 
-    def start_chat(index: str):
-        return uuid.uuid4().hex, listed("", index), gr.update(visible=False)
+    def start_chat(self, index: str):
+        return uuid.uuid4().hex, self.listed("", index), gr.update(visible=False)
 
-    def open_chat(chosen: Optional[str], record: str):
+    def open_chat(self, chosen: Optional[str], record: str):
         cid, messages, turns_ = read_record(record)
         if not chosen or cid != chosen:
             return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(visible=False)
-        return messages, turns_, render_sources(turns_, names), cid, gr.update(visible=False)
+        return messages, turns_, render_sources(turns_, self.names), cid, gr.update(visible=False)
 
-    def delete_chat(chosen: Optional[str], chat_id: str, index: str):
+    def delete_chat(self, chosen: Optional[str], chat_id: str, index: str):
         if chosen and chosen == chat_id:  # the open chat: start a new one
-            return ("", [], [], _EMPTY_SOURCES, uuid.uuid4().hex, listed("", index))
-        return (gr.update(), gr.update(), gr.update(), gr.update(), chat_id, listed(chat_id, index))
+            return ("", [], [], _EMPTY_SOURCES, uuid.uuid4().hex, self.listed("", index))
+        return (gr.update(), gr.update(), gr.update(), gr.update(), chat_id, self.listed(chat_id, index))
 
     # API: /ask ------------------------------------------------------------------------------
 
-    def ask(question: str) -> dict:
+    def ask(self, question: str) -> dict:
         """Answer a question from the indexed documents: {"answer", "citations", "refused", "thinking", "removed", "conflicts"}."""
         try:
-            with current.use() as a:
+            with self.current.use() as a:
                 return a.ask(question).to_dict()
         except AssistantError as exc:
             raise gr.Error(str(exc)) from exc
 
     # Documents --------------------------------------------------------------------------------
 
-    def ingest(files: Optional[list], progress=gr.Progress()):
+    def ingest(self, files: Optional[list], progress=gr.Progress()):
         files = [f for f in (files or []) if f]
         if not files:
-            rows, shown = doc_rows()
+            rows, shown = self.doc_rows()
             return "", rows, gr.update(choices=shown), None
-        upload_dir.mkdir(parents=True, exist_ok=True)
-        max_bytes = int(settings.max_file_mb * 1e6)
-        lines: list[str] = []
-        saved: dict[str, str] = {}  # absolute path in uploads -> shown name
-        backups: dict[str, str] = {}  # a file replaced by an upload of the same name, until it ingests
-        for i, f in enumerate(files):
-            src = Path(f if isinstance(f, (str, Path)) else getattr(f, "path", None) or f["path"])
-            name = safe_filename(src.name)
-            progress((i, len(files)), desc=f"Saving {name}")
-            if Path(name).suffix.lower() not in SUFFIXES:
-                lines.append(f"✗ {name}: not a supported type; upload {' '.join(SUFFIXES)}")
-                continue
-            if src.stat().st_size > max_bytes:
-                lines.append(f"✗ {name}: over the {settings.max_file_mb:g} MB limit (max_file_mb)")
-                continue
-            dest = upload_dir / name
-            if dest.resolve().parent != upload_dir.resolve() or str(dest) in saved:
-                lines.append(f"✗ {name}: refused (the name leads outside the upload folder or repeats)")
-                continue
-            # Copy beside, then rename over: a symlink planted at dest is replaced, never followed.
-            fd, tmp = tempfile.mkstemp(dir=upload_dir, prefix=".upload-")
-            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
-                shutil.copyfileobj(inp, out)
-            if dest.is_file() and not dest.is_symlink():
-                fd, backup = tempfile.mkstemp(dir=upload_dir, prefix=".previous-")
-                os.close(fd)
-                os.replace(dest, backup)
-                backups[str(dest)] = backup
-            os.replace(tmp, dest)
-            saved[str(dest)] = names.show(str(dest))
+        names = self.names
 
-        report = None
-        failed: set[str] = set()
-        if saved:
+        def index(paths: list[str]):
             def step(done: int, total: int, path: str) -> None:
                 progress((done - 1, total), desc=f"Indexing {names.show(path)}")
 
-            try:
-                with current.use() as a:
-                    a.ensure_index()  # first use: the sample corpus first, as for a question
-                    report = a.ingest(list(saved), progress=step)
-                failed = set(report.errors)
-            except AssistantError as exc:
-                lines.append(f"✗ {names.scrub(str(exc), str(upload_dir))}")
-                failed = set(saved)
-        # The upload folder keeps only what is indexed: a failed file goes, the one it replaced comes back.
-        for path in saved:
-            backup = backups.get(path)
-            if path in failed:
-                if backup:
-                    os.replace(backup, path)
-                else:
-                    Path(path).unlink(missing_ok=True)
-            elif backup:
-                Path(backup).unlink(missing_ok=True)
-        if report is not None:
-            for path, message in report.errors.items():
-                shown = names.show(path)
-                text = names.scrub(message, path)
-                lines.append(f"✗ {text}" if text.startswith(shown) else f"✗ {shown}: {text}")
-            good = [n for p, n in saved.items() if p not in failed]
-            if good:
-                lines.insert(0, f"✓ Indexed {', '.join(good)} — {report.summary()}")
-        rows, shown = doc_rows()
-        status = "\n".join(f"- {_md_escape(l)}" for l in lines)
+            with self.current.use() as a:
+                a.ensure_index()  # first use: the sample corpus first, as for a question
+                return a.ingest(paths, progress=step)
+
+        done = uploads.upload(files, self.upload_dir, index, self.settings.max_file_mb,
+                              saving=lambda i, n, name: progress((i, n), desc=f"Saving {name}"))
+        rows, shown = self.doc_rows()
+        status = "\n".join(f"- {_md_escape(line)}" for line in self._upload_lines(done))
         return status, rows, gr.update(choices=shown), None
 
-    def remove(shown_name: Optional[str]):
+    def _upload_lines(self, done: uploads.Uploaded) -> list[str]:
+        """What an upload did, a line each: what was indexed, then each file refused or failed."""
+        names = self.names
+        lines = [f"✗ {refusal}" for refusal in done.refused]
+        if done.error:
+            lines.append(f"✗ {names.scrub(done.error, str(self.upload_dir))}")
+        if done.report is not None:
+            for path, message in done.report.errors.items():
+                shown, text = names.show(path), names.scrub(message, path)
+                lines.append(f"✗ {text}" if text.startswith(shown) else f"✗ {shown}: {text}")
+            if done.indexed:
+                good = ", ".join(names.show(p) for p in done.indexed)
+                lines.insert(0, f"✓ Indexed {good} — {done.report.summary()}")
+        return lines
+
+    def remove(self, shown_name: Optional[str]):
         if not shown_name:
-            rows, shown = doc_rows()
+            rows, shown = self.doc_rows()
             return "Choose a document to remove.", rows, gr.update(choices=shown, value=None)
-        with current.use() as a:
-            match = [d for d in a.documents() if names.show(d["source"]) == shown_name]
+        with self.current.use() as a:
+            match = [d for d in a.documents() if self.names.show(d["source"]) == shown_name]
             try:
                 if not match:
                     raise AssistantError(f"document {shown_name!r}: not in the index")
                 chunks = a.remove(match[0]["source"])
                 message = f"Removed {shown_name} ({chunks} chunks)."
                 path = Path(match[0]["path"])
-                if path.parent == upload_dir and path.is_file():
+                if path.parent == self.upload_dir and path.is_file():
                     path.unlink()  # our own copy of an upload; files elsewhere are never touched
             except AssistantError as exc:
-                message = f"✗ {names.scrub(str(exc), match[0]['path'] if match else '')}"
-        rows, shown = doc_rows()
+                message = f"✗ {self.names.scrub(str(exc), match[0]['path'] if match else '')}"
+        rows, shown = self.doc_rows()
         return _md_escape(message), rows, gr.update(choices=shown, value=None)
 
+    @staticmethod
     def pick_row(evt: gr.SelectData, table):
         try:
             row = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
@@ -752,123 +726,191 @@ def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assis
 
     # Settings ---------------------------------------------------------------------------------
 
-    def switch_model(model: Optional[str]):
-        if not model or model == current.assistant.settings.model:
-            return f"Model: {_label(current.assistant.settings.model)}"
+    def switch_model(self, model: Optional[str]):
+        if not model or model == self.current.assistant.settings.model:
+            return f"Model: {self.label(self.current.assistant.settings.model)}"
         try:
-            new = current.switch(model)
+            new = self.current.switch(model)
         except AssistantError as exc:
-            return f"✗ {_md_escape(names.scrub(str(exc), str(settings.models_dir)))}"
-        return f"Model: {_label(new.settings.model)} (loaded)"
+            return f"✗ {_md_escape(self.names.scrub(str(exc), str(self.settings.models_dir)))}"
+        return f"Model: {self.label(new.settings.model)} (loaded)"
 
-    def _label(model: str) -> str:
-        return next((label for label, value in model_choices if value == model), Path(model).name)
+    def label(self, model: str) -> str:
+        return next((label for label, value in self.model_choices if value == model), Path(model).name)
 
-    # Layout -----------------------------------------------------------------------------------
+    def model_shown(self):
+        model = self.current.assistant.settings.model
+        return model, f"Model: {self.label(model)}"
 
-    with gr.Blocks(title="Ask your documents", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        turns = gr.State([])
-        with gr.Sidebar(label="Settings", open=False, position="left", elem_id="settings"):
-            gr.Markdown("### Settings")
-            top_k = gr.Slider(1, max(20, settings.top_k), value=settings.top_k, step=1,
-                              label="Passages per question (top-k)", elem_id="top-k")
-            temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05,
-                                    label="Temperature (0 = reproducible)", elem_id="temperature")
-            max_tokens = gr.Slider(16, max(2048, settings.max_tokens), value=settings.max_tokens, step=16,
-                                   label="Max answer tokens", elem_id="max-tokens")
-            model = gr.Dropdown(model_choices, value=settings.model, label="Model (GGUF files in models/)",
-                                elem_id="model")
-            model_status = gr.Markdown(f"Model: {_label(settings.model)}", elem_id="model-status")
 
-        gr.Markdown("## Ask your documents\nAnswers come only from the indexed documents, with their sources; "
-                    "nothing leaves this machine. Settings (passages, temperature, answer length, model): "
-                    "the drawer at the top left.")
-        with gr.Tabs():
-            with gr.Tab("Chat", id="chat-tab"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=360):
-                        chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=520, feedback_options=None,
-                                             buttons=["copy", "copy_all"],
-                                             placeholder="Ask a question about your documents.")
-                        with gr.Row():
-                            question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
-                                                  scale=5, lines=1, max_lines=6, autofocus=True, elem_id="question")
-                            send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
-                        with gr.Row():
-                            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop", visible=False)
-                            clear = gr.Button("New chat", size="sm", elem_id="new-chat")
-                        with gr.Accordion("History", open=False, elem_id="history"):
-                            history = gr.Radio([], label="Earlier chats, kept in this browser only",
-                                               elem_id="history-list")
-                            delete = gr.Button("Delete chat", size="sm", elem_id="delete-chat")
-                        # Bridges to the browser's storage (HEAD's script): never shown.
-                        chat_id = gr.Textbox(visible="hidden", elem_id="chat-id")
-                        record = gr.Textbox(visible="hidden", elem_id="chat-record")
-                        index = gr.Textbox(visible="hidden", elem_id="chat-index")
-                    with gr.Column(scale=2, min_width=300):
-                        gr.Markdown("### Sources")
-                        sources = gr.HTML(_EMPTY_SOURCES, elem_id="sources")
-            with gr.Tab("Documents", id="docs-tab"):
-                upload = gr.File(label=f"Add documents: {' '.join(SUFFIXES)}", file_count="multiple",
-                                 type="filepath", elem_id="upload", height=140)
-                docs_status = gr.Markdown(elem_id="docs-status")
-                docs = gr.Dataframe(headers=["Document", "Chunks"], datatype=["str", "number"], interactive=False,
-                                    label="Indexed documents", elem_id="documents", wrap=True)
+# The layout ---------------------------------------------------------------------------------------
+
+
+def _settings_drawer(h: _Handlers) -> dict[str, Any]:
+    settings = h.settings
+    with gr.Sidebar(label="Settings", open=False, position="left", elem_id="settings"):
+        gr.Markdown("### Settings")
+        top_k = gr.Slider(1, max(20, settings.top_k), value=settings.top_k, step=1,
+                          label="Passages per question (top-k)", elem_id="top-k")
+        temperature = gr.Slider(0.0, 2.0, value=settings.temperature, step=0.05,
+                                label="Temperature (0 = reproducible)", elem_id="temperature")
+        max_tokens = gr.Slider(16, max(2048, settings.max_tokens), value=settings.max_tokens, step=16,
+                               label="Max answer tokens", elem_id="max-tokens")
+        model = gr.Dropdown(h.model_choices, value=settings.model, label="Model (GGUF files in models/)",
+                            elem_id="model")
+        model_status = gr.Markdown(f"Model: {h.label(settings.model)}", elem_id="model-status")
+    return dict(top_k=top_k, temperature=temperature, max_tokens=max_tokens, model=model, model_status=model_status)
+
+
+def _chat_tab() -> dict[str, Any]:
+    with gr.Tab("Chat", id="chat-tab"):
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=360):
+                chatbot = gr.Chatbot(label="Chat", elem_id="chat", height=520, feedback_options=None,
+                                     buttons=["copy", "copy_all"],
+                                     placeholder="Ask a question about your documents.")
                 with gr.Row():
-                    doc_pick = gr.Dropdown([], label="Document", scale=4, elem_id="doc-pick")
-                    remove_btn = gr.Button("Remove from index", variant="stop", scale=1, elem_id="remove")
+                    question = gr.Textbox(placeholder="Ask about your documents…", show_label=False,
+                                          scale=5, lines=1, max_lines=6, autofocus=True, elem_id="question")
+                    send = gr.Button("Send", variant="primary", scale=1, min_width=80, elem_id="send")
+                with gr.Row():
+                    stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop", visible=False)
+                    clear = gr.Button("New chat", size="sm", elem_id="new-chat")
+                with gr.Accordion("History", open=False, elem_id="history"):
+                    history = gr.Radio([], label="Earlier chats, kept in this browser only",
+                                       elem_id="history-list")
+                    delete = gr.Button("Delete chat", size="sm", elem_id="delete-chat")
+                # Bridges to the browser's storage (HEAD's script): never shown.
+                chat_id = gr.Textbox(visible="hidden", elem_id="chat-id")
+                record = gr.Textbox(visible="hidden", elem_id="chat-record")
+                index = gr.Textbox(visible="hidden", elem_id="chat-index")
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(_EMPTY_SOURCES, elem_id="sources")
+    return dict(chatbot=chatbot, question=question, send=send, stop=stop, clear=clear, history=history,
+                delete=delete, chat_id=chat_id, record=record, index=index, sources=sources)
 
-        chat_inputs = [question, chatbot, turns, top_k, temperature, max_tokens]
-        chat_outputs = [question, chatbot, turns, sources]
-        common = dict(concurrency_id=LLM_QUEUE, concurrency_limit=1, show_progress="minimal")
-        private = dict(queue=False, api_visibility="private")
-        busy, idle = (lambda: gr.update(visible=True)), (lambda: gr.update(visible=False))
-        # Stop shows from the question until its answer is complete, stopped or replaced.
-        on_submit = question.submit(busy, None, [stop], **private).then(
-            chat, chat_inputs, chat_outputs, api_name="chat", **common)
-        on_send = send.click(busy, None, [stop], **private).then(
-            chat, chat_inputs, chat_outputs, api_visibility="undocumented", **common)
-        generating = [on_submit, on_send]
 
-        def saved(event):
-            """After ``event``: the chat goes into the browser's storage and the History list."""
-            return event.then(snapshot, [chat_id, chatbot, turns], [record], **private).then(
-                lambda cid, rec, idx: listed(cid, idx), [chat_id, record, index], [history], **private,
-                js="(id, record, index) => { const s = window.assistantChats; s.put(record); "
-                   "return [id, record, s.list()]; }")
+def _documents_tab() -> dict[str, Any]:
+    with gr.Tab("Documents", id="docs-tab"):
+        upload = gr.File(label=f"Add documents: {' '.join(SUFFIXES)}", file_count="multiple",
+                         type="filepath", elem_id="upload", height=140)
+        docs_status = gr.Markdown(elem_id="docs-status")
+        docs = gr.Dataframe(headers=["Document", "Chunks"], datatype=["str", "number"], interactive=False,
+                            label="Indexed documents", elem_id="documents", wrap=True)
+        with gr.Row():
+            doc_pick = gr.Dropdown([], label="Document", scale=4, elem_id="doc-pick")
+            remove_btn = gr.Button("Remove from index", variant="stop", scale=1, elem_id="remove")
+    return dict(upload=upload, docs_status=docs_status, docs=docs, doc_pick=doc_pick, remove_btn=remove_btn)
 
-        for event in generating:  # also when stopped: a cancelled event completes, and its chain goes on
-            saved(event.then(idle, None, [stop], **private))
-        stop.click(None, cancels=generating)  # (nothing else on this click: it would race the cancel)
-        fresh = "(index) => [window.assistantChats.list()]"
-        chatbot.clear(new_chat, None, chat_outputs, cancels=generating, **private).then(
-            start_chat, [index], [chat_id, history, stop], js=fresh, **private)
-        clear.click(new_chat, None, chat_outputs, cancels=generating, queue=False, api_name="new_chat").then(
-            start_chat, [index], [chat_id, history, stop], js=fresh, **private)
-        history.input(open_chat, [history, record], [chatbot, turns, sources, chat_id, stop], cancels=generating,
-                      js="(id, record) => [id, window.assistantChats.get(id)]", **private)
-        delete.click(delete_chat, [history, chat_id, index], [question, chatbot, turns, sources, chat_id, history],
-                     js="(chosen, id, index) => { const s = window.assistantChats; s.remove(chosen); "
-                        "return [chosen, id, s.list()]; }", **private)
-        chat_id.change(None, [chat_id], None, js="(id) => { window.assistantChats.open(id); }", **private)
-        demo.load(restore, [chat_id, index, record], [chatbot, turns, sources, chat_id, history], **private,
-                  js="(id, index, record) => { const s = window.assistantChats; const open = s.opened(); "
-                     "return [open, s.list(), s.get(open)]; }")
 
-        upload.upload(ingest, [upload], [docs_status, docs, doc_pick, upload], api_name="ingest",
-                      concurrency_id="index", concurrency_limit=1)
-        remove_btn.click(remove, [doc_pick], [docs_status, docs, doc_pick], api_name="remove",
-                         concurrency_id="index", concurrency_limit=1)
-        docs.select(pick_row, [docs], [doc_pick], api_visibility="private", queue=False)
-        model.input(switch_model, [model], [model_status], api_name="switch_model", **common)
-        demo.load(refresh_docs, None, [docs, doc_pick], api_name="documents")
-        demo.load(lambda: (current.assistant.settings.model, f"Model: {_label(current.assistant.settings.model)}"),
-                  None, [model, model_status], api_visibility="private", queue=False)
-        gr.api(ask, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
+def _layout(h: _Handlers) -> SimpleNamespace:
+    """The page's components (inside a ``gr.Blocks``), by name."""
+    c = SimpleNamespace(turns=gr.State([]), **_settings_drawer(h))
+    gr.Markdown("## Ask your documents\nAnswers come only from the indexed documents, with their sources; "
+                "nothing leaves this machine. Settings (passages, temperature, answer length, model): "
+                "the drawer at the top left.")
+    with gr.Tabs():
+        c.__dict__.update(_chat_tab())
+        c.__dict__.update(_documents_tab())
+    return c
 
+
+# The wiring ---------------------------------------------------------------------------------------
+
+_COMMON = dict(concurrency_id=LLM_QUEUE, concurrency_limit=1, show_progress="minimal")
+_PRIVATE = dict(queue=False, api_visibility="private")
+
+
+def _wire_chat(c: SimpleNamespace, h: _Handlers) -> list:
+    """Questions, Stop and New chat; returns the generating events (what Stop and others cancel)."""
+    chat_inputs = [c.question, c.chatbot, c.turns, c.top_k, c.temperature, c.max_tokens]
+    chat_outputs = [c.question, c.chatbot, c.turns, c.sources]
+    busy, idle = (lambda: gr.update(visible=True)), (lambda: gr.update(visible=False))
+    # Stop shows from the question until its answer is complete, stopped or replaced.
+    on_submit = c.question.submit(busy, None, [c.stop], **_PRIVATE).then(
+        h.chat, chat_inputs, chat_outputs, api_name="chat", **_COMMON)
+    on_send = c.send.click(busy, None, [c.stop], **_PRIVATE).then(
+        h.chat, chat_inputs, chat_outputs, api_visibility="undocumented", **_COMMON)
+    generating = [on_submit, on_send]
+
+    def saved(event):
+        """After ``event``: the chat goes into the browser's storage and the History list."""
+        return event.then(h.snapshot, [c.chat_id, c.chatbot, c.turns], [c.record], **_PRIVATE).then(
+            lambda cid, rec, idx: h.listed(cid, idx), [c.chat_id, c.record, c.index], [c.history], **_PRIVATE,
+            js="(id, record, index) => { const s = window.assistantChats; s.put(record); "
+               "return [id, record, s.list()]; }")
+
+    for event in generating:  # also when stopped: a cancelled event completes, and its chain goes on
+        saved(event.then(idle, None, [c.stop], **_PRIVATE))
+    c.stop.click(None, cancels=generating)  # (nothing else on this click: it would race the cancel)
+    fresh = "(index) => [window.assistantChats.list()]"
+    c.chatbot.clear(h.new_chat, None, chat_outputs, cancels=generating, **_PRIVATE).then(
+        h.start_chat, [c.index], [c.chat_id, c.history, c.stop], js=fresh, **_PRIVATE)
+    c.clear.click(h.new_chat, None, chat_outputs, cancels=generating, queue=False, api_name="new_chat").then(
+        h.start_chat, [c.index], [c.chat_id, c.history, c.stop], js=fresh, **_PRIVATE)
+    return generating
+
+
+def _wire_history(c: SimpleNamespace, h: _Handlers, generating: list) -> None:
+    """The chats in the browser's storage: reopen, delete, and this tab's chat after a reload."""
+    c.history.input(h.open_chat, [c.history, c.record], [c.chatbot, c.turns, c.sources, c.chat_id, c.stop],
+                    cancels=generating, js="(id, record) => [id, window.assistantChats.get(id)]", **_PRIVATE)
+    c.delete.click(h.delete_chat, [c.history, c.chat_id, c.index],
+                   [c.question, c.chatbot, c.turns, c.sources, c.chat_id, c.history],
+                   js="(chosen, id, index) => { const s = window.assistantChats; s.remove(chosen); "
+                      "return [chosen, id, s.list()]; }", **_PRIVATE)
+    c.chat_id.change(None, [c.chat_id], None, js="(id) => { window.assistantChats.open(id); }", **_PRIVATE)
+
+
+def _wire_documents(c: SimpleNamespace, h: _Handlers) -> None:
+    c.upload.upload(h.ingest, [c.upload], [c.docs_status, c.docs, c.doc_pick, c.upload], api_name="ingest",
+                    concurrency_id="index", concurrency_limit=1)
+    c.remove_btn.click(h.remove, [c.doc_pick], [c.docs_status, c.docs, c.doc_pick], api_name="remove",
+                       concurrency_id="index", concurrency_limit=1)
+    c.docs.select(h.pick_row, [c.docs], [c.doc_pick], api_visibility="private", queue=False)
+    c.model.input(h.switch_model, [c.model], [c.model_status], api_name="switch_model", **_COMMON)
+
+
+# The app ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Page:
+    """The built page: ``demo`` to launch, and ``current``, the Assistant in use (``current.assistant``)."""
+
+    demo: gr.Blocks
+    current: _Current
+
+    def close(self) -> None:
+        """Stop serving the page; the Assistants stay open (``current.close()`` closes the one in use)."""
+        self.demo.close()
+
+
+def build_page(assistant: Assistant, factory: Optional[Callable[[Settings], Assistant]] = None) -> Page:
+    """The page around ``assistant``. ``factory(settings)`` builds the Assistant for another model
+    (default: ``Assistant``); the page owns the Assistants it makes, the caller owns ``assistant``
+    unless it is switched away from (then it is closed)."""
+    current = _Current(assistant, factory or Assistant)
+    h = _Handlers(current)
+    with gr.Blocks(title="Ask your documents", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        c = _layout(h)
+        generating = _wire_chat(c, h)
+        _wire_history(c, h, generating)
+        _wire_documents(c, h)
+        demo.load(h.restore, [c.chat_id, c.index, c.record], [c.chatbot, c.turns, c.sources, c.chat_id, c.history],
+                  **_PRIVATE, js="(id, index, record) => { const s = window.assistantChats; const open = s.opened(); "
+                                 "return [open, s.list(), s.get(open)]; }")
+        demo.load(h.refresh_docs, None, [c.docs, c.doc_pick], api_name="documents")
+        demo.load(h.model_shown, None, [c.model, c.model_status], api_visibility="private", queue=False)
+        gr.api(h.ask, api_name="ask", concurrency_id=LLM_QUEUE, concurrency_limit=1)
     demo.queue(default_concurrency_limit=1)
-    demo.current = current  # type: ignore[attr-defined]
-    return demo
+    return Page(demo, current)
+
+
+def build_app(assistant: Assistant, factory: Optional[Callable[[Settings], Assistant]] = None) -> gr.Blocks:
+    """``build_page(...).demo``: the page alone, for a caller that needs no model switch's Assistant."""
+    return build_page(assistant, factory).demo
 
 
 def launch_app(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, auth: Optional[tuple[str, str]] = None,
@@ -891,33 +933,20 @@ def parse_auth(auth: Optional[str]) -> Optional[tuple[str, str]]:
     return user, password
 
 
-def _check_port(host: str, port: int) -> None:
-    """Fail in a line, before loading any model, when the address is taken or invalid."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError as exc:
-            raise AssistantError(
-                f"cannot serve on {host}:{port}: {exc.strerror or exc} (choose another with --port or --host)"
-            ) from exc
-
-
 def serve(settings: Settings, auth: Optional[str] = None) -> int:
     """`assistant serve`: the browser chat on settings.host:settings.port until Ctrl-C."""
     configure()
     credentials = parse_auth(auth)
-    _check_port(settings.host, settings.port)
+    check_port(settings.host, settings.port)
     assistant = Assistant(settings)
-    demo = None
+    page = None
     previous = signal.getsignal(signal.SIGTERM)
     try:
         print("Preparing the index…", flush=True)
         assistant.ensure_index()
-        demo = build_app(assistant)
+        page = build_page(assistant)
         try:
-            url = launch_app(demo, settings.host, settings.port, credentials)
+            url = launch_app(page.demo, settings.host, settings.port, credentials)
         except OSError as exc:
             raise AssistantError(f"cannot serve on {settings.host}:{settings.port}: {exc}") from exc
         shown = url
@@ -937,7 +966,7 @@ def serve(settings: Settings, auth: Optional[str] = None) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        if demo is not None:
-            demo.close()
-            demo.current.close()  # type: ignore[attr-defined]
+        if page is not None:
+            page.close()
+            page.current.close()
         assistant.close()

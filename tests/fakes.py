@@ -7,7 +7,7 @@ import re
 import socket
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Callable, Iterator, Optional, Sequence, Union
 
 import numpy as np
@@ -68,6 +68,42 @@ class ScriptedLLM:
 
     def close(self) -> None:
         self.closed = True
+
+
+class CountingLLM(ScriptedLLM):
+    """A ScriptedLLM that streams each piece after ``delay`` seconds and counts, for the tests of
+    queues and cancels: the generation options asked for, the streams started, running at once
+    (``max_active``: the most ever) and closed, and each stream's question. ``exclusive``: one
+    stream at a time, as LlamaCppLLM holds a lock for a whole stream (llama.cpp is not re-entrant)."""
+
+    def __init__(self, script: Script = "Answer [1].", delay: float = 0.0, exclusive: bool = False, **kw) -> None:
+        super().__init__(script, **kw)
+        self.delay = delay
+        self.exclusive = threading.Lock() if exclusive else None
+        self.options: list[tuple[int, float]] = []
+        self.questions: list[str] = []
+        self.active = self.max_active = self.started = self.closed_streams = 0
+        self._lock = threading.Lock()
+
+    def stream(self, messages, max_tokens: int, temperature: float, seed: int = 0) -> Iterator[str]:
+        with self.exclusive or nullcontext():
+            yield from self._counted(messages, max_tokens, temperature, seed)
+
+    def _counted(self, messages, max_tokens: int, temperature: float, seed: int) -> Iterator[str]:
+        with self._lock:
+            self.options.append((max_tokens, temperature))
+            self.questions.append(messages[-1]["content"])
+            self.active += 1
+            self.started += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            for piece in super().stream(messages, max_tokens, temperature, seed):
+                time.sleep(self.delay)
+                yield piece
+        finally:
+            with self._lock:
+                self.active -= 1
+                self.closed_streams += 1
 
 
 # Plumbing shared by the tests that serve something on loopback ------------------------------------

@@ -17,9 +17,8 @@ import pytest
 
 from assistant import Assistant
 
-from .conftest import ARTIFACTS, PROJECT_ROOT, SMALL_MODEL
-from .fakes import HashEmbedder
-from .test_ui import SINGER, SINGER_REPLY, RecordingLLM, free_port, running
+from .conftest import ARTIFACTS, PROJECT_ROOT, SINGER, SINGER_REPLY, SMALL_MODEL, running
+from .fakes import CountingLLM, HashEmbedder, free_port
 
 pytestmark = pytest.mark.browser
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -102,7 +101,7 @@ def script_by_question(messages):
 
 @pytest.fixture
 def fake_app(settings):
-    llm = RecordingLLM(script_by_question)
+    llm = CountingLLM(script_by_question)
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, demo):
         yield url, llm
 
@@ -280,7 +279,7 @@ def test_upload_answer_from_it_report_a_bad_file_and_remove_it(browser, fake_app
 
 
 def test_settings_drawer_stop_button_and_two_tabs_in_order(browser, settings):
-    llm = RecordingLLM("Carnegie Endowment " * 60 + "[1].", delay=0.03)
+    llm = CountingLLM("Carnegie Endowment " * 60 + "[1].", delay=0.03)
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
         first, second = Page(browser, url), Page(browser, url)
         # Settings drawer: top-k and max tokens reach the model.
@@ -398,7 +397,7 @@ def test_the_page_shows_sources_that_differ_and_what_was_removed(browser, tmp_pa
     (corpus / "city.txt").write_text("Harbor Lights opened the Porto Verde terminal on Wednesday, the city said.\n")
     settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models")
     reply = "Harbor Lights opened the Porto Verde terminal on Tuesday [1]. It was designed by Arup Studio [1]."
-    with Assistant(settings, embedder=HashEmbedder(), llm=RecordingLLM(reply)) as a, running(a) as (url, _):
+    with Assistant(settings, embedder=HashEmbedder(), llm=CountingLLM(reply)) as a, running(a) as (url, _):
         p = Page(browser, url)
         p.ask("On which day did Harbor Lights open the Porto Verde terminal?", 1)
         answer = p.answer()

@@ -7,7 +7,7 @@ from assistant.chunking import chunk_document
 from assistant.text import sentence_spans as split_sentences
 from assistant.errors import AssistantError
 
-from .conftest import ARTICLES
+from .conftest import ARTICLES, pdf_with_text
 from .fakes import HashEmbedder
 
 COUNT = HashEmbedder().count_tokens
@@ -94,33 +94,9 @@ def test_html_keeps_visible_text_only(tmp_path):
     assert doc.text == "Alibaba released QwQ-32B.\nSecond & last."
 
 
-def _pdf_with_text(text: str) -> bytes:
-    """A minimal one-page PDF with a real text layer."""
-    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 def test_pdf_text_layer_is_read(tmp_path):
     path = tmp_path / "note.pdf"
-    path.write_bytes(_pdf_with_text("The secret launch code is PINEAPPLE-42."))
+    path.write_bytes(pdf_with_text("The secret launch code is PINEAPPLE-42."))
     assert "PINEAPPLE-42" in documents.load(path).text
 
 

@@ -410,7 +410,7 @@ def test_every_format_is_listed_in_one_place_and_everyone_shows_it():
 def test_the_page_takes_every_format_markdown_included_and_its_answers_say_where(make_assistant, tmp_path):
     from gradio_client import handle_file
 
-    from .test_ui import client, running
+    from .conftest import client, running
 
     a = make_assistant("The budget for the lighthouse project is 42,000 kroner [1].")
     deck = make_pptx(tmp_path / "deck.pptx")
@@ -421,7 +421,7 @@ def test_the_page_takes_every_format_markdown_included_and_its_answers_say_where
     with running(a) as (url, demo):
         # The box lists the formats. Gradio's own file_types filter is left unset: it refuses a whole
         # batch with one unsupported file in it, where the page names that file and indexes the rest.
-        upload = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "upload")
+        upload = next(b for b in demo.demo.blocks.values() if getattr(b, "elem_id", None) == "upload")
         assert " ".join(readers.EXTENSIONS) in upload.label
         c = client(url)
         status, *_ = c.predict([handle_file(str(p)) for p in (deck, notes, other)], api_name="/ingest")

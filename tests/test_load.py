@@ -11,7 +11,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,52 +19,27 @@ import pytest
 from assistant import Assistant
 from assistant.config import PROJECT_ROOT
 
-from .conftest import SMALL_MODEL
-from .fakes import HashEmbedder, ScriptedLLM
-from .test_ui import client, last_messages, running, text_of
+from .conftest import SMALL_MODEL, client, last_messages, running, text_of
+from .fakes import CountingLLM, HashEmbedder
 
 CLIENTS = 8
 
 
-class EchoLLM(ScriptedLLM):
+class EchoLLM(CountingLLM):
     """Answers "Item N …" for a question about item N, streamed in small pieces, slowly enough
-    that the clients' requests overlap; records how many streams ever ran at once."""
+    that the clients' requests overlap; counts the streams (CountingLLM)."""
 
     def __init__(self, delay: float = 0.002, exclusive: bool = False) -> None:
-        super().__init__(self.reply, piece=2)
-        self.delay = delay
-        # LlamaCppLLM holds a lock for a whole stream (llama.cpp contexts are not re-entrant).
-        self.exclusive = threading.Lock() if exclusive else None
-        self.active = self.max_active = self.started = self.closed = 0
-        self.order: list[int] = []
-        self._lock = threading.Lock()
+        super().__init__(self.reply, delay=delay, exclusive=exclusive, piece=2)
 
     @staticmethod
-    def reply(messages) -> str:
-        n = re.findall(r"item (\d+)", messages[-1]["content"])[-1]
+    def item(question: str) -> int:
+        return int(re.findall(r"item (\d+)", question)[-1])
+
+    @classmethod
+    def reply(cls, messages) -> str:
+        n = cls.item(messages[-1]["content"])
         return f"Item {n} is answered for client {n} alone, with its own number {n} [1]."
-
-    def stream(self, messages, max_tokens, temperature, seed=0):
-        if self.exclusive:
-            with self.exclusive:
-                yield from self._stream(messages, max_tokens, temperature, seed)
-        else:
-            yield from self._stream(messages, max_tokens, temperature, seed)
-
-    def _stream(self, messages, max_tokens, temperature, seed=0):
-        with self._lock:
-            self.active += 1
-            self.started += 1
-            self.max_active = max(self.max_active, self.active)
-            self.order.append(int(re.findall(r"item (\d+)", messages[-1]["content"])[-1]))
-        try:
-            for piece in super().stream(messages, max_tokens, temperature, seed):
-                time.sleep(self.delay)
-                yield piece
-        finally:
-            with self._lock:
-                self.active -= 1
-                self.closed += 1
 
 
 @pytest.fixture
@@ -148,7 +122,7 @@ def test_a_cancelled_stream_frees_the_queue_for_the_others_and_the_next_question
         deadline = time.time() + 30
         while llm.started == 0 and time.time() < deadline:
             time.sleep(0.01)
-        running_item = llm.order[0]
+        running_item = EchoLLM.item(llm.questions[0])
         queued_item = next(i for i in range(4) if i != running_item)
         jobs[running_item].cancel()  # mid-stream
         jobs[queued_item].cancel()  # still waiting in the queue
@@ -160,7 +134,7 @@ def test_a_cancelled_stream_frees_the_queue_for_the_others_and_the_next_question
     for i, final in finished.items():
         assert f"Item {i} is answered for client {i} alone" in text_of(last_messages(final[1])[1])
     assert f"Item {running_item} is answered" in again["answer"]
-    assert llm.closed == llm.started and llm.max_active == 1  # the cancelled stream was closed, not left running
+    assert llm.closed_streams == llm.started and llm.max_active == 1  # the cancelled stream was closed, not left running
     # Whether the queued job is skipped is not asserted: gradio_client sends a queued job's cancel
     # only when the server next messages it, which can be the moment its turn comes (seen in CI).
 

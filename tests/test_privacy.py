@@ -15,9 +15,8 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.ui import launch_app
 
-from .conftest import ARTICLES, SMALL_MODEL
-from .fakes import HashEmbedder, ScriptedLLM
-from .test_ui import SINGER, SINGER_REPLY, client, free_port, last_messages, running, text_of
+from .conftest import ARTICLES, SINGER, SINGER_REPLY, SMALL_MODEL, client, last_messages, running, text_of
+from .fakes import HashEmbedder, ScriptedLLM, free_port
 
 
 def listening_addresses(port: int) -> list[str]:

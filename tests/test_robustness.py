@@ -20,9 +20,8 @@ import pytest
 from assistant import Assistant, AssistantError, Settings
 from assistant import cli, documents
 
-from .conftest import ARTICLES, SMALL_MODEL
+from .conftest import ARTICLES, SMALL_MODEL, pdf_with_text
 from .fakes import HashEmbedder, ScriptedLLM
-from .test_documents import _pdf_with_text
 
 SINGER = "Where is Scott Singer a visiting scholar?"
 
@@ -34,7 +33,7 @@ def _fingerprint(a: Assistant) -> dict:
 def _encrypted_pdf() -> bytes:
     from pypdf import PdfReader, PdfWriter
 
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(_pdf_with_text("The vault code is 4417."))))
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_with_text("The vault code is 4417."))))
     writer.encrypt(user_password="secret", owner_password="owner")  # RC4: no extra dependency
     out = io.BytesIO()
     writer.write(out)
@@ -78,7 +77,7 @@ def test_a_batch_of_bad_files_each_named_in_one_line_the_rest_indexed_the_index_
         "blank.md": (b"  \n\t\n   \n", "no text to index"),
         "image.txt": (bytes(range(256)) * 64, "binary"),
         "broken.pdf": (b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\ntrailer <<", "malformed PDF"),
-        "truncated.pdf": (_pdf_with_text("The harbour code is 9915.")[:300], "PDF"),
+        "truncated.pdf": (pdf_with_text("The harbour code is 9915.")[:300], "PDF"),
         "locked.pdf": (_encrypted_pdf(), "encrypted PDF, a password is needed"),
         "scan.pdf": (_scanned_pdf(), "no text layer"),
         "scripts.html": (b"<html><head><style>p{color:red}</style><script>var x = 'not text';</script></head>"
@@ -377,7 +376,7 @@ def test_bad_questions_through_the_http_api(make_assistant):
 
 
 def test_bad_questions_through_the_page(make_assistant):
-    from .test_ui import client, last_messages, running, text_of
+    from .conftest import client, last_messages, running, text_of
 
     with running(make_assistant("Carnegie Endowment [1].")) as (url, _):
         c = client(url)
@@ -418,7 +417,7 @@ def test_cli_user_errors_print_one_line_without_traceback(tmp_path, make_assista
 
 
 def test_bad_models_through_the_page_keep_the_current_one(make_assistant, settings, tmp_path):
-    from .test_ui import client, running
+    from .conftest import client, running
 
     settings.models_dir.mkdir()
     with open(SMALL_MODEL, "rb") as src:

@@ -4,90 +4,18 @@ on fake backends (HashEmbedder, ScriptedLLM) over a real Chroma store."""
 from __future__ import annotations
 
 import re
-import socket
-import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
 from assistant import Assistant, AssistantError
-from assistant.ui import build_app, launch_app, link_citations, parse_auth, safe_filename
+from assistant.ui import link_citations, parse_auth
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .conftest import SINGER, SINGER_REPLY, client, last_messages, running, text_of
+from .fakes import CountingLLM, HashEmbedder, ScriptedLLM
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
-
-SINGER = "Where is Scott Singer a visiting scholar?"
-SINGER_REPLY = "Scott Singer is a visiting scholar at the Carnegie Endowment for International Peace [1]."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def running(assistant: Assistant, **kw):
-    """The page around ``assistant`` served on a free loopback port; yields (url, demo)."""
-    demo = build_app(assistant, factory=kw.pop("factory", None))
-    url = launch_app(demo, "127.0.0.1", free_port(), **kw)
-    try:
-        yield url, demo
-    finally:
-        demo.close()
-
-
-def client(url: str, **kw) -> Client:
-    return Client(url, verbose=False, download_files=False, **kw)
-
-
-def last_messages(chat: list) -> tuple[list[dict], dict]:
-    """The assistant messages of the last turn: (thinking messages, answer message)."""
-    tail = []
-    for m in reversed(chat):
-        if m["role"] == "user":
-            break
-        tail.insert(0, m)
-    thinking = [m for m in tail if (m.get("metadata") or {}).get("title") == "Thinking"]
-    answer = [m for m in tail if not (m.get("metadata") or {}).get("title")]
-    return thinking, answer[-1] if answer else {}
-
-
-def text_of(message: dict) -> str:
-    content = message.get("content")
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
-    return content or ""
-
-
-class RecordingLLM(ScriptedLLM):
-    """A ScriptedLLM that also records the generation options and how many streams run at once."""
-
-    def __init__(self, *a, delay: float = 0.0, **kw) -> None:
-        super().__init__(*a, **kw)
-        self.options: list[tuple[int, float]] = []
-        self.delay = delay
-        self.active = 0
-        self.max_active = 0
-        self.closed_streams = 0
-        self._lock = threading.Lock()
-
-    def stream(self, messages, max_tokens, temperature, seed=0):
-        self.options.append((max_tokens, temperature))
-        with self._lock:
-            self.active += 1
-            self.max_active = max(self.max_active, self.active)
-        try:
-            for piece in super().stream(messages, max_tokens, temperature, seed):
-                time.sleep(self.delay)
-                yield piece
-        finally:
-            with self._lock:
-                self.active -= 1
-                self.closed_streams += 1
+from gradio_client import handle_file  # noqa: E402
 
 
 # The /ask API ---------------------------------------------------------------------------------------
@@ -136,7 +64,7 @@ def test_chat_streams_then_links_citations_to_the_sources_panel(make_assistant, 
 
 def test_follow_up_sends_the_answer_text_as_history_and_never_the_thinking(settings):
     replies = iter(["<think>secret pondering</think>Singer is at Carnegie [1].", "He studies AI in China [1]."])
-    llm = RecordingLLM(lambda messages: next(replies))
+    llm = CountingLLM(lambda messages: next(replies))
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
         c = client(url)
         first = c.predict(SINGER, api_name="/chat")
@@ -175,7 +103,7 @@ def test_refusal_is_shown_plainly_without_citations(make_assistant):
 
 
 def test_settings_reach_the_model(settings):
-    llm = RecordingLLM("Carnegie [1].")
+    llm = CountingLLM("Carnegie [1].")
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
         c = client(url)
         job = c.submit(SINGER, [], 2, 0.7, 64, api_name="/chat")
@@ -186,7 +114,7 @@ def test_settings_reach_the_model(settings):
 
 
 def test_stop_cancels_the_generation_and_frees_the_queue(settings):
-    llm = RecordingLLM("word " * 200, delay=0.05)
+    llm = CountingLLM("word " * 200, delay=0.05)
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
         c = client(url)
         job = c.submit(SINGER, api_name="/chat")
@@ -203,7 +131,7 @@ def test_stop_cancels_the_generation_and_frees_the_queue(settings):
 
 
 def test_generation_is_queued_one_at_a_time_across_sessions(settings):
-    llm = RecordingLLM(SINGER_REPLY, delay=0.01)
+    llm = CountingLLM(SINGER_REPLY, delay=0.01)
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
         clients = [client(url) for _ in range(3)]
         jobs = [clients[0].submit(SINGER, api_name="/chat"), clients[1].submit(SINGER, api_name="/ask"),
@@ -260,24 +188,6 @@ def test_documents_can_be_removed_by_their_shown_name(make_assistant, settings, 
     shown = [row[0] for row in table["data"]]
     assert "uploads/note.txt" not in shown and "001_60b042e0a4f50d15.txt" not in shown and len(shown) == 4
     assert (settings.corpus[0] / "001_60b042e0a4f50d15.txt").exists()  # files outside uploads are never touched
-
-
-@pytest.mark.parametrize(
-    "raw, safe",
-    [
-        ("../../etc/passwd.md", "passwd.md"),
-        ("..\\..\\windows\\evil.txt", "evil.txt"),
-        ("/abs/path/notes.md", "notes.md"),
-        ("..", "upload"),
-        (".bashrc.md", "bashrc.md"),
-        ("a..b.md", "a.b.md"),
-        ("résumé (final).pdf", "résumé _final_.pdf"),
-        ("x" * 300 + ".md", "x" * 117 + ".md"),
-        ("", "upload"),
-    ],
-)
-def test_upload_names_cannot_leave_the_upload_folder(raw, safe):
-    assert safe_filename(raw) == safe
 
 
 # Settings, model switch, auth -------------------------------------------------------------------------
