@@ -28,7 +28,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from html.parser import HTMLParser
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 from .errors import AssistantError
 
@@ -82,7 +82,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def decode(data: bytes, name: str) -> str:
-    """Bytes of a text file as text: UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252."""
+    """Bytes of a text file as text: UTF-8 (BOM or not), UTF-16 with a BOM, else a legacy encoding
+    (``_legacy``: Windows-1252 unless charset-normalizer finds a better one)."""
     if data.startswith(b"\xef\xbb\xbf"):
         return data[3:].decode("utf-8", errors="replace")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -96,12 +97,43 @@ def decode(data: bytes, name: str) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    # Not UTF-8: legacy single-byte text (Windows-1252 is a superset of Latin-1's printables).
-    text = data.decode("cp1252", errors="replace")
+    text = _legacy(data)
     controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\t\n\r\f")
     if controls > len(text[:8192]) * 0.05:
         raise AssistantError(f"{name}: looks like a binary file, not text")
     return text
+
+
+_ASCII = bytes(range(32, 127))
+
+
+def _legacy(data: bytes) -> str:
+    """Text that is not UTF-8. Windows-1252 (a superset of Latin-1's printables) when it reads as
+    text; else charset-normalizer's best guess that keeps ASCII as ASCII and names a language
+    (Cyrillic in cp1251 or KOI8-R, Greek, Central European, Shift-JIS, GB18030 …), if it reads
+    clearly better; else Windows-1252 with undecodable bytes replaced."""
+    from charset_normalizer import from_bytes
+    from charset_normalizer.md import mess_ratio
+
+    try:
+        western: Optional[str] = data.decode("cp1252")
+    except UnicodeDecodeError:
+        western = None
+    sample = data[:65536]
+    mess = mess_ratio(western[:65536], 1.0) if western is not None else 1.0
+    if western is not None and (len(data) < 16 or mess < 0.5):
+        return western
+    for match in from_bytes(sample):
+        try:
+            ascii_safe = _ASCII.decode(match.encoding) == _ASCII.decode()
+        except (LookupError, UnicodeDecodeError):
+            ascii_safe = False
+        if ascii_safe and match.language != "Unknown" and match.chaos + 0.2 < mess:
+            try:
+                return data.decode(match.encoding)
+            except UnicodeDecodeError:
+                break  # the sample decoded, the whole file does not
+    return western if western is not None else data.decode("cp1252", errors="replace")
 
 
 def read_text(data: bytes, name: str) -> Extracted:

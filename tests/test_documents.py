@@ -86,6 +86,24 @@ def test_legacy_encodings_are_decoded(tmp_path):
     assert documents.load(tmp_path / "utf16.txt").text == "Grüße aus Köln."
 
 
+@pytest.mark.parametrize("text, encoding", [
+    ("Le café de Zürich coûte 5 €, dit Frédéric — déjà vu.", "cp1252"),
+    ("Smart “quotes” and – dashes… from a Word export; naïve résumé.", "cp1252"),
+    ("Привет! Это тестовый документ о погоде в Москве.", "cp1251"),
+    ("В Москве сегодня солнечно, температура двадцать градусов.", "koi8_r"),
+    ("Η Αθήνα είναι η πρωτεύουσα της Ελλάδας.", "cp1253"),
+    ("Żółć gęślą jaźń — Kraków jest pięknym miastem.", "cp1250"),
+    ("日本語のテキストです。東京は日本の首都です。", "shift_jis"),
+    ("这是一个中文文本。北京是中国的首都。", "gb18030"),
+])
+def test_text_in_a_legacy_encoding_reads_as_written(tmp_path, text, encoding):
+    """Windows-1252 first (Western text never turns into another script); other encodings found by
+    charset-normalizer when Windows-1252 would read as mojibake."""
+    path = tmp_path / "legacy.txt"
+    path.write_bytes(text.encode(encoding))
+    assert documents.load(path).text == text
+
+
 def test_html_keeps_visible_text_only(tmp_path):
     path = tmp_path / "page.html"
     path.write_text("<html><head><title>T</title><script>alert(1)</script></head><body><nav>Menu</nav>"
