@@ -155,7 +155,9 @@ def _invalid(error: dict[str, Any], ingest: bool) -> APIError:
     loc = [part for part in error.get("loc", ()) if part != "body"]
     if error.get("type") == "json_invalid":
         return APIError(400, f"request body: not valid JSON ({error.get('ctx', {}).get('error', error['msg'])})")
-    if not loc and isinstance(error.get("input"), bytes):  # a Content-Type other than JSON's
+    if not loc and isinstance(error.get("input"), bytes):
+        # No JSON Content-Type: refused, so that a web page cannot post here from a browser (a
+        # "simple" cross-site request carries text/plain or a form, or no type at all).
         return APIError(400, "request body: expected JSON, with the header 'Content-Type: application/json'")
     # The innermost field this module knows what to expect of (union members' names dropped).
     fields = [i for i, part in enumerate(loc) if part in _EXPECTED or part in ("type", "text")]
@@ -456,7 +458,7 @@ def create_app(assistant: Any, auth_token: Optional[str] = None, model_id: Optio
     created = int(time.time())
     models = _Models(assistant)
     app = FastAPI(title="assistant", description="Cited answers from your documents, OpenAI-compatible.",
-                  version="0.1.0", docs_url=None, redoc_url=None, strict_content_type=False)
+                  version="0.1.0", docs_url=None, redoc_url=None)
     _handle_errors(app)
     _openapi(app)
     v1 = dict(dependencies=[Depends(_token_check(auth_token))], responses={**_AUTH, **_ERRORS})

@@ -441,8 +441,13 @@ def test_api_token_and_routes(api, tmp_path):
     ok = {"Authorization": "Bearer s3cret"}
     assert client.get("/v1/models", headers=ok).json()["data"][0]["id"] == "scripted"
     assert client.get("/v1/documents").status_code == 401
-    assert client.post("/v1/chat/completions", content=b"{not json", headers=ok).json()["error"]["message"].startswith(
+    as_json = {**ok, "Content-Type": "application/json"}
+    assert client.post("/v1/chat/completions", content=b"{not json", headers=as_json).json()["error"]["message"].startswith(
         "request body: not valid JSON")
+    for kind in (None, "text/plain", "application/x-www-form-urlencoded"):  # what a cross-site page can send
+        plain = client.post("/v1/chat/completions", content=json.dumps(_chat()).encode(),
+                            headers={**ok, **({"Content-Type": kind} if kind else {})})
+        assert plain.status_code == 400 and "Content-Type: application/json" in plain.json()["error"]["message"]
     assert client.get("/v1/nothing", headers=ok).status_code == 404
 
     folder = tmp_path / "notes"
