@@ -1043,11 +1043,22 @@ def table(results: dict[str, Any]) -> str:
         for m in ("dense", "bm25", "fused"):
             lines.append(f"{m:<8} {acc[m]['top1']:>5} {acc[m]['top3']:>5} {acc[m]['top5']:>5}")
         lines += ["", f"== retrieval latency, Assistant.retrieve(q, k={r['k']}) ==",
-                  f"{'chunks':>8} {'p50 ms':>8} {'p95 ms':>8} {'embed':>7} {'chroma':>7} {'bm25':>7} {'cold s':>7}"]
+                  f"{'chunks':>8} {'p50 ms':>8} {'p95 ms':>8} {'embed':>7} {'chroma':>7} {'bm25':>7} {'cold s':>7} "
+                  f"{'build s':>8}"]
         for lat in r["latency"].values():
             p = lat["parts_p50_ms"]
             lines.append(f"{lat['chunks']:>8} {lat['p50_ms']:>8} {lat['p95_ms']:>8} {p['embed']:>7} "
-                         f"{p['chroma_query']:>7} {p['bm25']:>7} {lat['cold_first_query_s']:>7}")
+                         f"{p['chroma_query']:>7} {p['bm25']:>7} {lat['cold_first_query_s']:>7} "
+                         f"{lat.get('first_query_building_bm25_s') or '-':>8}")
+        if r.get("bm25_only"):
+            lines += ["", "== BM25 alone (build and serve in their own processes) ==",
+                      f"{'chunks':>8} {'build s':>8} {'save s':>7} {'MB':>6} {'RSS MB':>7} {'load s':>7} "
+                      f"{'p50 ms':>7} {'p95 ms':>7} {'RSS MB':>7}"]
+            for pt in r["bm25_only"].values():
+                b, sv = pt["build"], pt["serve"]
+                lines.append(f"{b['chunks']:>8} {b['build_s']:>8} {b['save_s']:>7} {b['saved_mb']:>6} "
+                             f"{b['peak_rss_mb']:>7} {sv['load_and_first_query_s']:>7} {sv['p50_ms']:>7} "
+                             f"{sv['p95_ms']:>7} {sv['peak_rss_mb']:>7}")
     if "answer" in st:
         a = st["answer"]
         f = a["followup"]
