@@ -19,7 +19,7 @@ import pytest
 from assistant import Assistant, AssistantError, Settings, documents, readers
 from assistant.chunking import chunk_document
 
-from .conftest import SMALL_MODEL
+from .conftest import SMALL_MODEL, pdf_pages
 from .fakes import HashEmbedder, ScriptedLLM
 
 COUNT = HashEmbedder().count_tokens
@@ -181,31 +181,6 @@ def make_ipynb(path: Path) -> Path:
     }
     path.write_text(json.dumps(notebook))
     return path
-
-
-def pdf_pages(*pages: str) -> bytes:
-    """A minimal PDF with one page of real text layer for each string."""
-    n = len(pages)
-    font = 3 + 2 * n
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
-               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (b" ".join(b"%d 0 R" % (3 + 2 * i) for i in range(n)), n)]
-    for i, text in enumerate(pages):
-        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
-        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
-                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * i, font))
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for i, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
 
 
 def make_pdf(path: Path) -> Path:

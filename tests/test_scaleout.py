@@ -29,7 +29,7 @@ from assistant.generation import OpenAICompatLLM
 from assistant.prompting import SYSTEM_PROMPT
 
 from .conftest import ARTICLES, SMALL_MODEL
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, ScriptedLLM, free_port, serving
 
 BIN = Path(sys.executable).parent
 QUESTION = "Where is Scott Singer a visiting scholar?"
@@ -37,12 +37,6 @@ SINGER = "003_5ecbd052469d47e5.txt"
 
 
 # Servers ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -480,36 +474,22 @@ class SlowLLM(ScriptedLLM):
 
 
 def test_api_a_client_that_leaves_mid_stream_frees_the_model(settings):
-    import uvicorn
-
     from assistant.server import create_app
 
     llm = SlowLLM()
-    with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a:
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(a), host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not server.started and thread.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert server.started, "uvicorn did not start"
-            url = f"http://127.0.0.1:{port}/v1/chat/completions"
-            with httpx.stream("POST", url, json=_chat(stream=True), timeout=30) as response:
-                for n, _ in enumerate(response.iter_lines()):
-                    if n > 4:
-                        break  # leave after a few tokens
-            deadline = time.monotonic() + 10
-            while not llm.stopped and time.monotonic() < deadline:
-                time.sleep(0.05)
-            assert llm.stopped  # the generation stopped when the client left...
-            llm.slow, llm.script = False, "Carnegie [1]."
-            reply = httpx.post(url, json=_chat(), timeout=10)  # ...and the lock is free for the next one
-            assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "Carnegie [1]."
-        finally:
-            server.should_exit = True
-            thread.join(10)
+    with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, serving(create_app(a)) as base:
+        url = f"{base}/v1/chat/completions"
+        with httpx.stream("POST", url, json=_chat(stream=True), timeout=30) as response:
+            for n, _ in enumerate(response.iter_lines()):
+                if n > 4:
+                    break  # leave after a few tokens
+        deadline = time.monotonic() + 10
+        while not llm.stopped and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert llm.stopped  # the generation stopped when the client left...
+        llm.slow, llm.script = False, "Carnegie [1]."
+        reply = httpx.post(url, json=_chat(), timeout=10)  # ...and the lock is free for the next one
+        assert reply.status_code == 200 and reply.json()["choices"][0]["message"]["content"] == "Carnegie [1]."
 
 
 def test_corpus_folders_from_the_environment(monkeypatch):
