@@ -145,9 +145,12 @@ class LexicalIndex:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
         for other in cache_dir.iterdir():  # older contents; a reader that mapped them keeps its pages
-            stale_tmp = other.name.startswith(".tmp-") and time.time() - other.stat().st_mtime > 3600
-            if other != final and (stale_tmp or not other.name.startswith(".")):
-                shutil.rmtree(other, ignore_errors=True)
+            try:  # another process may be cleaning up at the same time
+                stale_tmp = other.name.startswith(".tmp-") and time.time() - other.stat().st_mtime > 3600
+                if other != final and (stale_tmp or not other.name.startswith(".")):
+                    shutil.rmtree(other, ignore_errors=True)
+            except OSError:
+                pass
         return final
 
     @classmethod

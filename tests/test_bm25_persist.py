@@ -163,3 +163,30 @@ def test_a_store_that_cannot_name_its_contents_is_rebuilt_per_process(open_assis
     assert first.retriever.builds == 1 and saved(first) == []
     first.retrieve(QUESTION)
     assert first.retriever.builds == 1  # unchanged version: kept in memory as before
+
+
+def test_an_ingest_by_another_process_is_seen_and_its_save_reused(open_assistant, settings, tmp_path):
+    import subprocess
+    import sys
+
+    from assistant.config import PROJECT_ROOT
+
+    reader = open_assistant()
+    reader.retrieve(QUESTION)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "zebra.txt").write_text("Zebracorn sightings doubled near the old lighthouse last spring.\n")
+    script = (
+        "import sys; from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
+        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
+        "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:\n"
+        f"    a.ingest([{str(notes)!r}])\n"
+        "    assert a.retriever.bm25('zebracorn', 1)[0].text.startswith('Zebracorn')\n"
+        "    print(a.retriever.builds)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["1"]  # the other process built (and saved) the new contents
+    assert reader.retriever.bm25("zebracorn lighthouse", 1)[0].text.startswith("Zebracorn")
+    assert reader.retriever.builds == 1  # ...which this one loaded instead of rebuilding
