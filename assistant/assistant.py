@@ -227,7 +227,9 @@ class Assistant:
         question = _check_question(question)
         turns = _pairs(history or [])
         s = self.settings
-        llm = self.llm  # first: a bad model path fails before any other work
+        llm = self.llm  # a child process may load the model meanwhile (isolate_engine) …
+        self.embedder  # … while this one loads MiniLM
+        llm.n_ctx  # a bad model fails here, before any other work is seen
         query = condense_query(question, turns)
         passages = self.retrieve(query, k or s.top_k)
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)

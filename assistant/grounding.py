@@ -97,6 +97,7 @@ class Claim:
     names: tuple[tuple[str, tuple[str, ...]], ...]  # (as written, its terms)
     words: frozenset[str]
     negated: bool
+    restates: bool = False  # only the question's own words: nothing new to support
 
     @property
     def has_values(self) -> bool:
@@ -168,8 +169,12 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     return out
 
 
-def claims(sentence: str, proper: frozenset[str]) -> list[Claim]:
-    """The clauses of an answer sentence as claims (citation markers left out)."""
+def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
+    """The clauses of an answer sentence as claims (citation markers left out).
+
+    A clause made only of the ``question``'s terms, with no number, restates what was asked ("X
+    could appeal to buyers who want cheaper AI because…"): it is marked, and needs no support
+    beyond its names being in the sources."""
     body = txt.strip_citations(sentence)
     out = []
     for clause in (c for c in _CLAUSES.split(body) if c and c.strip()):
@@ -179,7 +184,8 @@ def claims(sentence: str, proper: frozenset[str]) -> list[Claim]:
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
         units = {n.unit for n in numbers}  # checked with their numbers
         words = frozenset(t for t in txt.terms(clause) if t not in named | number_words | units)
-        out.append(Claim(numbers, tuple(found), words, bool(_NEGATION.search(clause))))
+        restates = not numbers and bool(words | named) and (words | named) <= question
+        out.append(Claim(numbers, tuple(found), words, bool(_NEGATION.search(clause)), restates))
     return out
 
 
@@ -222,12 +228,13 @@ def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
     return ""
 
 
-def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset()) -> bool:
+def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset(),
+              named: bool = False) -> bool:
     """True when one window holds every value of the claim and half its other words (its polarity
     too). Names of the question's ``subject`` may be referred to ("the company") rather than named."""
     # The values carry the claim, and its other words may be paraphrased: half of them, or, when
     # no name says what the number is about, the larger half ("the deck area is 400 passengers").
-    need = len(claim.words) // 2 if claim.names else -(-len(claim.words) // 2)
+    need = len(claim.words) // 2 if claim.names or named else -(-len(claim.words) // 2)
     for w in cited:
         if claim.negated and not w.negated:
             continue
@@ -246,11 +253,15 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     cited = [w for n in dict.fromkeys(cited_numbers) for w in windows(numbers[n].text)] or everywhere
-    for claim in claims(sentence, proper):
+    found = claims(sentence, proper, subject)
+    named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
+    for claim in found:
         absent = missing_value(claim, everywhere)
         if absent:
             return f"'{absent}' is in none of the sources"
-        if claim.has_values and not supported(claim, cited, subject):
+        if claim.restates:
+            continue
+        if claim.has_values and not supported(claim, cited, subject, named):
             where = ", ".join(f"[{n}]" for n in dict.fromkeys(cited_numbers)) or "any source"
             return f"its facts do not stand together in {where}"
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):

@@ -94,7 +94,7 @@ class _Current:
         with self._switch:
             new = self._factory(self._assistant.settings.replace(model=model))
             try:
-                new.llm  # load it: errors surface at the switch, not at the next question
+                new.llm.n_ctx  # load it: errors surface at the switch, not at the next question
             except BaseException:
                 new.close()
                 raise

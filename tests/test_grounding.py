@@ -126,13 +126,16 @@ def test_grounding_is_a_setting(ferry_settings):
         assert a.ask("How much did the terminal cost?").text == reply
 
 
-def test_the_cli_shows_what_was_removed(ferry_settings, capsys):
+def test_the_cli_shows_what_was_removed(ferry_settings):
+    import io
+
     from assistant.cli import _print_stream
 
     reply = "The terminal cost 85.6 million euros [1]. It opened in 2021 [1]."
+    buffer = io.StringIO()
     with Assistant(ferry_settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
-        _print_stream(a, "How much did the terminal cost?", [])
-    out = capsys.readouterr().out
+        _print_stream(a, "How much did the terminal cost?", [], out=buffer)
+    out = buffer.getvalue()
     assert "removed, not in the sources ('2021' is in none of the sources): It opened in 2021 [1]." in out
 
 
