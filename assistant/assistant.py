@@ -284,14 +284,21 @@ class Assistant:
 
 
 def condense_query(question: str, turns: Sequence[tuple[str, str]]) -> str:
-    """The retrieval query: a follow-up that refers back ("its shares", "where does he…") borrows
-    the last exchange, the question and the answer. The answer names who "he" is ("Newman is
-    Futurum's CEO"), which the last question alone ("Who is Futurum's CEO?") does not."""
-    if turns and (_REFERRING.search(question) or len(question.split()) <= 4):
-        last_question, last_answer = turns[-1]
-        said = "" if prompting.is_refusal(last_answer) else txt.strip_citations(last_answer)
-        return " ".join(part for part in (last_question, said, question) if part.strip())
-    return question
+    """The retrieval query: a follow-up that refers back ("its shares", "where does he…") is
+    searched with the names of the last exchange, its question and its answer. The answer names
+    who "he" is ("Dan Newman is Futurum's CEO"); the names alone, not the last question's other
+    words ("CEO"), keep the search on that person rather than on whoever else is a CEO."""
+    if not turns or not (_REFERRING.search(question) or len(question.split()) <= 4):
+        return question
+    from .grounding import names
+
+    last_question, last_answer = turns[-1]
+    said = "" if prompting.is_refusal(last_answer) else txt.strip_citations(last_answer)
+    exchange = f"{last_question} {said}"
+    found = [n for s in txt.sentences(exchange) for n, _ in names(s, frozenset(txt.words(exchange)))]
+    if not found:
+        return f"{last_question} {question}"
+    return " ".join(dict.fromkeys(found)) + " " + question
 
 
 def _check_question(question: str) -> str:
