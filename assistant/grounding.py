@@ -46,7 +46,7 @@ CLAIM_NUMBER = re.compile(
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
-_REFERS = re.compile(r"\b(?:it|its|they|their|them|he|his|him|she|her)\b|^\W*the\s+[a-z]+", re.IGNORECASE)
+_REFERS = re.compile(r"(?i:\b(?:it|its|they|their|them|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
@@ -109,17 +109,33 @@ class Window:
     """One sentence of a passage, or two adjacent ones: where a claim's values must stand together.
 
     A number with a unit must share one sentence with that unit: in "It runs 12 ferries. Its
-    boat carries 400 passengers." 12 is ferries, never passengers."""
+    boat carries 400 passengers." 12 is ferries, never passengers. The names a number is
+    claimed of must be in its sentence too, or in the one before when its sentence refers back
+    ("The new model has 32 billion parameters"): in "BlueWave, the rival of Harbor Lights, has a
+    new boat. The Gaivota reaches 38 knots." 38 knots is never Harbor Lights'."""
 
     terms: frozenset[str]
-    sentences: tuple[tuple[frozenset[str], tuple[Number, ...]], ...]  # each sentence's terms and numbers
+    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool], ...]  # terms, numbers, refers back
     negated: bool
     refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
 
-    def holds_number(self, n: Number) -> bool:
-        return any(n.matches(m) and (not n.unit or n.unit in terms)
-                   for terms, numbers in self.sentences for m in numbers)
+    def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
+                     ) -> bool:
+        for i, (terms, numbers, refers) in enumerate(self.sentences):
+            if not any(n.matches(m) and (not n.unit or n.unit in terms) for m in numbers):
+                continue
+            before = self.sentences[i - 1][0] if i else frozenset()
+            if all(self._near(name, terms, refers, before, set(name) <= subject) for name in names):
+                return True
+        return False
+
+    def _near(self, name: tuple[str, ...], terms: frozenset[str], refers: bool, before: frozenset[str],
+              subject: bool) -> bool:
+        if all(part in terms for part in name):
+            return True
+        reach = (before | self.earlier) if subject else before
+        return refers and all(part in reach for part in name)
 
     def holds_name(self, name: tuple[str, ...], subject: bool = False) -> bool:
         """The name is here; or, for the question's own subject, the window refers back to it
@@ -202,7 +218,7 @@ def windows(text: str) -> tuple[Window, ...]:
     for size in (1, 2):
         for i in range(len(read) - size + 1):
             group = read[i:i + size]
-            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1]) for r in group),
+            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
     return tuple(out)
 
@@ -238,7 +254,8 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
     for w in cited:
         if claim.negated and not w.negated:
             continue
-        if not all(w.holds_number(n) for n in claim.numbers):
+        claimed_of = [t for _, t in claim.names]
+        if not all(w.holds_number(n, claimed_of, subject) for n in claim.numbers):
             continue
         if not all(w.holds_name(t, set(t) <= subject) for _, t in claim.names):
             continue

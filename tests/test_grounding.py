@@ -280,3 +280,14 @@ def test_an_amount_for_another_period_is_no_conflict():
     sources = {1: Passage("Harbor Lights shares rose 4.2% on Tuesday after the terminal opened.", "a.txt", 0, 60, 1.0),
                2: Passage("Harbor Lights shares have gained 31% so far this year.", "b.txt", 0, 50, 0.9)}
     assert find_conflicts("Harbor Lights shares rose 4.2% after the terminal opened [1].", "How much?", sources) == []
+
+
+def test_a_number_belongs_to_the_names_of_its_own_sentence():
+    text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
+            "of 38 knots. The new boat carries 400 passengers.")
+    sources = {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+    # 38 knots is the Gaivota's: Harbor Lights is only in the sentence before, which it does not refer to.
+    assert check_with("Harbor Lights' fastest ferry reaches 38 knots [1].", "How fast is Harbor Lights' ferry?",
+                      sources).refused
+    # "The new boat" refers back: the Gaivota, named in the sentence before, carries 400 passengers.
+    assert not check_with("The Gaivota carries 400 passengers [1].", "How many passengers?", sources).removed
