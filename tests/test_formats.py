@@ -456,6 +456,33 @@ def test_one_ingest_reads_every_format_and_citations_say_where(settings, tmp_pat
         assert set(text_answer.to_dict()["citations"][0]) == {"n", "source", "text", "start", "end"}
 
 
+def _quote_first_source(messages: list) -> str:
+    """An extractive fake model: answers with the first sentence of source [1], citing it."""
+    import re
+
+    match = re.search(r"^\[1\] \([^)]*\) (.+?)(?:[.!?](?:\s|$)|$)", messages[-1]["content"], re.MULTILINE)
+    return f"{match.group(1)} [1]." if match else "The sources do not contain the answer."
+
+
+def test_a_question_about_each_file_is_answered_with_a_citation_to_it(settings, tmp_path):
+    folder = every_format(tmp_path / "mixed")
+    questions = {
+        "What is the budget for the lighthouse project?": "deck.pptx",
+        "How deep is the deepest fjord?": "survey.pdf",
+        "How many puffins at Hornøya?": "birds.csv",
+        "Who keeps the lighthouse in the novel, Ada Brekke?": "novel.epub",
+        "When does the north pier reopen?": "report.docx",
+        "When was the dock inspection moved to?": "inspection.eml",
+    }
+    with Assistant(settings.replace(corpus=[], top_k=1), embedder=HashEmbedder(),
+                   llm=ScriptedLLM(_quote_first_source)) as a:
+        a.ingest([folder])
+        for question, name in questions.items():
+            answer = a.ask(question)
+            assert not answer.refused and answer.citations, (question, answer)
+            assert Path(answer.citations[0].source).name == name, (question, answer)
+
+
 def test_bad_files_of_every_new_format_are_named_and_nothing_indexed_is_lost(settings, tmp_path):
     good = every_format(tmp_path / "good")
     bad = tmp_path / "bad"
