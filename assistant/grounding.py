@@ -200,8 +200,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
         units = {n.unit for n in numbers}  # checked with their numbers
         words = frozenset(t for t in txt.terms(clause) if t not in named | number_words | units)
-        restates = not numbers and bool(words | named) and (words | named) <= question
-        out.append(Claim(numbers, tuple(found), words, bool(_NEGATION.search(clause)), restates))
+        negated = bool(_NEGATION.search(clause))  # "did not respond" answers with the question's words
+        restates = not numbers and not negated and bool(words | named) and (words | named) <= question
+        out.append(Claim(numbers, tuple(found), words, negated, restates))
     return out
 
 

@@ -88,12 +88,23 @@ def chroma_url(tmp_path_factory) -> Iterator[str]:
     server.stop()
 
 
+# llama-cpp-python's server has no switch for llama.cpp's extra buffer types, whose AMX kernels die
+# with SIGILL on a CPU with AMX (README: When something goes wrong): it runs under our setting.
+LLAMA_SERVER = (
+    "import runpy, sys\n"
+    "from assistant.generation import model_params, use_extra_buffers\n"
+    "sys.argv[0] = 'llama_cpp.server'\n"
+    "with model_params(use_extra_bufts=use_extra_buffers('auto')):\n"
+    "    runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)\n"
+)
+
+
 @pytest.fixture(scope="module")
 def llm_url(tmp_path_factory) -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server on the 0.5B model."""
     folder = tmp_path_factory.mktemp("llama")
     port = free_port()
-    server = Server([sys.executable, "-m", "llama_cpp.server", "--model", str(SMALL_MODEL), "--host", "127.0.0.1",
+    server = Server([sys.executable, "-c", LLAMA_SERVER, "--model", str(SMALL_MODEL), "--host", "127.0.0.1",
                      "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
                     folder / "llama.log", f"http://127.0.0.1:{port}/v1/models", timeout=180)
     yield f"http://127.0.0.1:{port}/v1"
