@@ -412,3 +412,20 @@ def test_the_page_shows_sources_that_differ_and_what_was_removed(browser, tmp_pa
         removed.get_by_text("Arup Studio").wait_for(state="visible", timeout=5_000)
         p.screenshot("browser_differ_removed.png")
         p.close()
+
+
+def test_the_thinking_header_counts_while_the_model_thinks(browser, settings):
+    """A reasoning model's header shows 'thinking… 1.2 s · 9 tokens' as it thinks, then the total."""
+    thought = "<think>" + "Source one names the Carnegie Endowment for International Peace. " * 3 + "</think>"
+    llm = CountingLLM([*(w + " " for w in thought.split(" ")), SINGER_REPLY], delay=0.25)
+    with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
+        p = Page(browser, url)
+        box = p.page.locator("#question textarea")
+        box.fill(SINGER)
+        box.press("Enter")
+        header = p.page.locator("#chat .thought-group").first
+        sync_api.expect(header).to_contain_text(re.compile(r"thinking… \d+\.\d s · \d+ tokens?"), timeout=20_000)
+        p.page.locator("#sources #turn-1").wait_for(timeout=30_000)
+        final = header.inner_text()
+        assert "thinking…" not in final and re.search(r"\d+\.\d s · \d+ tokens?", final), final
+        p.close()
