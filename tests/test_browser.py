@@ -194,7 +194,7 @@ def test_history_reload_copy_all_passages_thinking_header_and_keys(browser, fake
     # Reload: the same chat and its sources come back from the browser's storage.
     page.reload()
     box.wait_for(timeout=30_000)
-    page.locator("#sources #turn-2").wait_for(timeout=10_000)
+    page.locator("#sources #turn-2").wait_for(timeout=30_000)  # a loaded machine restores slowly
     chat = page.locator("#chat")
     assert "Carnegie Endowment for International Peace" in chat.inner_text()
     assert "The sources do not contain the answer." in chat.inner_text()
