@@ -21,6 +21,11 @@ RIVAL = ("Rival operator BlueWave runs 12 ferries. Its new catamaran carries 400
 SOURCES = {1: Passage(FERRY, "ferry.txt", 0, len(FERRY), 1.0), 2: Passage(RIVAL, "rival.txt", 0, len(RIVAL), 0.9)}
 
 
+def one_source(text: str) -> dict:
+    """The sources of a prompt that showed one passage, ``text``, as [1]."""
+    return {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+
+
 def check(answer: str, question: str = "What happened?"):
     return ground(answer, question, SOURCES, REFUSAL, is_refusal)
 
@@ -243,7 +248,7 @@ def test_a_sentence_comparing_two_values_is_no_conflict():
 def test_the_question_subject_may_be_referred_to_as_the_company():
     text = ("Harbor Lights Ltd. was founded by two sisters. They sold their first boat in a year of storms and "
             "poor harvests. The company later opened a terminal in Porto Verde in May.")
-    sources = {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+    sources = one_source(text)
     answer = "Harbor Lights opened a terminal in Porto Verde in May [1]."
     assert not check_with(answer, "When did Harbor Lights open its Porto Verde terminal?", sources).removed
     # Not for a name the question does not ask about: that one must stand in the window.
@@ -284,7 +289,7 @@ def test_an_amount_for_another_period_is_no_conflict():
 def test_a_number_belongs_to_the_names_of_its_own_sentence():
     text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
             "of 38 knots. The new boat carries 400 passengers.")
-    sources = {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+    sources = one_source(text)
     # 38 knots is the Gaivota's: Harbor Lights is only in the sentence before, which it does not refer to.
     assert check_with("Harbor Lights' fastest ferry reaches 38 knots [1].", "How fast is Harbor Lights' ferry?",
                       sources).refused
