@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import CLAIM_NUMBER, Number, names, proper_words, parse_number, unit_after
+from .grounding import CLAIM_NUMBER, Number, names, parse_number, proper_words, sentence_terms, unit_after
 from .types import Conflict, Passage
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -70,10 +70,6 @@ def values(sentence: str) -> list[Value]:
     return out
 
 
-def _terms(sentence: str) -> set[str]:
-    return set(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in txt.terms(w.replace("-", " "))}
-
-
 def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tuple[str, ...]],
            claim_words: set[str], question_words: set[str]) -> bool:
     """True when a passage sentence speaks of what the claim states.
@@ -83,7 +79,7 @@ def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tu
     passage about the model). An amount, which recurs for other facts of the same subject
     ("rose 8% on Thursday", "up 71% this year"): the sentence names everything the claim names
     and has at least half of the claim's other words."""
-    terms = _terms(sentence)
+    terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in claim_names)
     if kind in ("date", "weekday"):
         in_passage = all(all(p in passage for p in name) for name in claim_names)
@@ -126,7 +122,7 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
     distinct: list[Value] = []
     seen: list[_Seen] = []
     for n, p in sorted(numbers.items()):
-        passage = _terms(p.text)
+        passage = sentence_terms(p.text)
         for sentence in txt.sentences(p.text):
             if not _about(value.kind.split(":")[0], sentence, passage, claim_names, claim_words, question_words):
                 continue

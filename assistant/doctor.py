@@ -99,7 +99,7 @@ def chromium() -> Optional[str]:
 # The engine, tried in a child process ---------------------------------------------------------------
 
 
-def _no_core_dump() -> None:  # runs in the child before exec
+def no_core_dump() -> None:  # runs in the child before exec
     import resource
 
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -138,7 +138,7 @@ def smoke(model: Path, extra_buffers: str = "auto", n_threads: Optional[int] = N
                       "--extra-buffers", extra_buffers, "--threads", str(n_threads or 0)]
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              preexec_fn=_no_core_dump if os.name == "posix" else None)
+                              preexec_fn=no_core_dump if os.name == "posix" else None)
     except subprocess.TimeoutExpired:
         return Smoke(False, f"engine check: no answer from the engine in {timeout:.0f} s ({model.name})")
     if done.returncode < 0:

@@ -42,12 +42,12 @@ class IsolatedLLM:
         self._start()
 
     def _start(self) -> None:
-        from .doctor import _no_core_dump
+        from .doctor import no_core_dump
 
         self._info = None
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.engine", self._spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1, preexec_fn=_no_core_dump if os.name == "posix" else None,
+            text=True, encoding="utf-8", bufsize=1, preexec_fn=no_core_dump if os.name == "posix" else None,
         )
 
     def _ready(self) -> dict[str, Any]:

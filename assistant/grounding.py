@@ -212,7 +212,7 @@ def windows(text: str) -> tuple[Window, ...]:
     read = []
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
-        terms = frozenset(txt.terms(sentence)) | {t for w in txt.words(sentence) for t in _name_terms(w)}
+        terms = sentence_terms(sentence)
         numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence))))
     out = []
@@ -222,6 +222,11 @@ def windows(text: str) -> tuple[Window, ...]:
             out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
     return tuple(out)
+
+
+def sentence_terms(text: str) -> frozenset[str]:
+    """The terms of ``text``, with each compound name's parts too ("DeepSeek-R1": deepseek-r1, deepseek, r1)."""
+    return frozenset(txt.terms(text)) | {t for w in txt.words(text) for t in _name_terms(w)}
 
 
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:

@@ -21,13 +21,13 @@ RIVAL = ("Rival operator BlueWave runs 12 ferries. Its new catamaran carries 400
 SOURCES = {1: Passage(FERRY, "ferry.txt", 0, len(FERRY), 1.0), 2: Passage(RIVAL, "rival.txt", 0, len(RIVAL), 0.9)}
 
 
-def one_source(text: str) -> dict:
-    """The sources of a prompt that showed one passage, ``text``, as [1]."""
-    return {1: Passage(text, "a.txt", 0, len(text), 1.0)}
+def shown(*texts: str) -> dict:
+    """The sources of a prompt that showed these passages, as [1], [2]…"""
+    return {n: Passage(text, f"{n}.txt", 0, len(text), 1.0 / n) for n, text in enumerate(texts, 1)}
 
 
-def check(answer: str, question: str = "What happened?"):
-    return ground(answer, question, SOURCES, REFUSAL, is_refusal)
+def check(answer: str, question: str = "What happened?", sources=SOURCES):
+    return ground(answer, question, sources, REFUSAL, is_refusal)
 
 
 @pytest.mark.parametrize("answer", [
@@ -239,25 +239,20 @@ def test_a_follow_up_query_carries_the_last_answer():
 
 
 def test_a_sentence_comparing_two_values_is_no_conflict():
-    sources = {1: Passage("BlueWave's catamaran carries 400 passengers, against 250 passengers for the old ferry.",
-                          "a.txt", 0, 90, 1.0),
-               2: Passage("BlueWave's catamaran carries 400 passengers.", "b.txt", 0, 40, 0.9)}
+    sources = shown("BlueWave's catamaran carries 400 passengers, against 250 passengers for the old ferry.",
+                    "BlueWave's catamaran carries 400 passengers.")
     assert find_conflicts("BlueWave's catamaran carries 400 passengers [2].", "How many?", sources) == []
 
 
 def test_the_question_subject_may_be_referred_to_as_the_company():
     text = ("Harbor Lights Ltd. was founded by two sisters. They sold their first boat in a year of storms and "
             "poor harvests. The company later opened a terminal in Porto Verde in May.")
-    sources = one_source(text)
+    sources = shown(text)
     answer = "Harbor Lights opened a terminal in Porto Verde in May [1]."
-    assert not check_with(answer, "When did Harbor Lights open its Porto Verde terminal?", sources).removed
+    assert not check(answer, "When did Harbor Lights open its Porto Verde terminal?", sources).removed
     # Not for a name the question does not ask about: that one must stand in the window.
     other = "BlueWave opened a terminal in Porto Verde in May [1]."
-    assert check_with(other, "When did BlueWave open its Porto Verde terminal?", sources).removed
-
-
-def check_with(answer, question, sources):
-    return ground(answer, question, sources, REFUSAL, is_refusal)
+    assert check(other, "When did BlueWave open its Porto Verde terminal?", sources).removed
 
 
 def test_a_gap_filled_with_a_real_number_is_removed():
@@ -281,20 +276,20 @@ def test_when_every_sentence_goes_but_the_sources_disagree_the_answer_is_the_dis
 
 
 def test_an_amount_for_another_period_is_no_conflict():
-    sources = {1: Passage("Harbor Lights shares rose 4.2% on Tuesday after the terminal opened.", "a.txt", 0, 60, 1.0),
-               2: Passage("Harbor Lights shares have gained 31% so far this year.", "b.txt", 0, 50, 0.9)}
+    sources = shown("Harbor Lights shares rose 4.2% on Tuesday after the terminal opened.",
+                    "Harbor Lights shares have gained 31% so far this year.")
     assert find_conflicts("Harbor Lights shares rose 4.2% after the terminal opened [1].", "How much?", sources) == []
 
 
 def test_a_number_belongs_to_the_names_of_its_own_sentence():
     text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
             "of 38 knots. The new boat carries 400 passengers.")
-    sources = one_source(text)
+    sources = shown(text)
     # 38 knots is the Gaivota's: Harbor Lights is only in the sentence before, which it does not refer to.
-    assert check_with("Harbor Lights' fastest ferry reaches 38 knots [1].", "How fast is Harbor Lights' ferry?",
+    assert check("Harbor Lights' fastest ferry reaches 38 knots [1].", "How fast is Harbor Lights' ferry?",
                       sources).refused
     # "The new boat" refers back: the Gaivota, named in the sentence before, carries 400 passengers.
-    assert not check_with("The Gaivota carries 400 passengers [1].", "How many passengers?", sources).removed
+    assert not check("The Gaivota carries 400 passengers [1].", "How many passengers?", sources).removed
 
 
 def test_a_negated_restatement_of_the_question_is_still_a_claim():
