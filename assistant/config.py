@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     isolate_engine: bool = Field(
         True, description="run llama.cpp in a child process: a crash inside it fails one answer with its reason, "
         "and the next question reloads the model")
+    prefix_cache: bool = Field(
+        True, description="save llama.cpp's state after the fixed prompt prefix in <index_dir>/.llm-state/ and "
+        "restore it at start instead of prefilling the prefix again")
     max_tokens: int = Field(384, ge=16, description="max tokens of an answer (thinking included)")
     temperature: float = Field(0.0, ge=0, le=2, description="sampling temperature (0: greedy)")
     seed: int = Field(0, description="sampling seed")

@@ -67,6 +67,7 @@ class IsolatedLLM:
     n_ctx = property(lambda self: self._ready()["n_ctx"])
     opens_think = property(lambda self: self._ready()["opens_think"])
     reasoning = property(lambda self: self._ready()["reasoning"])
+    prefix_state = property(lambda self: self._ready().get("prefix_state", "off"))
 
     def _read(self) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None
@@ -172,7 +173,8 @@ def _serve(spec: dict[str, Any]) -> int:
     except AssistantError as exc:
         send({"error": str(exc)})
         return 1
-    send({"name": llm.name, "n_ctx": llm.n_ctx, "opens_think": llm.opens_think, "reasoning": llm.reasoning})
+    send({"name": llm.name, "n_ctx": llm.n_ctx, "opens_think": llm.opens_think, "reasoning": llm.reasoning,
+          "prefix_state": llm.prefix_state})
     requests: queue.Queue = queue.Queue()
     cancel = threading.Event()
     threading.Thread(target=_read_requests, args=(requests, cancel), daemon=True).start()

@@ -64,13 +64,18 @@ class LlamaCppLLM:
         seed: int = 0,
         extra_buffers: str = "auto",
         verbose: bool = False,
+        prefix: Optional[Sequence[dict[str, str]]] = None,
+        state_dir: Optional[str] = None,
     ) -> None:
+        """With ``prefix`` (the messages every prompt starts with) and ``state_dir``, the context
+        starts holding the prefix, restored from a state file there or prefilled and saved."""
         model_path = Path(model_path)
         check_gguf(model_path)
         from llama_cpp import Llama
 
+        extra = use_extra_buffers(extra_buffers)
         try:
-            with model_params(use_extra_bufts=use_extra_buffers(extra_buffers)):
+            with model_params(use_extra_bufts=extra):
                 self._llm = Llama(
                     model_path=str(model_path),
                     n_ctx=n_ctx,
@@ -90,6 +95,11 @@ class LlamaCppLLM:
         self.reasoning = self.opens_think or THINK_OPEN in template
         # llama.cpp contexts are not re-entrant: one generation at a time.
         self._lock = threading.Lock()
+        self.prefix_state = "off"  # what start-up did with the prefix: restored, saved, built, failed
+        if prefix and state_dir:
+            from .prefix_state import warm
+
+            self.prefix_state = warm(self._llm, model_path, prefix, Path(state_dir), extra)
 
     def stream(
         self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float, seed: int = 0
@@ -376,6 +386,17 @@ def _partial_suffix(text: str, tag: str) -> int:
     return 0
 
 
+STATE_FOLDER = ".llm-state"  # under index_dir: the prefix states and the model hashes they are keyed on
+
+
+def prefix_messages() -> list[dict[str, str]]:
+    """The messages every prompt starts with (``prompting.build_prompt`` sends them first)."""
+    from .prompting import EXAMPLES, SYSTEM_PROMPT
+
+    examples = [{"role": role, "content": text} for q, a in EXAMPLES for role, text in (("user", q), ("assistant", a))]
+    return [{"role": "system", "content": SYSTEM_PROMPT}, *examples]
+
+
 def create_llm(settings, model_path: Optional[Path]) -> LLM:
     """The LLM the settings ask for: a server when ``llm_url`` is set, else llama.cpp on ``model_path``."""
     if settings.llm_url:
@@ -383,6 +404,8 @@ def create_llm(settings, model_path: Optional[Path]) -> LLM:
     assert model_path is not None
     options = dict(n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
                    n_gpu_layers=settings.n_gpu_layers, seed=settings.seed, extra_buffers=settings.extra_buffers)
+    if settings.prefix_cache:
+        options.update(prefix=prefix_messages(), state_dir=str(Path(settings.index_dir) / STATE_FOLDER))
     if settings.isolate_engine:
         from .engine import IsolatedLLM
 
