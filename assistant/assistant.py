@@ -59,6 +59,7 @@ class Assistant:
         # Backends passed in belong to the caller, who may share them; close() frees only ours.
         self._borrowed = {id(b) for b in (embedder, store, llm) if b is not None}
         self._retriever = None
+        self._query_embedder = None  # embeds questions: the NumPy MiniLM, or `embedder`
         self._index_checked = False
         self._lock = threading.RLock()
         # Each answered question's turn exactly as sent, replayed in later history so llama.cpp's
@@ -76,10 +77,10 @@ class Assistant:
     def close(self) -> None:
         """Free the models and the store this Assistant loaded (not those passed in)."""
         with self._lock:
-            for backend in (self._llm, self._embedder, self._store):
+            for backend in (self._llm, self._embedder, self._store, self._query_embedder):
                 if backend is not None and id(backend) not in self._borrowed:
                     backend.close()
-            self._llm = self._embedder = self._store = self._retriever = None
+            self._llm = self._embedder = self._store = self._retriever = self._query_embedder = None
 
     # Backends, created on first use ----------------------------------------------------------
 
@@ -91,6 +92,23 @@ class Assistant:
 
                 self._embedder = create_embedder(self.settings.embedder)
             return self._embedder
+
+    @property
+    def query_embedder(self):
+        """What embeds questions and scores sentences: MiniLM in NumPy (the same vectors, and no
+        torch import in a new process) where it can compute the model, else ``embedder``."""
+        with self._lock:
+            if self._query_embedder is None:
+                self._query_embedder = self._embedder
+                if self._embedder is None and self.settings.numpy_queries:
+                    from .minilm import NumpyMiniLM
+
+                    try:
+                        self._query_embedder = NumpyMiniLM(self.settings.embedder)
+                    except ValueError as exc:
+                        log.info("questions embedded with sentence-transformers: %s", exc)
+                self._query_embedder = self._query_embedder or self.embedder
+            return self._query_embedder
 
     @property
     def store(self):
@@ -128,7 +146,7 @@ class Assistant:
 
                 s = self.settings
                 self._retriever = Retriever(
-                    self.store, lambda q: self.embedder.embed([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
+                    self.store, lambda q: self.query_embedder.embed([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
                 )
             return self._retriever
 
@@ -228,10 +246,10 @@ class Assistant:
         turns = _pairs(history or [])
         s = self.settings
         llm = self.llm  # a child process may load the model meanwhile (isolate_engine) …
-        self.embedder  # … while this one loads MiniLM
-        llm.n_ctx  # a bad model fails here, before any other work is seen
+        self.query_embedder  # … while this one loads MiniLM,
         query = condense_query(question, turns)
-        passages = self.retrieve(query, k or s.top_k)
+        passages = self.retrieve(query, k or s.top_k)  # … opens the index and searches it
+        llm.n_ctx  # a bad model fails here, before any source is shown
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)
         # Turns this Assistant answered are replayed exactly as sent, sources and numbers included;

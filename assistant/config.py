@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are refused")
     follow_symlinks: bool = Field(False, description="follow symlinks that leave the folder being ingested")
 
+    numpy_queries: bool = Field(
+        True, description="embed questions (and score sentences) with MiniLM run in NumPy: the same vectors as "
+        "sentence-transformers, and a new process answers without importing torch; ingest still uses it")
+
     # Retrieval
     top_k: int = Field(4, ge=1, le=50, description="passages given to the model")
     followup_sources: int = Field(

@@ -52,7 +52,7 @@ from assistant.types import Answer, Chunk, Token  # noqa: E402
 CACHE = BENCH / ".cache"
 ARTICLES = ROOT / "articles"
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
-STAGES = ["ingest", "retrieval", "answer", "engine", "memory", "accuracy", "baseline"]
+STAGES = ["ingest", "retrieval", "answer", "engine", "start", "memory", "accuracy", "baseline"]
 SYNTH_VERSION = 2  # bump when the synthetic corpus recipe changes: cached stores are rebuilt
 
 # Follow-up pairs for the prefix-cache figure: a question, then one that leans on it.
@@ -68,6 +68,7 @@ TARGETS = {
     "followup_ratio": ("follow-up first token / first question's", "<=", 0.5),
     "reingest_ratio": ("re-ingest unchanged / first ingest", "<=", 0.05),
     "p50_100k_ms": ("retrieval p50 at 100k chunks (ms)", "<=", 50.0),
+    "start_ratio": ("new process first token / warm (worst kind)", "<=", 1.5),
 }
 
 
@@ -872,6 +873,86 @@ def stage_memory(ctx: Context) -> dict[str, Any]:
             "runs": rows}
 
 
+# Stage: start (a new process's first token) --------------------------------------------------
+
+START_QUESTION = "Where is Scott Singer a visiting scholar?"
+START_OTHER = "How many parameters does QwQ-32B have?"  # asked between, so the cache holds only the prefix
+
+# What a user's script does: a new Assistant asks; then, warm, another question and the first again.
+_START_SCRIPT = """
+import json, sys, time
+from assistant import Assistant, Settings
+from assistant.types import Token
+
+def first_token(a, q):
+    t = time.time()
+    for event in a.stream(q):
+        if isinstance(event, Token) and event.kind == "answer":
+            return t, time.time()
+    return t, None
+
+with Assistant(Settings(index_dir=sys.argv[1], corpus=[])) as a:
+    _, new = first_token(a, sys.argv[2])
+    first_token(a, sys.argv[3])
+    started, warm = first_token(a, sys.argv[2])
+    print(json.dumps({"new_first": new, "warm_started": started, "warm_first": warm,
+                      "prefix_state": a.llm.prefix_state}))
+"""
+
+
+def first_stdout_byte(cmd: list[str]) -> tuple[float, str]:
+    """Seconds from starting ``cmd`` to the first byte it writes on stdout, and all of stdout."""
+    started = time.time()
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    proc.stdout.read(1)
+    first = time.time() - started
+    rest = proc.stdout.read()
+    if proc.wait() != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed")
+    return first, rest.decode("utf-8", "replace")
+
+
+def start_run(index: Path, kind: str, cold: bool) -> dict[str, Any]:
+    """One new process: ``assistant ask`` (its first answer byte) or a script's ``Assistant().ask``
+    (its first token, and the warm first token of the same question later in the same process)."""
+    if cold:
+        shutil.rmtree(index / ".llm-state", ignore_errors=True)  # the saved prefix and the model's hash
+    if kind == "cli":
+        exe = Path(sys.executable).parent / "assistant"
+        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
+        first, out = first_stdout_byte([*cmd, "ask", "--index-dir", str(index), START_QUESTION])
+        return {"kind": kind, "cache": "cold" if cold else "warm", "new_ttft": r3(first), "answer": out[:200]}
+    started = time.time()
+    done = subprocess.run([sys.executable, "-c", _START_SCRIPT, str(index), START_QUESTION, START_OTHER],
+                          cwd=ROOT, capture_output=True, text=True, check=True)
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"kind": kind, "cache": "cold" if cold else "warm", "new_ttft": r3(r["new_first"] - started),
+            "warm_ttft": r3(r["warm_first"] - r["warm_started"]), "prefix_state": r["prefix_state"]}
+
+
+def stage_start(ctx: Context) -> dict[str, Any]:
+    """A new process's first token (`assistant ask`, and `Assistant().ask` from a script), from its
+    start, against the warm first token of the same question (same script process, after another
+    question), with the saved prefix state deleted (cold) and present (warm), alternating."""
+    index = ctx.articles_index()
+    rows = []
+    for rep in range(max(1, ctx.args.start_reps)):
+        for cold in (True, False):
+            for kind in (("script", "cli") if rep % 2 == 0 else ("cli", "script")):
+                rows.append(start_run(index, kind, cold))
+                log(f"start {kind} ({rows[-1]['cache']} state): first token {rows[-1]['new_ttft']}s"
+                    + (f", warm {rows[-1]['warm_ttft']}s" if "warm_ttft" in rows[-1] else ""))
+    warm = med([r["warm_ttft"] for r in rows if "warm_ttft" in r])
+    out: dict[str, Any] = {"question": START_QUESTION, "warm_ttft_s": r3(warm), "runs": rows}
+    for kind in ("cli", "script"):
+        for cache in ("cold", "warm"):
+            new = med([r["new_ttft"] for r in rows if r["kind"] == kind and r["cache"] == cache])
+            out[f"{kind}_{cache}_ttft_s"] = r3(new)
+            out[f"{kind}_{cache}_ratio"] = r3(new / warm) if new and warm else None
+    return out
+
+
 # Stage: accuracy (ours) --------------------------------------------------------------------
 
 class TimedAssistant(Assistant):
@@ -1011,6 +1092,8 @@ def figures(results: dict[str, Any]) -> dict[str, Optional[float]]:
         "followup_ratio": st.get("answer", {}).get("followup_ratio"),
         "reingest_ratio": st.get("ingest", {}).get("reingest_ratio"),
         "p50_100k_ms": lat.get("100000", {}).get("p50_ms"),
+        "start_ratio": max((v for k, v in st.get("start", {}).items() if k.endswith("_warm_ratio") and v),
+                           default=None),
     }
 
 
@@ -1076,6 +1159,13 @@ def table(results: dict[str, Any]) -> str:
                   f"first token: child process {e['ttft_isolated_s']}s, in process {e['ttft_in_process_s']}s, "
                   f"ratio {e['ttft_ratio']}; generation time ratio {e['gen_time_ratio']}; "
                   f"same answers {e['same_answers']}"]
+    if "start" in st:
+        t = st["start"]
+        lines += ["", f"== start: a new process's first token, warm first token {t['warm_ttft_s']}s ==",
+                  f"{'process':<22} {'cold state s':>13} {'ratio':>6} {'warm state s':>13} {'ratio':>6}"]
+        for kind, label in (("cli", "assistant ask"), ("script", "Assistant().ask")):
+            lines.append(f"{label:<22} {t[kind + '_cold_ttft_s']!s:>13} {t[kind + '_cold_ratio']!s:>6} "
+                         f"{t[kind + '_warm_ttft_s']!s:>13} {t[kind + '_warm_ratio']!s:>6}")
     if "memory" in st:
         m = st["memory"]
         lines += ["", "== memory ==", f"assistant ask: peak RSS {m['max_rss_mb']} MB, wall {m['wall_s']}s"]
@@ -1098,7 +1188,7 @@ def table(results: dict[str, Any]) -> str:
 # Main --------------------------------------------------------------------------------------
 
 RUNNERS = {"ingest": stage_ingest, "retrieval": stage_retrieval, "answer": stage_answer, "engine": stage_engine,
-           "memory": stage_memory, "accuracy": stage_accuracy, "baseline": stage_baseline}
+           "start": stage_start, "memory": stage_memory, "accuracy": stage_accuracy, "baseline": stage_baseline}
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -1116,6 +1206,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--ingest-copies", type=int, default=3, help="varied copies of each article in the ingest corpus")
     p.add_argument("--answer-questions", type=int, default=6, help="questions timed against raw llama-cpp-python")
     p.add_argument("--followup-reps", type=int, default=3, help="repetitions of the follow-up pairs")
+    p.add_argument("--start-reps", type=int, default=2, help="new processes per kind and state cache (start stage)")
     p.add_argument("--memory-reps", type=int, default=1, help="`assistant ask` runs for peak memory")
     p.add_argument("--baseline-questions", type=int, default=0, help="questions for LlamaIndex (0: all)")
     p.add_argument("--quick", action="store_true", help="fewer repetitions and a 10k store only (a smoke run)")
