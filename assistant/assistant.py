@@ -214,12 +214,24 @@ class Assistant:
 
     # Questions ---------------------------------------------------------------------------
 
-    def retrieve(self, query: str, k: Optional[int] = None) -> list[Passage]:
-        """The ``k`` passages that best match ``query`` (dense + BM25, fused)."""
+    def retrieve(self, query: str, k: Optional[int] = None, question: Optional[str] = None) -> list[Passage]:
+        """The passages the model is given for ``query``, best first (dense + BM25, fused).
+
+        With ``select_sentences``, the best ``select_from`` are cut to the sentences that bear on
+        ``question`` (default: ``query``; a follow-up is searched with the names of the exchange
+        before it, but its own words say which sentences answer it) and re-ordered by them
+        (``Passage.shown``); otherwise the best ``k`` are given whole."""
         self.ensure_index()
         if self.store.count() == 0:
             raise AssistantError("index is empty: run `assistant ingest PATH` first")
-        return self.retriever.retrieve(query, k or self.settings.top_k)
+        s = self.settings
+        if not s.select_sentences:
+            return self.retriever.retrieve(query, k or s.top_k)
+        from .selection import select
+
+        found = self.retriever.retrieve(query, max(s.select_from, k or 0))
+        return select(question or query, found, self.query_embedder.embed, self.query_embedder.count_tokens,
+                      s.select_tokens, k or s.top_k, also=[query] if question else [])
 
     def ask(self, question: str, history: Optional[History] = None, **options: Any) -> Answer:
         """Answer ``question`` from the indexed documents, citing them. See ``stream`` for options."""
@@ -248,7 +260,7 @@ class Assistant:
         llm = self.llm  # a child process may load the model meanwhile (isolate_engine) …
         self.query_embedder  # … while this one loads MiniLM,
         query = condense_query(question, turns)
-        passages = self.retrieve(query, k or s.top_k)  # … opens the index and searches it
+        passages = self.retrieve(query, k, question)  # … opens the index and searches it
         llm.n_ctx  # a bad model fails here, before any source is shown
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)

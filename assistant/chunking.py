@@ -13,7 +13,7 @@ from typing import Callable, Iterator, Optional
 from .readers import location
 from .config import default
 from .text import sentence_spans
-from .types import Chunk, Document
+from .types import Chunk, Document, Span
 
 def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
     """Cut an over-long sentence at word boundaries into pieces within ``limit``."""
@@ -44,8 +44,7 @@ def chunk_document(
             else:
                 sentences.append((a, b))
         for first, last in _pack(doc.text, sentences, count_tokens, max_tokens, overlap):
-            start, end = sentences[first][0], sentences[last][1]
-            chunks.append(_make_chunk(doc, start, end, len(chunks)))
+            chunks.append(_make_chunk(doc, sentences[first : last + 1], len(chunks)))
     return chunks
 
 
@@ -64,10 +63,28 @@ def _pack(
         i = max(i + 1, j + 1 - overlap)
 
 
-def _make_chunk(doc: Document, start: int, end: int, index: int) -> Chunk:
+def _make_chunk(doc: Document, sentences: list[tuple[int, int]], index: int) -> Chunk:
+    start, end = sentences[0][0], sentences[-1][1]
     text = " ".join(doc.text[start:end].split())
     return Chunk(id=chunk_id(doc.path, index, text), text=text, source=doc.source, path=doc.path, start=start,
-                 end=end, index=index, location=location(doc.units, start, end))
+                 end=end, index=index, location=location(doc.units, start, end),
+                 sentences=sentence_map(doc.text, sentences, text))
+
+
+def sentence_map(original: str, sentences: list[tuple[int, int]], text: str) -> tuple[Span, ...]:
+    """Where each sentence is in the chunk's whitespace-normalised ``text`` and in the file's text.
+
+    The chunk text is the sentences' normalised texts joined by single spaces, so each one's
+    place in it follows from the lengths before it; () if that ever does not hold."""
+    spans: list[Span] = []
+    at = 0
+    for a, b in sentences:
+        piece = " ".join(original[a:b].split())
+        if text[at : at + len(piece)] != piece:
+            return ()
+        spans.append((at, at + len(piece), a, b))
+        at += len(piece) + 1
+    return tuple(spans) if at - 1 == len(text) else ()
 
 
 def chunk_id(path: str, index: int, text: str) -> str:

@@ -92,7 +92,14 @@ class Settings(BaseSettings):
         "sentence-transformers, and a new process answers without importing torch; ingest still uses it")
 
     # Retrieval
-    top_k: int = Field(4, ge=1, le=50, description="passages given to the model")
+    top_k: int = Field(
+        6, ge=1, le=50, description="passages given to the model: at most this many, cut to their relevant sentences "
+        "(select_sentences); this many whole ones otherwise")
+    select_sentences: bool = Field(
+        True, description="give the model the sentences of the best passages that bear on the question, not whole passages")
+    select_from: int = Field(12, ge=1, le=100, description="passages whose sentences are candidates (select_sentences)")
+    select_tokens: int = Field(
+        260, ge=32, description="word pieces of source text the model reads per question (select_sentences)")
     followup_sources: int = Field(
         1, ge=0, le=50, description="new passages a follow-up that refers back ('its shares') adds to those shown")
     dense_weight: float = Field(0.5, ge=0, description="weight of dense search in rank fusion")

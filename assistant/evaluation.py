@@ -46,6 +46,19 @@ def contains_all(text: str, groups: Sequence[Sequence[str]]) -> bool:
     return all(any(alt.lower() in low for alt in group) for group in groups)
 
 
+def answer_rank(passages: Sequence[Any], groups: Sequence[Sequence[str]]) -> int | None:
+    """How many of the passages, best first, it takes to hold the answer (one string of every
+    group) in what the model reads of them; None if all of them do not."""
+    from .selection import excerpt
+
+    read = ""
+    for n, p in enumerate(passages, 1):
+        read += " " + excerpt(p)
+        if contains_all(read, groups):
+            return n
+    return None
+
+
 def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str]:
     """Answer sentences with a number, year or capitalised name that none of the shown passages has.
 
@@ -116,9 +129,8 @@ def evaluate(assistant, questions: list[dict[str, Any]], k: int | None = None, o
             row.update(_grade(q, a))
         if q["answerable"]:
             passages = a.passages if (a is not None and q.get("history")) else assistant.retrieve(q["question"], k)
-            row["retrieved"] = contains_all(" ".join(p.text for p in passages[:k]), q["answer_all_of"])
-            row["rank"] = next((i + 1 for i, p in enumerate(passages) if contains_all(p.text, q["answer_all_of"])),
-                               None)
+            row["rank"] = answer_rank(passages, q["answer_all_of"])
+            row["retrieved"] = row["rank"] is not None and row["rank"] <= k
         rows.append(row)
         _print_row(row, q, out)
     summary = _summary(rows, k)

@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from . import text as txt
+from .text import question_parts
 from .types import Conflict, Passage, Removed
 
 _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9,
@@ -50,9 +51,6 @@ _REFERS = re.compile(r"(?i:\b(?:it|its|they|their|them|he|his|him|she|her)\b)|^\
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
-_QUESTION_PARTS = re.compile(
-    r"\?\s*|;\s*|,?\s+and\s+(?=(?:what|who|whom|whose|when|where|which|why|how|is|are|was|were|did|does|do|"
-    r"has|have|had|can|could|will|would)\b)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -356,12 +354,6 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     if missing:
         text += " " + " ".join(f'The sources do not cover this part of the question: "{part}".' for part in missing)
     return Grounded(text, tuple(removed), False)
-
-
-def question_parts(question: str) -> list[str]:
-    """The parts of a question that asks several things ("Who…, and when…?"); one part otherwise."""
-    parts = [p.strip(" ,.?") for p in _QUESTION_PARTS.split(question)]
-    return [p for p in parts if len(txt.terms(p)) >= 2]
 
 
 def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 from . import text as txt
 from .errors import AssistantError
+from .selection import excerpt
 from .types import Citation, Passage
 
 REFUSAL = "The sources do not contain the answer."
@@ -110,7 +111,7 @@ def neutralise(text: str) -> str:
 
 
 def _source_line(n: int, p: Passage) -> str:
-    return f"[{n}] ({_short(p.source)}) {neutralise(p.text)}"
+    return f"[{n}] ({_short(p.source)}) {neutralise(excerpt(p))}"
 
 
 def user_message(question: str, new: Sequence[tuple[int, Passage]] = (), refs: Sequence[int] = (),
@@ -234,7 +235,7 @@ def parse_citations(text: str, passages: Numbered) -> list[Citation]:
     seen = list(dict.fromkeys(n for n in txt.cited_numbers(text) if n in numbers))
     return [
         Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end,
-                 location=numbers[n].location)
+                 location=numbers[n].location, shown=numbers[n].shown)
         for n in seen
     ]
 

@@ -25,12 +25,14 @@ import shutil
 import threading
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
 from .config import default
+from .store import passage
 from .text import terms
 from .types import Passage
 
@@ -285,10 +287,8 @@ class Retriever:
 
 
 def _passage(row: tuple[str, str, dict], score: float) -> Passage:
-    cid, text, meta = row
-    return Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
-                   score=score, id=cid, location=meta.get("location", ""))
+    return passage(*row, score)
 
 
 def _with_score(p: Passage, score: float) -> Passage:
-    return Passage(text=p.text, source=p.source, start=p.start, end=p.end, score=score, id=p.id, location=p.location)
+    return replace(p, score=score)

@@ -200,6 +200,12 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+class ShownOut(BaseModel):
+    text: str
+    start: int = Field(description="offset of the sentence in the file's text")
+    end: int
+
+
 class CitationOut(_Open):
     n: int
     source: str
@@ -207,6 +213,8 @@ class CitationOut(_Open):
     start: int
     end: int
     location: Optional[str] = Field(None, description="'page 2', 'slide 3'… where the format has units")
+    shown: Optional[list[ShownOut]] = Field(
+        None, description="the sentences of the passage the model read, when it read only some (select_sentences)")
 
 
 class RemovedOut(BaseModel):

@@ -18,7 +18,27 @@ from typing import Any, Iterator, Optional, Protocol, Sequence
 import numpy as np
 
 from .errors import AssistantError
-from .types import Chunk, Passage
+from .types import Chunk, Passage, Span
+
+
+def encode_sentences(spans: tuple[Span, ...]) -> str:
+    """A chunk's sentence map as Chroma metadata (a string): "0,61,120,181;62,140,182,262"."""
+    return ";".join(",".join(map(str, s)) for s in spans)
+
+
+def decode_sentences(value: Any) -> tuple[Span, ...]:
+    """The sentence map back; () for a missing or malformed one (the passage is then read whole)."""
+    try:
+        spans = tuple(tuple(int(x) for x in part.split(",")) for part in str(value or "").split(";") if part)
+    except ValueError:
+        return ()
+    return spans if all(len(s) == 4 for s in spans) else ()  # type: ignore[return-value]
+
+
+def passage(cid: str, text: str, meta: dict[str, Any], score: float) -> Passage:
+    """A passage from a stored chunk's id, text and metadata."""
+    return Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]), score=score,
+                   id=cid, location=meta.get("location", ""), sentences=decode_sentences(meta.get("sentences")))
 
 
 @dataclass(frozen=True)
@@ -222,6 +242,7 @@ class ChromaStore:
             rows = [
                 (c, vectors[i].tolist(), {"source": c.source, "path": c.path, "start": c.start, "end": c.end,
                                           "index": c.index, "sha256": sha256, "n_chunks": len(chunks),
+                                          "sentences": encode_sentences(c.sentences),
                                           **({"location": c.location} if c.location else {})})
                 for i, c in enumerate(chunks)
             ]
@@ -312,7 +333,8 @@ class ChromaStore:
                 {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0)),
                  "aliases": {}},
             )
-            entry["hashes"].add(meta.get("sha256", ""))
+            # A chunk written before sentence maps were kept: the next ingest writes the file again.
+            entry["hashes"].add(meta.get("sha256", "") if "sentences" in meta else "")
             entry["count"] += 1
             if meta.get("aliases"):
                 try:
@@ -443,8 +465,7 @@ class ChromaStore:
             include=["documents", "metadatas", "distances"],
         )
         return [
-            Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]),
-                    score=1.0 - float(dist), id=cid, location=meta.get("location", ""))
+            passage(cid, text, meta, 1.0 - float(dist))
             for cid, text, meta, dist in zip(
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
             )

@@ -9,6 +9,7 @@ word means the same thing everywhere.
     terms(text)                       -> ["share", "rose", "8.39%", ...]    (lower, stemmed, no stopwords)
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
+    question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ ABBREVIATIONS = frozenset({
 })
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 _END_OR_COLON = re.compile(r"[.!?…:]+[\"'”’)\]]*(?=\s)|\n")
+_WRAPPED = re.compile(r"[ \t]*[a-z]")  # after a line break: the same sentence goes on
 _LEADING_MARKERS = re.compile(rf"(?:\s*(?:{CITE.pattern}))+", re.IGNORECASE)
 
 
@@ -48,7 +50,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     """Sentence spans of ``text[start:end]`` as absolute (start, end) offsets, whitespace trimmed.
 
     A sentence ends at ``. ! ? …`` (with closing quotes or brackets) before whitespace, or at a
-    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith").
+    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith"),
+    and not at a line break inside a hard-wrapped sentence (the next line goes on in lower case).
     Citation markers that open a sentence ("Fact. [1] Next") belong to the sentence before.
     With ``colon``, ": " ends a sentence too (a label before what it introduces).
     """
@@ -58,6 +61,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     sent_start = start
     for m in ends.finditer(text, start, end):
         if m.group() != "\n" and _is_abbreviation(text, sent_start, m.start()):
+            continue
+        if m.group() == "\n" and _WRAPPED.match(text, m.end(), end):
             continue
         stop = m.end()
         if m.group() != "\n":
@@ -112,9 +117,27 @@ def terms(text: str) -> list[str]:
     return out
 
 
+# Common irregular past forms, to their verb: "stood out" restates "stand out", "rose" is "rise".
+# (Forms that are also everyday nouns or adjectives, such as "left", "saw" or "found", are not here.)
+_IRREGULAR = {form: verb for verb, forms in {
+    "stand": "stood", "understand": "understood", "rise": "rose risen", "fall": "fell fallen", "grow": "grew grown",
+    "make": "made", "say": "said", "take": "took taken", "give": "gave given", "go": "went gone", "come": "came",
+    "see": "seen", "tell": "told", "hold": "held", "lead": "led", "build": "built", "sell": "sold", "buy": "bought",
+    "pay": "paid", "lose": "lost", "spend": "spent", "bring": "brought", "think": "thought", "write": "wrote written",
+    "run": "ran", "meet": "met", "keep": "kept", "begin": "began begun", "choose": "chose chosen",
+    "drive": "drove driven", "know": "knew known", "seek": "sought", "strike": "struck", "send": "sent",
+    "mean": "meant", "hear": "heard", "become": "became", "fight": "fought", "teach": "taught", "catch": "caught",
+    "draw": "drew drawn", "fly": "flew flown", "speak": "spoke spoken", "break": "broke broken", "steal": "stole stolen",
+    "shake": "shook shaken", "swim": "swam", "sink": "sank sunk",
+}.items() for form in forms.split()}
+
+
 @lru_cache(maxsize=1 << 18)  # words repeat: halves tokenising the corpus for BM25 (5.7 s, not 11, at 100k chunks)
 def stem(word: str) -> str:
-    """A light, consistent suffix stripper: "techniques"/"technique", "identified"/"identify"."""
+    """A light, consistent suffix stripper: "techniques"/"technique", "identified"/"identify";
+    common irregular past forms go to their verb ("stood"/"stand")."""
+    if word in _IRREGULAR:
+        return stem(_IRREGULAR[word])
     if len(word) <= 4 or not word.isalpha():
         return word
     if word.endswith(("ies", "ied")) and len(word) > 5:
@@ -130,6 +153,19 @@ def stem(word: str) -> str:
     if word.endswith("e") and len(word) > 4:
         word = word[:-1]
     return word
+
+
+# Questions ---------------------------------------------------------------------------------------
+
+_QUESTION_PARTS = re.compile(
+    r"\?\s*|;\s*|,?\s+and\s+(?=(?:what|who|whom|whose|when|where|which|why|how|is|are|was|were|did|does|do|"
+    r"has|have|had|can|could|will|would)\b)", re.IGNORECASE)
+
+
+def question_parts(question: str) -> list[str]:
+    """The parts of a question that asks several things ("Who…, and when…?"); one part otherwise."""
+    parts = [p.strip(" ,.?") for p in _QUESTION_PARTS.split(question)]
+    return [p for p in parts if len(terms(p)) >= 2]
 
 
 # Citation markers, continued -------------------------------------------------------------------

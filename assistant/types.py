@@ -19,6 +19,10 @@ class Document:
     units: tuple[tuple[int, str], ...] = ()
 
 
+#: A sentence of a chunk: (start, end) in the chunk's text, then (start, end) in the file's text.
+Span = tuple[int, int, int, int]
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A piece of a document small enough for the embedder."""
@@ -31,6 +35,7 @@ class Chunk:
     end: int
     index: int  # position among the document's chunks
     location: str = ""  # the units it lies in ("page 2", "slides 3–4", "sheet Revenue"), "" if none
+    sentences: tuple[Span, ...] = ()  # each sentence: where it is in ``text`` and in the file
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class Passage:
     score: float
     id: str = ""
     location: str = ""  # "page 2", "slide 3"… where the format has units
+    sentences: tuple[Span, ...] = ()  # its sentences, when the index recorded them
+    shown: tuple[Span, ...] = ()  # the sentences given to the model; () when it read the whole text
 
 
 @dataclass(frozen=True)
@@ -56,6 +63,7 @@ class Citation:
     start: int
     end: int
     location: str = ""  # "page 2", "slide 3"… where the format has units
+    shown: tuple[Span, ...] = ()  # the sentences the model read, when it read only some
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,9 @@ class Answer:
             "answer": self.text,
             "citations": [
                 {"n": c.n, "source": c.source, "text": c.text, "start": c.start, "end": c.end,
-                 **({"location": c.location} if c.location else {})}
+                 **({"location": c.location} if c.location else {}),
+                 **({"shown": [{"text": c.text[a:b], "start": fa, "end": fb} for a, b, fa, fb in c.shown]}
+                    if c.shown else {})}
                 for c in self.citations
             ],
             "refused": self.refused,

@@ -46,7 +46,7 @@ from .errors import AssistantError  # noqa: E402
 from . import uploads  # noqa: E402
 from .readers import EXTENSIONS  # noqa: E402
 from .server import check_port  # noqa: E402
-from .types import Answer, Citation, Conflict, Passage, Removed, Sources, Token  # noqa: E402
+from .types import Answer, Citation, Conflict, Passage, Removed, Sources, Span, Token  # noqa: E402
 from .uploads import UPLOADS, upload_folder  # noqa: E402
 
 SUFFIXES = EXTENSIONS  # what ingestion reads: one list for the upload box, the CLI and the API
@@ -149,9 +149,11 @@ def _citing_sentences(answer: str, n: int) -> str:
     return " ".join(txt.strip_citations(s) for s in txt.sentences(answer) if n in txt.cited_numbers(s))
 
 
-def highlight(passage: str, claim: str) -> str:
-    """The passage as HTML with the sentences that carry ``claim`` (the citing answer text) in <mark>."""
-    sentences = txt.sentences(passage)
+def highlight(passage: str, claim: str, shown: Sequence[Span] = ()) -> str:
+    """The passage as HTML: the sentences that carry ``claim`` (the citing answer text) in <mark>,
+    and, when the model read only some sentences (``shown``), those in <span class="read">."""
+    pieces = _pieces(passage, shown)
+    sentences = [text for text, read in pieces if read]
     wanted = _terms(claim)
     scores = [len(_terms(s) & wanted) for s in sentences]
     best = max(scores, default=0)
@@ -159,8 +161,36 @@ def highlight(passage: str, claim: str) -> str:
     if best:
         ranked = sorted(range(len(sentences)), key=lambda i: -scores[i])
         keep = {i for i in ranked[:3] if scores[i] >= max(1, math.ceil(0.6 * best))}
-    parts = [f"<mark>{html.escape(s)}</mark>" if i in keep else html.escape(s) for i, s in enumerate(sentences)]
+    parts, i = [], 0
+    for text, read in pieces:
+        if not read:
+            parts.append(html.escape(text))
+            continue
+        body = html.escape(text)
+        if i in keep:
+            body = f"<mark>{body}</mark>"
+        elif shown:
+            body = f'<span class="read">{body}</span>'
+        parts.append(body)
+        i += 1
     return " ".join(parts)
+
+
+def _pieces(passage: str, shown: Sequence[Span]) -> list[tuple[str, bool]]:
+    """The passage in pieces, each marked whether the model read it: its sentences when it read
+    it whole; the shown sentences and the text between them otherwise."""
+    if not shown:
+        return [(s, True) for s in txt.sentences(passage)]
+    pieces: list[tuple[str, bool]] = []
+    at = 0
+    for a, b, *_ in shown:
+        if passage[at:a].strip():
+            pieces.append((passage[at:a].strip(), False))
+        pieces.append((passage[a:b], True))
+        at = b
+    if passage[at:].strip():
+        pieces.append((passage[at:].strip(), False))
+    return pieces
 
 
 def link_citations(text: str, turn: int, cited: set[int]) -> str:
@@ -187,7 +217,7 @@ _EMPTY_SOURCES = (
 
 
 def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool = False) -> str:
-    body = highlight(c.text, _citing_sentences(answer_text, c.n))
+    body = highlight(c.text, _citing_sentences(answer_text, c.n), c.shown)
     return (
         f'<details class="cite-card" id="cite-{turn}-{c.n}"{" open" if open_ else ""}>'
         f'<summary><span class="chip">[{c.n}]</span> <span class="src">{html.escape(names.show(c.source))}</span>'
@@ -230,7 +260,7 @@ def shown_passages(passages: Sequence[Passage], names: _Names, turn: int = 0) ->
         f'<span class="src">{html.escape(names.show(p.source))}</span>'
         f'<span class="loc">{html.escape(p.location) + ", " if p.location else ""}'
         f"characters {p.start:,}–{p.end:,}</span></summary>"
-        f'<blockquote class="passage">{html.escape(p.text)}</blockquote></details>'
+        f'<blockquote class="passage">{highlight(p.text, "", p.shown)}</blockquote></details>'
         for rank, p in enumerate(passages, 1)
     )
     count = f"{len(passages)} passage{'s' if len(passages) != 1 else ''}"
@@ -356,6 +386,7 @@ CSS = """
 .cite-card .passage { margin: 0.5em 0 0.2em; padding-left: 0.7em; border-left: 3px solid var(--color-accent);
   white-space: pre-wrap; }
 .cite-card mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
+.passage .read { background: #e0f2fe; color: inherit; border-radius: 2px; }
 .cite-card.flash { outline: 2px solid var(--color-accent); }
 .chip { display: inline-block; min-width: 1.8em; text-align: center; border-radius: 999px; font-weight: 600;
   background: var(--color-accent-soft); color: var(--color-accent); padding: 0 0.35em; }

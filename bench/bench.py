@@ -52,7 +52,8 @@ from assistant.types import Answer, Chunk, Token  # noqa: E402
 CACHE = BENCH / ".cache"
 ARTICLES = ROOT / "articles"
 DEFAULT_QUESTIONS = ROOT.parent / "shared" / "eval" / "questions.jsonl"
-STAGES = ["ingest", "retrieval", "answer", "engine", "start", "memory", "accuracy", "baseline"]
+EXTENDED = ROOT.parent / "shared" / "eval" / "questions-extended.jsonl"
+STAGES = ["ingest", "retrieval", "answer", "select", "engine", "start", "memory", "accuracy", "baseline"]
 SYNTH_VERSION = 2  # bump when the synthetic corpus recipe changes: cached stores are rebuilt
 
 # Follow-up pairs for the prefix-cache figure: a question, then one that leans on it.
@@ -66,6 +67,8 @@ TARGETS = {
     "ttft_ratio": ("first token, end to end / raw prefill", "<=", 1.1),
     "gen_ratio": ("generation tokens/s / raw", ">=", 0.95),
     "followup_ratio": ("follow-up first token / first question's", "<=", 0.5),
+    "select_ttft_ratio": ("first token, sentence selection / whole passages", "<=", 0.65),
+    "new_tokens_mean": ("new tokens per question, sentence selection (mean)", "<=", 300.0),
     "reingest_ratio": ("re-ingest unchanged / first ingest", "<=", 0.05),
     "p50_100k_ms": ("retrieval p50 at 100k chunks (ms)", "<=", 50.0),
     "start_ratio": ("new process first token / warm (worst kind)", "<=", 1.5),
@@ -726,6 +729,62 @@ def stage_answer(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def first_token_only(a: Assistant, question: str) -> float:
+    """Seconds from `Assistant.stream` to its first Token; the answer is then stopped."""
+    t0 = now()
+    stream = a.stream(question)
+    try:
+        for event in stream:
+            if isinstance(event, Token):
+                return now() - t0
+    finally:
+        stream.close()
+    return float("nan")
+
+
+def stage_select(ctx: Context) -> dict[str, Any]:
+    """Sentence selection (`select_sentences`, the default) against whole passages (the old
+    path: top 4, whole): new tokens per question on the shared and extended sets (dry runs of
+    every question), and first token side by side, old and new alternating, from the fixed
+    prefix, for the first ``answer_questions`` answerable questions."""
+    from assistant.evaluation import load_questions as load
+
+    index = ctx.articles_index()
+    ours_llm, raw = load_models(ctx)
+    raw.close()
+    questions = [q for path in (ctx.args.questions, EXTENDED) for q in load(Path(path))]
+    out: dict[str, Any] = {}
+    try:
+        with ctx.assistant(index, llm=ours_llm) as new, Assistant(
+                new.settings.replace(select_sentences=False, top_k=4), embedder=new.embedder, store=new.store,
+                llm=ours_llm) as old:
+            texts = [q["question"] for q in questions]
+            tokens = {name: [prompt_tokens(ours_llm._llm, build_messages(a, t)) for t in texts]
+                      for name, a in (("new", new), ("old", old))}
+            p = fixed_prefix(tokens["new"] + tokens["old"])
+            for name in ("new", "old"):
+                counts = [len(t) - p for t in tokens[name]]
+                out[f"{name}_tokens_mean"], out[f"{name}_tokens_max"] = r3(sum(counts) / len(counts)), max(counts)
+            chosen = [q["question"] for q in questions if q["answerable"] and not q.get("history")]
+            chosen = chosen[: max(2, ctx.args.answer_questions)]
+            first_token_only(new, chosen[-1])  # warm-up
+            rows = []
+            for i, q in enumerate(chosen):
+                row: dict[str, Any] = {"question": q}
+                for name, a in ((("new", new), ("old", old)) if i % 2 == 0 else (("old", old), ("new", new))):
+                    hold_prefix(ours_llm._llm, prompt_tokens(ours_llm._llm, build_messages(a, q)), p)
+                    row[f"{name}_ttft"] = first_token_only(a, q)
+                row["ratio"] = row["new_ttft"] / row["old_ttft"]
+                rows.append(row)
+                log(f"select {i + 1}/{len(chosen)}: first token new {row['new_ttft']:.2f}s old {row['old_ttft']:.2f}s")
+            out["questions"] = [{k: (r3(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+            out["new_ttft_s"], out["old_ttft_s"] = r3(med([r["new_ttft"] for r in rows])), r3(med([r["old_ttft"] for r in rows]))
+            out["select_ttft_ratio"] = r3(med([r["ratio"] for r in rows]))
+    finally:
+        ours_llm.close()
+    return out
+
+
 def stage_engine(ctx: Context) -> dict[str, Any]:
     """The child-process engine (isolate_engine, the default) against llama.cpp in this process:
     first token and tokens/s of the same questions, alternating. Each engine keeps its own KV
@@ -900,10 +959,10 @@ with Assistant(Settings(index_dir=sys.argv[1], corpus=[])) as a:
 """
 
 
-def first_stdout_byte(cmd: list[str]) -> tuple[float, str]:
+def first_stdout_byte(cmd: list[str], env: Optional[dict[str, str]] = None) -> tuple[float, str]:
     """Seconds from starting ``cmd`` to the first byte it writes on stdout, and all of stdout."""
     started = time.time()
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
     assert proc.stdout is not None
     proc.stdout.read(1)
     first = time.time() - started
@@ -913,40 +972,47 @@ def first_stdout_byte(cmd: list[str]) -> tuple[float, str]:
     return first, rest.decode("utf-8", "replace")
 
 
-def start_run(index: Path, kind: str, cold: bool) -> dict[str, Any]:
+# The path before starting warm: no saved prefix, questions embedded by sentence-transformers.
+START_OLD_ENV = {"ASSISTANT_PREFIX_CACHE": "false", "ASSISTANT_NUMPY_QUERIES": "false"}
+
+
+def start_run(index: Path, kind: str, cache: str) -> dict[str, Any]:
     """One new process: ``assistant ask`` (its first answer byte) or a script's ``Assistant().ask``
-    (its first token, and the warm first token of the same question later in the same process)."""
-    if cold:
+    (its first token, and the warm first token of the same question later in the same process).
+    ``cache``: "cold" (saved prefix deleted first), "warm", or "old" (the path before)."""
+    if cache == "cold":
         shutil.rmtree(index / ".llm-state", ignore_errors=True)  # the saved prefix and the model's hash
+    env = {**os.environ, **(START_OLD_ENV if cache == "old" else {})}
     if kind == "cli":
         exe = Path(sys.executable).parent / "assistant"
         cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "assistant.cli"]
-        first, out = first_stdout_byte([*cmd, "ask", "--index-dir", str(index), START_QUESTION])
-        return {"kind": kind, "cache": "cold" if cold else "warm", "new_ttft": r3(first), "answer": out[:200]}
+        first, out = first_stdout_byte([*cmd, "ask", "--index-dir", str(index), START_QUESTION], env)
+        return {"kind": kind, "cache": cache, "new_ttft": r3(first), "answer": out[:200]}
     started = time.time()
     done = subprocess.run([sys.executable, "-c", _START_SCRIPT, str(index), START_QUESTION, START_OTHER],
-                          cwd=ROOT, capture_output=True, text=True, check=True)
+                          cwd=ROOT, capture_output=True, text=True, check=True, env=env)
     r = json.loads(done.stdout.strip().splitlines()[-1])
-    return {"kind": kind, "cache": "cold" if cold else "warm", "new_ttft": r3(r["new_first"] - started),
+    return {"kind": kind, "cache": cache, "new_ttft": r3(r["new_first"] - started),
             "warm_ttft": r3(r["warm_first"] - r["warm_started"]), "prefix_state": r["prefix_state"]}
 
 
 def stage_start(ctx: Context) -> dict[str, Any]:
     """A new process's first token (`assistant ask`, and `Assistant().ask` from a script), from its
     start, against the warm first token of the same question (same script process, after another
-    question), with the saved prefix state deleted (cold) and present (warm), alternating."""
+    question), with the saved prefix state deleted (cold) and present (warm), and the path before
+    (old: no saved prefix, torch for the question), alternating."""
     index = ctx.articles_index()
     rows = []
     for rep in range(max(1, ctx.args.start_reps)):
-        for cold in (True, False):
+        for cache in (("cold", "warm", "old") if rep % 2 == 0 else ("old", "cold", "warm")):
             for kind in (("script", "cli") if rep % 2 == 0 else ("cli", "script")):
-                rows.append(start_run(index, kind, cold))
+                rows.append(start_run(index, kind, cache))
                 log(f"start {kind} ({rows[-1]['cache']} state): first token {rows[-1]['new_ttft']}s"
                     + (f", warm {rows[-1]['warm_ttft']}s" if "warm_ttft" in rows[-1] else ""))
-    warm = med([r["warm_ttft"] for r in rows if "warm_ttft" in r])
+    warm = med([r["warm_ttft"] for r in rows if "warm_ttft" in r and r["cache"] != "old"])
     out: dict[str, Any] = {"question": START_QUESTION, "warm_ttft_s": r3(warm), "runs": rows}
     for kind in ("cli", "script"):
-        for cache in ("cold", "warm"):
+        for cache in ("cold", "warm", "old"):
             new = med([r["new_ttft"] for r in rows if r["kind"] == kind and r["cache"] == cache])
             out[f"{kind}_{cache}_ttft_s"] = r3(new)
             out[f"{kind}_{cache}_ratio"] = r3(new / warm) if new and warm else None
@@ -1090,6 +1156,8 @@ def figures(results: dict[str, Any]) -> dict[str, Optional[float]]:
         "ttft_ratio": st.get("answer", {}).get("ttft_ratio"),
         "gen_ratio": st.get("answer", {}).get("gen_ratio"),
         "followup_ratio": st.get("answer", {}).get("followup_ratio"),
+        "select_ttft_ratio": st.get("select", {}).get("select_ttft_ratio"),
+        "new_tokens_mean": st.get("select", {}).get("new_tokens_mean"),
         "reingest_ratio": st.get("ingest", {}).get("reingest_ratio"),
         "p50_100k_ms": lat.get("100000", {}).get("p50_ms"),
         "start_ratio": max((v for k, v in st.get("start", {}).items() if k.endswith("_warm_ratio") and v),
@@ -1118,6 +1186,13 @@ def table(results: dict[str, Any]) -> str:
                   f"first ingest {i['first_ingest_s']}s ({i.get('embed_share')} of it in embed), "
                   f"re-ingest unchanged {i['reingest_s']}s "
                   f"(same process {i['reingest_same_process_s']}s), ratio {i['reingest_ratio']}"]
+    if "select" in st:
+        x = st["select"]
+        lines += ["", "== sentence selection against whole passages (top 4) ==",
+                  f"new tokens per question, shared and extended sets: selected {x['new_tokens_mean']} "
+                  f"(max {x['new_tokens_max']}), whole {x['old_tokens_mean']} (max {x['old_tokens_max']})",
+                  f"first token (median of {len(x['questions'])}, alternating): selected {x['new_ttft_s']}s, whole "
+                  f"{x['old_ttft_s']}s, ratio {x['select_ttft_ratio']}"]
     if "retrieval" in st:
         r = st["retrieval"]
         acc = r["accuracy"]
@@ -1162,9 +1237,11 @@ def table(results: dict[str, Any]) -> str:
     if "start" in st:
         t = st["start"]
         lines += ["", f"== start: a new process's first token, warm first token {t['warm_ttft_s']}s ==",
-                  f"{'process':<22} {'cold state s':>13} {'ratio':>6} {'warm state s':>13} {'ratio':>6}"]
+                  f"{'process':<18} {'old path s':>11} {'ratio':>6} {'cold state s':>13} {'ratio':>6} "
+                  f"{'warm state s':>13} {'ratio':>6}"]
         for kind, label in (("cli", "assistant ask"), ("script", "Assistant().ask")):
-            lines.append(f"{label:<22} {t[kind + '_cold_ttft_s']!s:>13} {t[kind + '_cold_ratio']!s:>6} "
+            lines.append(f"{label:<18} {t.get(kind + '_old_ttft_s')!s:>11} {t.get(kind + '_old_ratio')!s:>6} "
+                         f"{t[kind + '_cold_ttft_s']!s:>13} {t[kind + '_cold_ratio']!s:>6} "
                          f"{t[kind + '_warm_ttft_s']!s:>13} {t[kind + '_warm_ratio']!s:>6}")
     if "memory" in st:
         m = st["memory"]
@@ -1187,7 +1264,8 @@ def table(results: dict[str, Any]) -> str:
 
 # Main --------------------------------------------------------------------------------------
 
-RUNNERS = {"ingest": stage_ingest, "retrieval": stage_retrieval, "answer": stage_answer, "engine": stage_engine,
+RUNNERS = {"ingest": stage_ingest, "retrieval": stage_retrieval, "answer": stage_answer, "select": stage_select,
+           "engine": stage_engine,
            "start": stage_start, "memory": stage_memory, "accuracy": stage_accuracy, "baseline": stage_baseline}
 
 

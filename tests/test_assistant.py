@@ -11,7 +11,7 @@ from .fakes import HashEmbedder, ScriptedLLM
 def test_first_use_builds_the_index_from_the_corpus(make_assistant):
     a = make_assistant()
     passages = a.retrieve("Who is Scott Singer?", k=3)
-    assert len(passages) == 3
+    assert 1 <= len(passages) <= 3
     assert passages[0].source.endswith("003_5ecbd052469d47e5.txt")
     assert "Carnegie" in passages[0].text
     doc = (a.settings.corpus[0] / "003_5ecbd052469d47e5.txt").read_text()

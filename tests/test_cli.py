@@ -37,7 +37,7 @@ def test_eval_scores_retrieval_answers_refusals_and_gold_citations(make_assistan
     result = evaluate(a, load_questions(qfile), out=out)
     s = result["summary"]
     assert (s["retrieved"], s["right"], s["refused_unanswerable"], s["cited_gold"]) == (1, 2, 1, 1)
-    assert out.getvalue().strip().splitlines()[-1].startswith("summary: answer in top-4 1/1")
+    assert out.getvalue().strip().splitlines()[-1].startswith("summary: answer in top-6 1/1")
 
 
 def test_a_bad_question_file_names_the_line(tmp_path):

@@ -30,7 +30,7 @@ def test_colon_ends_a_sentence_only_when_asked():
 def test_words_and_terms():
     assert text.words("The U.S.-listed QwQ-32B rose 2.5%.") == ["The", "U.S.-listed", "QwQ-32B", "rose", "2.5%."]
     assert text.terms("The U.S.-listed stocks rose 2.5% in techniques identified") == [
-        "u.s.-listed", "stock", "rose", "2.5%", "techniqu", "identify"]
+        "u.s.-listed", "stock", "rise", "2.5%", "techniqu", "identify"]
     assert text.stem("technique") == text.stem("techniques")
     assert "the" in text.STOPWORDS and not text.terms("the of and")
 
@@ -45,3 +45,10 @@ def test_citation_markers():
 def test_trim():
     assert text.trim("  ab c \n", 0, 8) == (2, 6)
     assert text.trim("   ", 0, 3) == (3, 3)
+
+
+def test_common_irregular_past_forms_stem_to_their_verb():
+    from assistant.text import terms
+
+    assert terms("R1 stood out; shares rose") == terms("R1 stands out; shares rise")
+    assert terms("left the room") == ["left", "room"]  # a form that is also an everyday word stays

@@ -29,7 +29,7 @@ def test_ask_endpoint_returns_exactly_answer_to_dict(make_assistant):
     assert got == a.ask(SINGER).to_dict()  # the scripted model is deterministic
     assert got["answer"] == SINGER_REPLY and got["refused"] is False
     first = got["citations"][0]
-    assert set(first) == {"n", "source", "text", "start", "end"} and first["n"] == 1
+    assert set(first) == {"n", "source", "text", "start", "end", "shown"} and first["n"] == 1
     assert first["source"].endswith("003_5ecbd052469d47e5.txt") and "Scott Singer" in first["text"]
     assert 0 <= first["start"] < first["end"]
 

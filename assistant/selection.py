@@ -1,0 +1,164 @@
+"""Stage 5: choose what the model reads. From the best retrieved passages, keep the sentences
+that bear on the question (with the sentence before one that refers back), best first, until a
+token budget is spent; order the passages by their best sentence (a reranking).
+
+Prefill is the user's wait and costs per token, so the model reads a few hundred tokens of the
+right sentences rather than whole passages, and the budget reaches further down the ranking:
+an answer that ranked fifth, or a second source that gives another date, gets shown.
+
+A sentence's score adds up what is cheap to know, dense and lexical evidence weighted as
+retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
+- its cosine similarity to the query (MiniLM, one batch for all candidate sentences);
+- the share of the query's terms it holds, each weighted by how rare it is among the candidates
+  (a term no candidate has cannot tell them apart, so it does not count);
+- the rank of its passage in retrieval, a little: it only breaks near-ties;
+- whether it holds the kind of value the question asks for (a date for "when", a number for
+  "how many"), a little.
+A sentence scoring under half the best one's is not shown even when the budget has room: it
+would be noise, not context.
+
+Sentences come from the chunk's sentence map, so those shown keep their exact offsets in the
+file. A passage without one (an index written before the maps were kept) is read whole.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from . import text as txt
+from .config import default
+from .types import Passage, Span
+
+# The small weights of the score's tie-breaking parts, chosen on principle, not searched on the
+# eval sets: see bench/RESULTS.md.
+RANK, KIND = 0.1, 0.15
+FLOOR = 0.5  # of the best candidate's score
+GAP = " … "  # between sentences that are not next to each other in the passage
+SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
+_REFERS_BACK = re.compile(
+    r"^\W*(?:he|she|it|they|this|that|these|those|his|her|its|their|there|such|both|the [a-z]+)\b")
+_ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
+_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
+                          r"price|number|amount|size|cost|value))\b", re.I)
+_DIGIT = re.compile(r"\d")
+_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One sentence of a retrieved passage."""
+
+    passage: int  # index into the retrieved passages
+    index: int  # index into that passage's sentences
+    text: str
+    score: float = 0.0
+
+
+def excerpt(p: Passage) -> str:
+    """What the model reads of ``p``: its shown sentences (gaps marked), or its whole text."""
+    if not p.shown:
+        return p.text
+    parts: list[str] = []
+    for i, (a, b, _, _) in enumerate(p.shown):
+        if i and p.shown[i - 1][1] + 1 < a:
+            parts.append(GAP.strip())
+        parts.append(p.text[a:b])
+    return " ".join(parts)
+
+
+def candidates(passages: Sequence[Passage]) -> list[Candidate]:
+    """Every sentence of the passages that have a sentence map, once. Chunks overlap, so a
+    sentence can open one passage and stand inside another: it is taken where the sentence
+    before it is there too, since a sentence that refers back needs it."""
+    where: dict[str, Candidate] = {}
+    for i, p in enumerate(passages):
+        for n, (a, b, _, _) in enumerate(p.sentences):
+            text = p.text[a:b]
+            seen = where.get(text.lower())
+            if seen is None or (seen.index == 0 and n > 0):
+                where[text.lower()] = Candidate(i, n, text)
+    return sorted(where.values(), key=lambda c: (c.passage, c.index))
+
+
+def score(query: str, pool: Sequence[Candidate], similarity: np.ndarray, dense_weight: Optional[float] = None,
+          lexical_weight: Optional[float] = None) -> list[Candidate]:
+    """``pool`` with scores (see the module's docstring); ``similarity`` is each one's cosine to
+    the query. Weights not given are Settings' dense_weight and bm25_weight."""
+    dense_weight, lexical_weight = default("dense_weight", dense_weight), default("bm25_weight", lexical_weight)
+    terms = [set(txt.terms(c.text)) for c in pool]
+    df = {t: sum(t in ts for ts in terms) for t in set(txt.terms(query))}
+    idf = {t: math.log(1 + len(pool) / (1 + n)) for t, n in df.items() if n}
+    total = sum(idf.values()) or 1.0
+    wanted = _wanted_kind(query)
+    return [
+        replace(c, score=dense_weight * float(similarity[j]) + lexical_weight * sum(idf.get(t, 0.0) for t in terms[j]
+                if t in idf) / total + RANK / (c.passage + 1) + (KIND if wanted and wanted(c.text) else 0.0))
+        for j, c in enumerate(pool)
+    ]
+
+
+def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
+    """What a sentence that answers ``query`` must hold, when its question word says so."""
+    if _ASKS_DATE.search(query):
+        from .conflicts import values
+
+        return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s))
+    if _ASKS_NUMBER.search(query):
+        return lambda s: bool(_DIGIT.search(s))
+    return None
+
+
+def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
+    """Which sentences to show, as sentence indices by passage: the best candidates first, each
+    with the sentence before it when it refers back, until ``budget`` tokens (``cost(passage,
+    index)`` a sentence) are spent, from ``k`` passages at most."""
+    chosen: dict[int, list[int]] = {}
+    used = 0
+    floor = FLOOR * max((c.score for c in pool), default=0.0)
+    for c in sorted(pool, key=lambda c: -c.score):
+        if c.score < floor:
+            break
+        add = [c.index - 1, c.index] if c.index and _REFERS_BACK.match(c.text.lower()) else [c.index]
+        have = chosen.get(c.passage, [])
+        new = [n for n in add if n not in have]
+        spend = sum(cost(c.passage, n) + 1 for n in new) + (0 if have else SOURCE_COST)
+        if not new or used + spend > budget or (not have and len(chosen) >= k):
+            continue  # a shorter sentence further down, or one of a chosen passage, may still fit
+        used += spend
+        chosen[c.passage] = sorted(have + new)
+    return chosen
+
+
+def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[str]], np.ndarray],
+           count_tokens: Callable[[str], int], budget: int, k: int, also: Sequence[str] = ()) -> list[Passage]:
+    """At most ``k`` passages to show, best first, each with ``shown`` set to the sentences chosen
+    for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
+    question, and the queries ``also``), within ``budget`` tokens. Passages without a sentence map are left out; when
+    none has one (an index written before the maps were kept), the best ``k`` are read whole."""
+    pool = candidates(passages)
+    if not pool:
+        return list(passages[:k])
+    # A question that asks several things is scored part by part, each sentence by its best
+    # part, so that the sentence answering the second part is not crowded out by the first's.
+    # A follow-up is also scored with the query it was searched with (``also``: its words plus
+    # the names of the exchange before it), since "Over how many years?" alone matches little.
+    parts = txt.question_parts(query)
+    queries = list(dict.fromkeys([query, *(parts if len(parts) > 1 else []), *also]))
+    vectors = embed([*queries, *(c.text for c in pool)])
+    similarity = vectors[len(queries):] @ vectors[: len(queries)].T
+    scored = [score(q, pool, similarity[:, i]) for i, q in enumerate(queries)]
+    pool = [max(versions, key=lambda c: c.score) for versions in zip(*scored)]
+
+    def cost(i: int, n: int) -> int:
+        a, b, _, _ = passages[i].sentences[n]
+        return count_tokens(passages[i].text[a:b])
+
+    chosen = plan(pool, cost, budget, k)
+    best = {i: max(c.score for c in pool if c.passage == i) for i in chosen}
+    return [replace(passages[i], shown=tuple(passages[i].sentences[n] for n in chosen[i]))
+            for i in sorted(chosen, key=lambda i: -best[i])]

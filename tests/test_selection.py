@@ -1,0 +1,193 @@
+"""Sentence selection: the model reads the sentences that bear on the question, with exact offsets."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Settings
+from assistant.chunking import chunk_document
+from assistant.prompting import build_prompt, parse_citations, user_message
+from assistant.selection import Candidate, candidates, excerpt, plan, select
+from assistant.store import decode_sentences, encode_sentences
+from assistant.types import Document, Passage
+from assistant.ui import highlight
+
+from .fakes import HashEmbedder, ScriptedLLM
+
+# A made-up document with the whitespace of a real file: runs of spaces, line breaks, a blank line.
+FERRY = """Harbor Lights opened its third   terminal in Porto Verde on Tuesday.
+The terminal cost 48 million euros.  It has
+four berths.
+
+BlueWave runs 12 ferries.   Its new catamaran, the Gaivota, enters service in July.
+The Gaivota carries 400 passengers."""
+
+
+def _doc(text: str = FERRY, path: str = "/corpus/ferry.txt") -> Document:
+    return Document(path=path, source="ferry.txt", text=text, sha256="x", blocks=((0, len(text)),))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_every_sentence_of_a_chunk_maps_exactly_to_the_file():
+    doc = _doc()
+    chunks = chunk_document(doc, _words, max_tokens=14, overlap=1)
+    assert len(chunks) > 2
+    for c in chunks:
+        assert c.sentences, c
+        for a, b, fa, fb in c.sentences:
+            assert c.text[a:b] == " ".join(doc.text[fa:fb].split())
+        assert " ".join(c.text[a:b] for a, b, _, _ in c.sentences) == c.text
+
+
+def test_the_sentence_map_survives_the_store_and_a_broken_one_is_ignored():
+    spans = ((0, 10, 5, 15), (11, 30, 17, 40))
+    assert decode_sentences(encode_sentences(spans)) == spans
+    assert decode_sentences("") == () and decode_sentences(None) == ()
+    assert decode_sentences("1,2,3") == () and decode_sentences("a,b,c,d") == ()
+
+
+def _passages() -> list[Passage]:
+    doc = _doc()
+    return [Passage(c.text, c.source, c.start, c.end, 1.0, c.id, sentences=c.sentences)
+            for c in chunk_document(doc, _words, max_tokens=14, overlap=1)]
+
+
+def test_select_keeps_the_answering_sentence_and_the_one_it_refers_back_to():
+    chosen = select("How many berths does the terminal have?", _passages(), HashEmbedder().embed, _words, 40, 4)
+    shown = " ".join(excerpt(p) for p in chosen)
+    assert "four berths" in shown
+    # "It has four berths." refers back: the sentence before it, which names the terminal, comes too.
+    assert "The terminal cost 48 million euros. It has four berths." in shown
+    assert "catamaran" not in shown  # nothing about the question, and the budget is small
+
+
+def test_select_orders_passages_by_their_best_sentence_and_caps_them():
+    passages = _passages()
+    chosen = select("When does the Gaivota catamaran enter service?", passages, HashEmbedder().embed, _words, 60, 2)
+    assert 1 <= len(chosen) <= 2
+    assert "enters service in July" in excerpt(chosen[0])
+    # A chosen passage is the retrieved one, whole, with the sentences shown marked on it.
+    original = next(p for p in passages if p.id == chosen[0].id)
+    assert chosen[0].text == original.text and set(chosen[0].shown) <= set(original.sentences)
+
+
+def test_a_compound_question_gets_a_sentence_for_each_part():
+    chosen = select("How many ferries does BlueWave run, and when will its catamaran enter service?",
+                    _passages(), HashEmbedder().embed, _words, 60, 4)
+    shown = " ".join(excerpt(p) for p in chosen)
+    assert "12 ferries" in shown and "July" in shown
+
+
+def test_the_budget_and_the_floor_hold():
+    pool = [Candidate(0, 0, "alpha beta", 1.0), Candidate(1, 0, "gamma delta", 0.9), Candidate(2, 0, "noise", 0.3)]
+    cost = lambda passage, index: 5  # noqa: E731
+    assert plan(pool, cost, budget=100, k=4) == {0: [0], 1: [0]}  # under half the best: never shown
+    assert plan(pool, cost, budget=16, k=4) == {0: [0]}  # 5 + 1 + a source's 10
+    assert plan(pool, cost, budget=100, k=1) == {0: [0]}
+
+
+def test_a_sentence_that_refers_back_brings_the_one_before():
+    pool = [Candidate(0, 3, "It has four berths.", 1.0)]
+    assert plan(pool, lambda p, n: 5, budget=100, k=4) == {0: [2, 3]}
+
+
+def test_a_sentence_is_taken_from_the_passage_where_the_one_before_it_is_too():
+    a = Passage("It has four berths. More.", "f.txt", 0, 25, 1.0, "a", sentences=((0, 19, 0, 19), (20, 25, 20, 25)))
+    b = Passage("The terminal opened. It has four berths.", "f.txt", 0, 40, 0.9, "b",
+                sentences=((0, 20, 0, 20), (21, 40, 21, 40)))
+    pool = candidates([a, b])
+    berths = next(c for c in pool if c.text == "It has four berths.")
+    assert (berths.passage, berths.index) == (1, 1)
+
+
+def test_repeated_sentences_of_overlapping_chunks_are_candidates_once():
+    pool = candidates(_passages())
+    texts = [c.text for c in pool]
+    assert len(texts) == len(set(texts))
+
+
+def test_a_passage_without_a_sentence_map_is_read_whole():
+    old = [Passage("Old index text. Two sentences.", "a.txt", 0, 30, 1.0, "a"),
+           Passage("Another one.", "b.txt", 0, 12, 0.5, "b")]
+    assert select("old text", old, HashEmbedder().embed, _words, 50, 1) == old[:1]
+    assert excerpt(old[0]) == old[0].text
+
+
+def test_the_prompt_reads_the_excerpt_and_citations_carry_the_shown_offsets():
+    chosen = select("How many berths does the terminal have?", _passages(), HashEmbedder().embed, _words, 40, 4)
+    prompt = build_prompt("How many berths?", chosen, [], lambda t: len(t) // 4 + 1, 3000)
+    last = prompt.messages[-1]["content"]
+    assert excerpt(chosen[0]) in last and "catamaran" not in last
+    citation = parse_citations("It has four berths [1].", prompt.numbers)[0]
+    assert citation.shown == chosen[0].shown and citation.text == chosen[0].text
+    doc = _doc()
+    for a, b, fa, fb in citation.shown:
+        assert citation.text[a:b] == " ".join(doc.text[fa:fb].split())
+
+
+def test_gaps_between_shown_sentences_are_marked():
+    p = next(p for p in _passages() if len(p.sentences) >= 3)
+    first, third = p.sentences[0], p.sentences[2]
+    shown = Passage(p.text, p.source, p.start, p.end, 1.0, p.id, sentences=p.sentences, shown=(first, third))
+    assert excerpt(shown) == f"{p.text[first[0]:first[1]]} … {p.text[third[0]:third[1]]}"
+    assert user_message("q", [(1, shown)]).count("…") == 1
+
+
+def test_the_sources_panel_highlights_the_sentences_the_model_read():
+    p = next(p for p in _passages() if len(p.sentences) >= 2)
+    shown = p.sentences[1:2]
+    out = highlight(p.text, "", shown)
+    a, b = shown[0][0], shown[0][1]
+    assert f'<span class="read">{p.text[a:b]}</span>' in out
+    assert out.count('class="read"') == 1
+
+
+def test_the_pipeline_shows_sentences_with_exact_offsets_and_json_carries_them(tmp_path: Path, corpus: Path):
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models")
+    reply = "Scott Singer is a visiting scholar at the Carnegie Endowment for International Peace [1]."
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM(reply)) as a:
+        answer = a.ask("Where is Scott Singer a visiting scholar?")
+    assert answer.passages and all(p.shown for p in answer.passages)
+    c = answer.citations[0]
+    doc = (corpus / Path(c.source).name).read_text()
+    for a_, b, fa, fb in c.shown:
+        assert c.text[a_:b] == " ".join(doc[fa:fb].split())
+    shown = answer.to_dict()["citations"][0]["shown"]
+    assert [s["text"] for s in shown] == [c.text[a_:b] for a_, b, _, _ in c.shown]
+    assert any("Carnegie" in s["text"] for s in shown)
+
+
+def test_an_index_written_before_sentence_maps_is_ingested_again(tmp_path: Path, corpus: Path):
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models")
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
+        a.ensure_index()
+        col = a.store._col
+        got = col.get(include=["metadatas"])
+        old = [{k: v for k, v in m.items() if k != "sentences"} for m in got["metadatas"]]
+        col.update(ids=got["ids"], metadatas=old)  # Chroma merges metadata: remove the key outright
+        for cid in got["ids"]:
+            col.update(ids=[cid], metadatas=[{"sentences": None}])
+        assert not any(p.sentences for p in a.retriever.retrieve("Scott Singer", 3))
+        report = a.ingest(settings.corpus)
+        assert report.updated > 0 and report.failed == 0
+        assert all(p.sentences for p in a.retriever.retrieve("Scott Singer", 3))
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_retrieve_gives_at_most_k_passages(make_assistant, k):
+    assert 1 <= len(make_assistant().retrieve("Who is Scott Singer?", k=k)) <= k
+
+
+def test_eval_ranks_the_answer_by_what_the_model_reads_of_the_first_passages():
+    from assistant.evaluation import answer_rank
+
+    a = Passage("Monica unveiled Manus. Unrelated tail.", "a.txt", 0, 40, 1.0, "a",
+                sentences=((0, 22, 0, 22), (23, 38, 23, 38)), shown=((23, 38, 23, 38),))
+    b = Passage("Alibaba released QwQ a day later.", "b.txt", 0, 33, 0.9, "b")
+    c = Passage("Manus is an agent.", "c.txt", 0, 18, 0.8, "c")
+    assert answer_rank([b, c], [["Manus"], ["QwQ"]]) == 2  # two passages together hold both parts
+    assert answer_rank([a, b], [["Manus"], ["QwQ"]]) is None  # the model never read "Manus" in [a]
+    assert answer_rank([b], [["QwQ"]]) == 1
