@@ -1,6 +1,6 @@
 """Stage 5: choose what the model reads. From the best retrieved passages, keep the sentences
-that bear on the question (with the sentence before one that refers back), best first, until a
-token budget is spent; order the passages by their best sentence (a reranking).
+that bear on the question, each with the sentence before it, best first, until a token budget
+is spent; order the passages by their best sentence (a reranking).
 
 Prefill is the user's wait and costs per token, so the model reads a few hundred tokens of the
 right sentences rather than whole passages, and the budget reaches further down the ranking:
@@ -40,8 +40,6 @@ RANK, KIND = 0.1, 0.15
 FLOOR = 0.5  # of the best candidate's score
 GAP = " … "  # between sentences that are not next to each other in the passage
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
-_REFERS_BACK = re.compile(
-    r"^\W*(?:he|she|it|they|this|that|these|those|his|her|its|their|there|such|both|the [a-z]+)\b")
 _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
@@ -115,15 +113,17 @@ def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
 
 def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
     """Which sentences to show, as sentence indices by passage: the best candidates first, each
-    with the sentence before it when it refers back, until ``budget`` tokens (``cost(passage,
-    index)`` a sentence) are spent, from ``k`` passages at most."""
+    with the sentence before it, until ``budget`` tokens (``cost(passage, index)`` a sentence) are
+    spent, from ``k`` passages at most. The sentence before says who "he", "its" or "the
+    company" is ("BlueWave runs 12 ferries. Chief executive Marta Quintas said the company…"),
+    and it is the window the grounding check reads a claim in: two adjacent sentences."""
     chosen: dict[int, list[int]] = {}
     used = 0
     floor = FLOOR * max((c.score for c in pool), default=0.0)
     for c in sorted(pool, key=lambda c: -c.score):
         if c.score < floor:
             break
-        add = [c.index - 1, c.index] if c.index and _REFERS_BACK.match(c.text.lower()) else [c.index]
+        add = [c.index - 1, c.index] if c.index else [c.index]
         have = chosen.get(c.passage, [])
         new = [n for n in add if n not in have]
         spend = sum(cost(c.passage, n) + 1 for n in new) + (0 if have else SOURCE_COST)
