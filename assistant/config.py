@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     ground_claims: bool = Field(
         True, description="remove answer sentences whose names and numbers do not stand together in a cited "
         "passage; refuse when nothing supported is left")
+    verify_claims: bool = Field(
+        False, description="ask the model itself, per answer sentence the other checks kept, whether its cited "
+        "sources state it (yes/no read from its next-token probabilities); remove what it judges unsupported")
     check_conflicts: bool = Field(
         True, description="when the shown passages give different values (dates, weekdays, amounts) for what the "
         "answer states, add 'The sources differ: …' citing each")

@@ -130,6 +130,15 @@ class IsolatedLLM:
                 self._counts.popitem(last=False)
             return n
 
+    def p_yes(self, messages: Sequence[dict[str, str]]) -> float:
+        """P(yes) as the reply to ``messages`` (``LlamaCppLLM.p_yes``), in the child."""
+        with self._lock:
+            self._send({"op": "p_yes", "messages": list(messages)})
+            reply = self._read()
+            if "error" in reply:
+                raise AssistantError(reply["error"])
+            return float(reply["p"])
+
     def close(self) -> None:
         with self._lock:
             self._stop()
@@ -181,6 +190,12 @@ def _serve(spec: dict[str, Any]) -> int:
     while (request := requests.get()) is not None:
         if request["op"] == "count":
             send({"n": llm.count_tokens(request["text"])})
+            continue
+        if request["op"] == "p_yes":
+            try:
+                send({"p": llm.p_yes(request["messages"])})
+            except AssistantError as exc:
+                send({"error": str(exc)})
             continue
         cancel.clear()
         try:

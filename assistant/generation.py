@@ -37,6 +37,30 @@ class LLM(Protocol):
     def close(self) -> None: ...
 
 
+class Judge(Protocol):
+    """What an LLM may offer beside ``LLM``: a yes/no question answered by its next-token
+    probabilities (llama.cpp does; an OpenAI-compatible server need not)."""
+
+    def p_yes(self, messages: Sequence[dict[str, str]]) -> float: ...
+
+
+YES_WORDS = ("yes", "Yes", "YES", " yes", " Yes", " YES")
+NO_WORDS = ("no", "No", "NO", " no", " No", " NO")
+
+
+def yes_probability(logits, yes_ids: Sequence[int], no_ids: Sequence[int]) -> float:
+    """P(yes) from next-token logits, the softmax taken over the yes and no tokens only: what the
+    model would rather answer, whatever mass it gives to other tokens."""
+    import numpy as np
+
+    if not yes_ids or not no_ids:
+        raise AssistantError("the tokenizer has no single token for yes or no")
+    yes, no = np.asarray(logits, dtype=np.float64)[list(yes_ids)], np.asarray(logits, dtype=np.float64)[list(no_ids)]
+    top = max(yes.max(), no.max())
+    p_yes, p_no = np.exp(yes - top).sum(), np.exp(no - top).sum()
+    return float(p_yes / (p_yes + p_no))
+
+
 def check_gguf(path: Path) -> None:
     """Refuse a file that is missing, not GGUF, or visibly truncated, naming it."""
     if not path.exists():
@@ -100,6 +124,12 @@ class LlamaCppLLM:
             from .prefix_state import warm
 
             self.prefix_state = warm(self._llm, model_path, prefix, Path(state_dir), extra)
+        self._formatter = None  # the chat template, built on the first yes/no check
+        self._answer_ids: Optional[tuple[list[int], list[int]]] = None
+        # The context as the last answer left it (fixed prefix, sources, answer), set aside by the
+        # first yes/no check and put back before the next answer, so that neither the next
+        # question's prefix nor a follow-up's conversation is evaluated again.
+        self._set_aside: Optional[tuple[list[int], bytes]] = None
 
     def stream(
         self, messages: Sequence[dict[str, str]], max_tokens: int, temperature: float, seed: int = 0
@@ -107,6 +137,7 @@ class LlamaCppLLM:
         with self._lock:
             if self._llm is None:
                 raise AssistantError(f"model {self.name}: already closed")
+            self._put_back()
             chunks = self._llm.create_chat_completion(
                 messages=list(messages), max_tokens=max_tokens, temperature=temperature, seed=seed, stream=True,
             )
@@ -120,6 +151,80 @@ class LlamaCppLLM:
 
     def count_tokens(self, text: str) -> int:
         return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+    def p_yes(self, messages: Sequence[dict[str, str]]) -> float:
+        """How likely the reply to ``messages`` starts with "yes" rather than "no": the next token's
+        logits after the prompt, nothing generated. The tokens the context already holds (the
+        conversation just answered, a system prompt) are not evaluated again."""
+        import numpy as np
+
+        with self._lock:
+            if self._llm is None:
+                raise AssistantError(f"model {self.name}: already closed")
+            tokens = self._chat_tokens(messages)
+            if len(tokens) >= self.n_ctx:
+                raise AssistantError(f"model {self.name}: the check needs {len(tokens)} tokens, over n_ctx {self.n_ctx}")
+            if self._set_aside is None and self._llm.n_tokens:
+                self._set_aside = self._context_state()
+            self._eval_after_prefix(tokens)
+            logits = np.ctypeslib.as_array(self._llm._ctx.get_logits_ith(-1), shape=(self._llm.n_vocab(),))
+            if self._answer_ids is None:
+                self._answer_ids = (self._single_tokens(YES_WORDS), self._single_tokens(NO_WORDS))
+            return yes_probability(logits, *self._answer_ids)
+
+    def _chat_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
+        """``messages`` as llama-cpp-python's chat handler tokenizes them, so that prefixes match."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        if self._formatter is None:
+            template = self._llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise AssistantError(f"model {self.name}: no chat template, so no yes/no check")
+            text = self._llm._model.token_get_text
+            eos, bos = self._llm.token_eos(), self._llm.token_bos()
+            self._formatter = Jinja2ChatFormatter(template, text(eos) if eos != -1 else "",
+                                                  text(bos) if bos != -1 else "")
+        result = self._formatter(messages=list(messages))
+        return self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+
+    def _eval_after_prefix(self, tokens: list[int]) -> None:
+        # Evaluate only what follows the longest prefix already in the KV cache; at least one token,
+        # so that the logits read are this prompt's. eval() drops the cache past n_tokens.
+        llm = self._llm
+        held = list(llm.input_ids[: llm.n_tokens])
+        same = 0
+        for a, b in zip(held, tokens):
+            if a != b:
+                break
+            same += 1
+        llm.n_tokens = min(same, len(tokens) - 1)
+        llm.eval(tokens[llm.n_tokens :])
+
+    def _context_state(self) -> Optional[tuple[list[int], bytes]]:
+        """The tokens the context holds and llama.cpp's state of them (sequence 0); None if it fails."""
+        import ctypes
+
+        import llama_cpp.llama_cpp as C
+
+        llm = self._llm
+        size = C.llama_state_seq_get_size(llm._ctx.ctx, 0)
+        buffer = (ctypes.c_uint8 * size)()
+        written = C.llama_state_seq_get_data(llm._ctx.ctx, buffer, size, 0)
+        return (list(llm.input_ids[: llm.n_tokens]), bytes(buffer)[:written]) if 0 < written <= size else None
+
+    def _put_back(self) -> None:
+        # A refused state leaves the context empty: the next prompt is evaluated in full, no harm.
+        from .prefix_state import restore
+
+        if self._set_aside is not None:
+            tokens, payload = self._set_aside
+            self._set_aside = None
+            restore(self._llm, tokens, payload)
+
+    def _single_tokens(self, words: Sequence[str]) -> list[int]:
+        """The token ids of the spellings that are one token each (" Yes", "yes", "YES"…)."""
+        ids = {tuple(self._llm.tokenize(w.encode("utf-8"), add_bos=False, special=False)) for w in words}
+        return sorted({i[0] for i in ids if len(i) == 1})
 
     def close(self) -> None:
         with self._lock:

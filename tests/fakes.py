@@ -70,6 +70,28 @@ class ScriptedLLM:
         self.closed = True
 
 
+class JudgingLLM(ScriptedLLM):
+    """A ScriptedLLM that also offers the yes/no check (``p_yes``): ``verdicts`` maps a phrase of
+    the last message (or a tuple of phrases, all in it) to its P(yes); any other gets ``default``.
+    Records each check's messages; ``fail`` makes every check raise, as a crashed engine does."""
+
+    def __init__(self, script: Script = "Answer [1].", verdicts: Optional[dict] = None,
+                 default: float = 0.9, fail: bool = False, **kw) -> None:
+        super().__init__(script, **kw)
+        self.verdicts, self.default, self.fail = verdicts or {}, default, fail
+        self.checks: list[list[dict]] = []
+
+    def p_yes(self, messages) -> float:
+        from assistant.errors import AssistantError
+
+        self.checks.append([dict(m) for m in messages])
+        if self.fail:
+            raise AssistantError("model scripted: the engine process exited with code 1")
+        asked = messages[-1]["content"]
+        return next((p for key, p in self.verdicts.items()
+                     if all(k in asked for k in ((key,) if isinstance(key, str) else key))), self.default)
+
+
 class CountingLLM(ScriptedLLM):
     """A ScriptedLLM that streams each piece after ``delay`` seconds and counts, for the tests of
     queues and cancels: the generation options asked for, the streams started, running at once

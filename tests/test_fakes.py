@@ -6,10 +6,11 @@ import inspect
 import pytest
 
 from assistant.embedding import Embedder, SentenceTransformerEmbedder
-from assistant.generation import LLM, LlamaCppLLM
+from assistant.engine import IsolatedLLM
+from assistant.generation import LLM, Judge, LlamaCppLLM
 from assistant.store import ChromaStore, VectorStore
 
-from .fakes import HashEmbedder, ScriptedLLM
+from .fakes import HashEmbedder, JudgingLLM, ScriptedLLM
 
 
 def _members(protocol) -> dict:
@@ -26,7 +27,8 @@ def _check(protocol, obj) -> None:
             assert got[: len(want)] == want, f"{type(obj).__name__}.{name}{got} does not match {want}"
 
 
-@pytest.mark.parametrize("protocol, fake", [(Embedder, HashEmbedder()), (LLM, ScriptedLLM())])
+@pytest.mark.parametrize("protocol, fake", [(Embedder, HashEmbedder()), (LLM, ScriptedLLM()), (LLM, JudgingLLM()),
+                                            (Judge, JudgingLLM())])
 def test_fakes_have_every_member_of_their_protocol(protocol, fake):
     _check(protocol, fake)
 
@@ -36,7 +38,8 @@ def test_the_embedder_protocol_is_checked_at_runtime_too():
 
 
 @pytest.mark.parametrize("protocol, real", [(Embedder, SentenceTransformerEmbedder), (LLM, LlamaCppLLM),
-                                            (VectorStore, ChromaStore)])
+                                            (VectorStore, ChromaStore), (LLM, IsolatedLLM), (Judge, LlamaCppLLM),
+                                            (Judge, IsolatedLLM)])
 def test_the_real_backends_have_every_method_of_their_protocol(protocol, real):
     for name, member in _members(protocol).items():
         if callable(member):

@@ -1,0 +1,142 @@
+"""Stage 6c: the loaded model as a second judge of the sentences the lexical check kept.
+
+The claim check in ``grounding`` reads words, so it passes a sentence whose names and values
+all stand in one window of the cited passage even when the passage relates them differently
+("X is the CEO of Y" read as "Y's CEO is X"). Here the model itself is asked, for each kept
+sentence, whether the passage it cites states it, and the answer is read from the next
+token's probabilities of "yes" and "no": nothing is generated, so one check costs one prompt
+evaluation and no sampling.
+
+The prompt is a plain entailment question, the passage first and then the statement, in a
+fresh conversation: neither the question asked nor the answering conversation is shown, as a
+model asked about its own answer, or about an answer to a question, leans to "yes". Sentences
+citing the same passage share its evaluated tokens.
+
+A sentence the model judges its cited passage does not state (P(yes) under 0.5: it would rather
+say no) is asked again of each other shown passage, and cites the first that states it, as the
+lexical check re-points citations; none: it is removed like any other unsupported sentence.
+When nothing is left, the answer is the refusal. A model that offers no yes/no check (an
+OpenAI-compatible server) is not verified, with one log line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from typing import Mapping, Optional, Sequence
+
+from . import text as txt
+from .grounding import Grounded, uncovered_parts
+from .types import Passage, Removed
+
+log = logging.getLogger("assistant.verify")
+THRESHOLD = 0.5  # under it the model would rather say "no" than "yes"
+# Sentences the checks themselves add (conflicts.note, grounding.ground): nothing the model claims.
+NOTES = ("The sources differ:", "The sources do not cover this part of the question")
+_warned: set[str] = set()
+
+
+def statement_prompt(claim: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
+    """Does the text state the claim? The text first, so that claims on one passage share its tokens."""
+    text = "\n\n".join(p.text for p in passages)
+    return [{"role": "user", "content": f"Text: {text}\n\nStatement: {claim}\n\n"
+                                        "Is the statement true according to the text? Answer yes or no."}]
+
+
+def checkable(sentence: str) -> bool:
+    """A sentence that states something: not a refusal and not a note the checks added."""
+    from .prompting import is_refusal
+
+    plain = txt.strip_citations(sentence).strip()
+    return bool(plain.strip(" .")) and not plain.startswith(NOTES) and not is_refusal(plain)
+
+
+def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
+    """The shown sources a sentence cites; all of them when it cites none."""
+    cited = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
+    return cited or list(numbers)
+
+
+def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: float) -> Optional[list[int]]:
+    """The sources to cite for ``sentence``: its own when the model judges they state it, else the
+    first other shown source that does; None when none does."""
+    claim = claim_of(sentence)
+    cited = refs_of(sentence, numbers)
+    if llm.p_yes(statement_prompt(claim, [numbers[n] for n in cited])) >= threshold:
+        return cited
+    for n in numbers:
+        if n not in cited and llm.p_yes(statement_prompt(claim, [numbers[n]])) >= threshold:
+            return [n]
+    return None
+
+
+def claim_of(sentence: str) -> str:
+    """The sentence as a claim, its markers taken out ("Verde [1]." becomes "Verde.")."""
+    return re.sub(r"\s+([.!?,;:])", r"\1", txt.strip_citations(sentence)).strip()
+
+
+def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], llm,
+           threshold: float = THRESHOLD) -> Grounded:
+    """``grounded`` less the sentences the model judges no shown source states; a sentence that
+    another source states cites that one instead."""
+    from .errors import AssistantError
+
+    if grounded.refused or not available(llm):
+        return grounded
+    kept: list[str] = []
+    removed: list[Removed] = []
+    started, judged = time.perf_counter(), 0
+    for sentence in txt.sentences(grounded.text):
+        if not checkable(sentence):
+            kept.append(sentence)
+            continue
+        judged += 1
+        try:
+            found = supporting(llm, sentence, numbers, threshold)
+        except AssistantError as exc:  # the answer stays as the lexical check left it
+            log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
+            return grounded
+        if found is None:
+            refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
+            removed.append(Removed(sentence, f"the model judged {refs} does not state it"))
+        elif found == refs_of(sentence, numbers):
+            kept.append(sentence)
+        else:
+            kept.append(txt.cite(sentence, found[0]))
+    log.info("verify_claims: %d sentences judged in %.1f s, %d removed", judged, time.perf_counter() - started,
+             len(removed))
+    if kept == txt.sentences(grounded.text):
+        return grounded
+    return _rebuilt(grounded, question, kept, removed)
+
+
+def available(llm) -> bool:
+    """Whether ``llm`` offers the yes/no check; logged once per model when it does not."""
+    if callable(getattr(llm, "p_yes", None)):
+        return True
+    name = getattr(llm, "name", type(llm).__name__)
+    if name not in _warned:
+        _warned.add(name)
+        log.info("verify_claims: model %s offers no yes/no check; answers are not verified by it", name)
+    return False
+
+
+def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[Removed]) -> Grounded:
+    """The answer from the sentences kept: the refusal (or the sources' differing values) when no
+    claim is left, a note for each part of the question no kept sentence covers any more."""
+    from . import conflicts as differ
+    from .prompting import REFUSAL
+
+    gone = grounded.removed + tuple(removed)
+    claims = [s for s in kept if checkable(s)]
+    if not claims:
+        if grounded.conflicts:
+            return Grounded(differ.note(grounded.conflicts), gone, False, conflicts=grounded.conflicts)
+        return Grounded(REFUSAL, gone, True, withheld=True)
+    text = " ".join(kept)
+    for part in uncovered_parts(question, claims):
+        if part not in text:
+            text += f' The sources do not cover this part of the question: "{part}".'
+    return Grounded(text, gone, False, conflicts=grounded.conflicts)
+

@@ -1,0 +1,168 @@
+"""The model as a second judge (verify_claims): on a made-up corpus with a scripted yes/no judge,
+and the real small model's yes/no check in process and in the engine's child."""
+
+import logging
+import math
+
+import pytest
+
+from assistant import Assistant
+from assistant.generation import yes_probability
+from assistant.grounding import Grounded, final_answer
+from assistant.prompting import REFUSAL
+from assistant.types import Passage
+from assistant.verify import verify
+
+from .conftest import SMALL_MODEL
+from .fakes import HashEmbedder, JudgingLLM, ScriptedLLM
+
+# A made-up corpus: names and a relation in one sentence, so the lexical check cannot tell who is who.
+FERRY = ("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers. "
+         "Harbor Lights opened a terminal in Porto Verde.")
+SOURCES = {1: Passage(FERRY, "ferry.txt", 0, len(FERRY), 1.0)}
+RIVAL = "BlueWave expects to lose passengers this year, its chief executive Marta Quintas said."
+WRONG = "Lena Morrow is the chief executive of BlueWave [1]."  # the passage relates her to Harbor Lights
+RIGHT = "Harbor Lights opened a terminal in Porto Verde [1]."
+
+
+def checked(answer: str, llm, question: str = "Who runs BlueWave?", sources=SOURCES) -> Grounded:
+    return verify(final_answer(answer, question, sources), question, sources, llm)
+
+
+def test_the_lexical_check_alone_lets_the_wrong_relation_through():
+    assert final_answer(WRONG, "Who runs BlueWave?", SOURCES).text == WRONG
+
+
+def test_a_sentence_the_model_rejects_is_removed_and_nothing_left_is_the_refusal():
+    result = checked(WRONG, JudgingLLM(verdicts={"chief executive of BlueWave": 0.1}))
+    assert result.refused and result.withheld and result.text == REFUSAL
+    assert [(r.sentence, r.reason) for r in result.removed] == [(WRONG, "the model judged [1] does not state it")]
+
+
+def test_a_supported_sentence_is_kept_beside_a_removed_one():
+    result = checked(f"{RIGHT} {WRONG}", JudgingLLM(verdicts={"chief executive of BlueWave": 0.3}))
+    assert result.text == RIGHT and not result.refused
+    assert [r.sentence for r in result.removed] == [WRONG]
+
+
+def test_each_check_is_the_cited_passage_then_the_claim_without_the_question():
+    llm = JudgingLLM(default=0.8)
+    result = checked(f"{RIGHT} {WRONG}", llm)
+    assert result.text == f"{RIGHT} {WRONG}" and not result.removed
+    assert len(llm.checks) == 2
+    for check, claim in zip(llm.checks, (RIGHT, WRONG)):
+        assert len(check) == 1 and check[0]["role"] == "user"  # a fresh conversation, not the answer's
+        asked = check[0]["content"]
+        assert asked.startswith(f"Text: {FERRY}") and claim.replace(" [1]", "") in asked
+        assert "BlueWave?" not in asked and "[1]" not in asked  # nor the question, nor markers
+
+
+def test_a_claim_its_source_does_not_state_cites_the_shown_source_that_does():
+    sources = {1: SOURCES[1], 2: Passage(RIVAL, "rival.txt", 0, len(RIVAL), 0.9)}
+    claim = "BlueWave's chief executive said it would lose passengers [1]."  # [1] has the words, not the claim
+    llm = JudgingLLM(verdicts={("Text: Lena", "Statement"): 0.2, ("Text: BlueWave expects", "Statement"): 0.9})
+    assert final_answer(claim, "What did BlueWave's chief executive say?", sources).text == claim
+    result = checked(claim, llm, "What did BlueWave's chief executive say?", sources)
+    assert result.text == "BlueWave's chief executive said it would lose passengers [2]." and not result.removed
+    assert len(llm.checks) == 2
+
+
+def test_refusals_and_the_checks_own_notes_are_not_judged():
+    llm = JudgingLLM(default=0.0)
+    assert checked(REFUSAL, llm).text == REFUSAL and not llm.checks
+    note = 'The sources do not cover this part of the question: "where".'
+    result = verify(Grounded(f"{RIGHT} {note}", (), False), "What opened, and where?", SOURCES, llm)
+    assert len(llm.checks) == 1 and "Porto Verde" in llm.checks[0][-1]["content"]
+    assert result.refused  # the note alone is no answer
+
+
+def test_a_model_without_the_check_is_skipped_with_one_log_line(caplog):
+    llm = ScriptedLLM()
+    llm.name = "no-check-server"
+    with caplog.at_level(logging.INFO, logger="assistant.verify"):
+        assert checked(WRONG, llm).text == WRONG
+        assert checked(WRONG, llm).text == WRONG
+    assert [r.message for r in caplog.records if "offers no yes/no check" in r.message] == [
+        "verify_claims: model no-check-server offers no yes/no check; answers are not verified by it"]
+
+
+def test_a_failing_check_leaves_the_answer_as_the_lexical_check_did(caplog):
+    with caplog.at_level(logging.WARNING, logger="assistant.verify"):
+        assert checked(WRONG, JudgingLLM(fail=True)).text == WRONG
+    assert "the yes/no check failed" in caplog.text
+
+
+def test_the_setting_runs_the_judge_after_generation(settings, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "ferry.txt").write_text(FERRY)
+    llm = JudgingLLM(WRONG, verdicts={"chief executive of BlueWave": 0.2})
+    s = settings.replace(corpus=[tmp_path / "docs"], verify_claims=True)
+    with Assistant(s, embedder=HashEmbedder(), llm=llm) as a:
+        answer = a.ask("Who is the chief executive of BlueWave?")
+        assert answer.refused and answer.withheld and [r.sentence for r in answer.removed] == [WRONG]
+        assert llm.checks
+    with Assistant(s.replace(verify_claims=False), embedder=HashEmbedder(), llm=JudgingLLM(WRONG, default=0.0)) as a:
+        assert a.ask("Who is the chief executive of BlueWave?").text == WRONG
+
+
+def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
+    logits = [0.0, 2.0, 2.0, 9.0]  # yes: 1 and 2 ("yes", " Yes"), no: 0; 3 is another word
+    assert yes_probability(logits, [1, 2], [0]) == pytest.approx(2 / (2 + math.exp(-2)))
+    assert yes_probability([1.0, 1.0], [0], [1]) == pytest.approx(0.5)
+
+
+# The real small model ---------------------------------------------------------------------------
+
+
+def _ask(claim: str) -> list[dict]:
+    from assistant.verify import statement_prompt
+
+    return statement_prompt(claim, [SOURCES[1]])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
+def test_the_small_model_gives_a_probability_and_reuses_its_cache_correctly():
+    from assistant.generation import LlamaCppLLM
+
+    llm = LlamaCppLLM(SMALL_MODEL, n_ctx=1024, n_threads=2)
+    try:
+        first = llm.p_yes(_ask(RIGHT))
+        other = llm.p_yes(_ask(WRONG))  # shares the passage's tokens
+        assert 0.0 <= first <= 1.0 and 0.0 <= other <= 1.0
+        assert llm.p_yes(_ask(RIGHT)) == pytest.approx(first, abs=1e-3)  # the cache cut back, not mixed
+    finally:
+        llm.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
+def test_the_answers_context_is_put_back_after_the_checks():
+    from assistant.generation import LlamaCppLLM
+
+    llm = LlamaCppLLM(SMALL_MODEL, n_ctx=1024, n_threads=2)
+    question = [{"role": "user", "content": f"{FERRY}\nWho runs Harbor Lights?"}]
+    evaluated: list[int] = []
+    model_eval = llm._llm.eval
+    llm._llm.eval = lambda tokens: (evaluated.append(len(tokens)), model_eval(tokens))[1]
+    try:
+        first = "".join(llm.stream(question, 8, 0.0))
+        llm.p_yes(_ask(RIGHT))
+        evaluated.clear()
+        assert "".join(llm.stream(question, 8, 0.0)) == first
+        assert evaluated[0] <= 2  # the prompt was not evaluated again: only its last token, for fresh logits
+    finally:
+        llm.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
+def test_the_engine_child_serves_the_check():
+    from assistant.engine import IsolatedLLM
+
+    llm = IsolatedLLM(SMALL_MODEL, n_ctx=1024, n_threads=2)
+    try:
+        assert 0.0 <= llm.p_yes(_ask(RIGHT)) <= 1.0
+        assert llm.count_tokens("hello") > 0  # the child goes on serving after a check
+    finally:
+        llm.close()
