@@ -37,8 +37,9 @@ _PROBES = ("\x01A", "\x02Z")
 
 def model_sha256(path: Path, folder: Path) -> str:
     """The model file's sha256, remembered in ``folder`` by path, size and mtime so that a
-    gigabyte model is hashed once, not at every start."""
-    from .hashing import sha256_file
+    gigabyte model is hashed once, not at every start (a shipped model's hash recorded by
+    ``make install`` in the models folder is taken from there)."""
+    from . import models
 
     stat = path.stat()
     mark = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -46,7 +47,7 @@ def model_sha256(path: Path, folder: Path) -> str:
     entry = known.get(str(path.resolve()))
     if isinstance(entry, dict) and all(entry.get(k) == v for k, v in mark.items()) and entry.get("sha256"):
         return str(entry["sha256"])
-    digest = sha256_file(path)
+    digest = models.file_sha256(path)
     known[str(path.resolve())] = {**mark, "sha256": digest}
     try:
         _write_atomic(folder / _HASHES, json.dumps(known, indent=1).encode("utf-8"))

@@ -83,13 +83,13 @@ def test_each_key_names_its_own_file_and_old_files_are_dropped(tmp_path):
 
 
 def test_the_model_hash_is_remembered_until_the_file_changes(tmp_path, monkeypatch):
-    import assistant.hashing as hashing
+    import assistant.models as models
+    from assistant.hashing import sha256_file as real
 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF" + b"\0" * 100)
     calls = []
-    real = hashing.sha256_file
-    monkeypatch.setattr(hashing, "sha256_file", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(models, "file_sha256", lambda p: calls.append(p) or real(p))
     first = ps.model_sha256(model, tmp_path / "cache")
     assert ps.model_sha256(model, tmp_path / "cache") == first and len(calls) == 1
     model.write_bytes(b"GGUF" + b"\1" * 100)
