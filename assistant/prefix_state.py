@@ -20,8 +20,8 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import struct
-import tempfile
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
@@ -174,13 +174,15 @@ def write_state(path: Path, key: dict[str, Any], tokens: Sequence[int], payload:
 
 def _write_atomic(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # A new name of our own ("x": never an existing file), created with the umask's mode like the
+    # index's other files (mkstemp's would be private to this user).
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        with os.fdopen(fd, "wb") as fh:
+        with open(tmp, "xb") as fh:
             fh.write(data)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
