@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         "passage; refuse when nothing supported is left")
     verify_claims: bool = Field(
         False, description="ask the model itself, per answer sentence the other checks kept, whether its cited "
-        "sources state it (yes/no read from its next-token probabilities); remove what it judges unsupported")
+        "sources state it (yes/no read from its next-token probabilities); re-cite or remove what it judges unsupported")
     check_conflicts: bool = Field(
         True, description="when the shown passages give different values (dates, weekdays, amounts) for what the "
         "answer states, add 'The sources differ: …' citing each")
