@@ -299,12 +299,18 @@ def chat_record(chat_id: str, messages: list, turns: list[dict]) -> str:
                        "messages": messages, "turns": stored}, ensure_ascii=False)
 
 
+def _spans(fields: dict, *names: str) -> dict:
+    """``fields`` with its sentence spans as tuples again (JSON made them lists)."""
+    return {**fields, **{n: tuple(tuple(span) for span in fields[n]) for n in names if n in fields}}
+
+
 def read_record(record: str) -> tuple[str, list, list[dict]]:
     """(chat id, messages, turns) from a stored record; ("", [], []) when it cannot be read."""
     try:
         data = json.loads(record or "")
-        turns = [{**t, "citations": [Citation(**c) for c in t.get("citations", [])],
-                  "passages": [Passage(**p) for p in t.get("passages", [])]} for t in data.get("turns", [])]
+        turns = [{**t, "citations": [Citation(**_spans(c, "shown")) for c in t.get("citations", [])],
+                  "passages": [Passage(**_spans(p, "sentences", "shown")) for p in t.get("passages", [])]}
+                 for t in data.get("turns", [])]
         return str(data["id"]), list(data.get("messages") or []), turns
     except (ValueError, TypeError, KeyError, AttributeError):
         return "", [], []

@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -70,7 +71,11 @@ def test_cli_ask_json_works_with_no_network_at_all(tmp_path):
     assert set(data) == {"answer", "citations", "refused", "thinking", "removed", "conflicts"}
     assert "Carnegie" in data["answer"]
     assert any(c["source"].endswith("003_5ecbd052469d47e5.txt") for c in data["citations"])
-    assert set(data["citations"][0]) == {"n", "source", "text", "start", "end"}
+    assert set(data["citations"][0]) == {"n", "source", "text", "start", "end", "shown"}
+    # The sentences the model read, with their exact offsets in the file.
+    cited = data["citations"][0]
+    original = (ARTICLES / Path(cited["source"]).name).read_text()
+    assert cited["shown"] and all(" ".join(original[s["start"]:s["end"]].split()) == s["text"] for s in cited["shown"])
     again = _cli("ingest", str(ARTICLES), env_extra=env, offline=True)
     assert "5 unchanged" in again.stdout and "(0 chunks embedded)" in again.stdout
 
