@@ -60,6 +60,7 @@ class Assistant:
         self._borrowed = {id(b) for b in (embedder, store, llm) if b is not None}
         self._retriever = None
         self._query_embedder = None  # embeds questions: the NumPy MiniLM, or `embedder`
+        self._sentence_embed = None  # the query embedder, remembering candidate sentences' vectors
         self._index_checked = False
         self._lock = threading.RLock()
         # Each answered question's turn exactly as sent, replayed in later history so llama.cpp's
@@ -80,7 +81,7 @@ class Assistant:
             for backend in (self._llm, self._embedder, self._store, self._query_embedder):
                 if backend is not None and id(backend) not in self._borrowed:
                     backend.close()
-            self._llm = self._embedder = self._store = self._retriever = self._query_embedder = None
+            self._llm = self._embedder = self._store = self._retriever = self._query_embedder = self._sentence_embed = None
 
     # Backends, created on first use ----------------------------------------------------------
 
@@ -230,8 +231,16 @@ class Assistant:
         from .selection import select
 
         found = self.retriever.retrieve(query, max(s.select_from, k or 0))
-        return select(question or query, found, self.query_embedder.embed, self.query_embedder.count_tokens,
+        return select(question or query, found, self._sentence_vectors(), self.query_embedder.count_tokens,
                       s.select_tokens, k or s.top_k, also=[query] if question else [])
+
+    def _sentence_vectors(self):
+        from .selection import CachedEmbed
+
+        with self._lock:
+            if self._sentence_embed is None:
+                self._sentence_embed = CachedEmbed(self.query_embedder.embed)
+            return self._sentence_embed
 
     def ask(self, question: str, history: Optional[History] = None, **options: Any) -> Answer:
         """Answer ``question`` from the indexed documents, citing them. See ``stream`` for options."""

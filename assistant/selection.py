@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Callable, Optional, Sequence
 
@@ -55,6 +57,29 @@ class Candidate:
     index: int  # index into that passage's sentences
     text: str
     score: float = 0.0
+
+
+class CachedEmbed:
+    """``embed`` that remembers the vectors of the last ``size`` texts: the candidate sentences
+    of a chat's questions overlap (the same passages come back), so each is embedded once."""
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], size: int = 8192) -> None:
+        self.embed, self.size = embed, size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            if missing:
+                for text, vector in zip(missing, self.embed(missing)):
+                    self._vectors[text] = vector
+            for text in texts:
+                self._vectors.move_to_end(text)
+            out = np.stack([self._vectors[t] for t in texts])
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+            return out
 
 
 def excerpt(p: Passage) -> str:

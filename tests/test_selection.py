@@ -191,3 +191,17 @@ def test_eval_ranks_the_answer_by_what_the_model_reads_of_the_first_passages():
     assert answer_rank([b, c], [["Manus"], ["QwQ"]]) == 2  # two passages together hold both parts
     assert answer_rank([a, b], [["Manus"], ["QwQ"]]) is None  # the model never read "Manus" in [a]
     assert answer_rank([b], [["QwQ"]]) == 1
+
+
+def test_candidate_sentences_are_embedded_once_per_process():
+    from assistant.selection import CachedEmbed
+
+    inner = HashEmbedder()
+    embed = CachedEmbed(inner.embed, size=3)
+    first = embed(["a b", "c d"])
+    again = embed(["c d", "a b", "e f"])
+    assert inner.calls == [2, 1]  # only "e f" was new
+    assert (again[1] == first[0]).all() and (again[0] == first[1]).all()
+    embed(["g h"])  # over the size: the least recently used ("c d") goes
+    embed(["c d"])
+    assert inner.calls[-1] == 1
