@@ -354,18 +354,23 @@ def retrieval_accuracy(a: Assistant, questions: list[dict]) -> dict[str, Any]:
     passage alone); "joined" also counts an answer spread over several of the n passages."""
     answerable = [q for q in questions if q["answerable"]]
     r = a.retriever
-    methods: dict[str, Callable[[str, int], list]] = {"dense": r.dense, "bm25": r.bm25, "fused": r.retrieve}
+    from assistant.selection import excerpt
+
+    methods: dict[str, Callable[[str, int], list]] = {
+        "dense": r.dense, "bm25": r.bm25, "fused": r.retrieve,
+        "selected": lambda q, k: a.retrieve(q)[:k],  # reranked by their best sentences; what the model reads
+    }
     out: dict[str, Any] = {"answerable": len(answerable)}
     for name, fn in methods.items():
         hits = {n: 0 for n in (1, 3, 5)}
         joined = {n: 0 for n in (1, 3, 5)}
         misses = []
         for q in answerable:
-            passages = fn(q["question"], 5)
+            texts = [excerpt(p) for p in fn(q["question"], 5)]
             for n in hits:
-                hits[n] += any(contains_all(p.text, q["answer_all_of"]) for p in passages[:n])
-                joined[n] += contains_all(" ".join(p.text for p in passages[:n]), q["answer_all_of"])
-            if not any(contains_all(p.text, q["answer_all_of"]) for p in passages[:5]):
+                hits[n] += any(contains_all(t, q["answer_all_of"]) for t in texts[:n])
+                joined[n] += contains_all(" ".join(texts[:n]), q["answer_all_of"])
+            if not any(contains_all(t, q["answer_all_of"]) for t in texts[:5]):
                 misses.append(q["id"])
         out[name] = {f"top{n}": hits[n] for n in hits} | {f"top{n}_joined": joined[n] for n in joined} | {
             "missed_in_top5": misses}
@@ -374,20 +379,25 @@ def retrieval_accuracy(a: Assistant, questions: list[dict]) -> dict[str, Any]:
 
 def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int,
                    build_s: Optional[float] = None) -> dict[str, Any]:
-    """p50/p95 of `Assistant.retrieve(q, k)` (query embedding, Chroma HNSW, BM25, fusion), after a
-    first, cold query of a new Assistant (it loads the saved BM25 index, or builds it when there is
+    """p50/p95 of the fused search `Retriever.retrieve(q, k)` (query embedding, Chroma HNSW, BM25,
+    fusion) and of `Assistant.retrieve(q)` (that search for select_from passages, then sentence
+    selection, no sentence vector remembered), after a first, cold query of a new Assistant (it loads the saved BM25 index, or builds it when there is
     none); plus each part timed on its own. ``build_s``: an earlier first query that had to build."""
     t = now()
     a.retrieve(queries[0], k)
     cold = now() - t
     loaded = a.retriever.builds == 0
-    total, embed, dense, bm25 = [], [], [], []
+    total, embed, dense, bm25, selected = [], [], [], [], []
     r = a.retriever
     for _ in range(reps):
         for q in queries:
             t = now()
-            a.retrieve(q, k)
+            r.retrieve(q, k)
             total.append(now() - t)
+            a._sentence_embed = None  # selection as for a new question: no sentence vector remembered
+            t = now()
+            a.retrieve(q)
+            selected.append(now() - t)
             t = now()
             vec = a.embedder.embed([q])[0]
             embed.append(now() - t)
@@ -402,6 +412,7 @@ def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int,
         "chunks": a.store.count(),
         "queries": len(total),
         "p50_ms": ms(total, 50), "p95_ms": ms(total, 95),
+        "with_selection_p50_ms": ms(selected, 50), "with_selection_p95_ms": ms(selected, 95),
         "cold_first_query_s": r3(cold),
         "cold_loaded_saved_bm25": loaded,
         "first_query_building_bm25_s": r3(build_s),
@@ -417,7 +428,9 @@ def stage_retrieval(ctx: Context) -> dict[str, Any]:
     out: dict[str, Any] = {"k": k}
     with ctx.assistant(ctx.articles_index()) as a:
         out["accuracy"] = retrieval_accuracy(a, ctx.questions)
-        log(f"retrieval accuracy: {json.dumps({m: out['accuracy'][m] for m in ('dense', 'bm25', 'fused')})}")
+        out["accuracy_extended"] = retrieval_accuracy(
+            a, [q for q in load_questions(EXTENDED) if not q.get("history")])  # a follow-up needs its chat
+        log(f"retrieval accuracy: {json.dumps({m: out['accuracy'][m] for m in ('dense', 'bm25', 'fused', 'selected')})}")
         out["latency"] = {"articles": time_retrieval(a, queries, ctx.args.reps + 2, k)}
     log(f"latency at {out['latency']['articles']['chunks']} chunks: {out['latency']['articles']}")
     for n in ctx.args.sizes:
@@ -1198,16 +1211,22 @@ def table(results: dict[str, Any]) -> str:
         acc = r["accuracy"]
         lines += ["", f"== retrieval: answer in top n ({acc['answerable']} answerable) ==",
                   f"{'method':<8} {'top1':>5} {'top3':>5} {'top5':>5}"]
-        for m in ("dense", "bm25", "fused"):
-            lines.append(f"{m:<8} {acc[m]['top1']:>5} {acc[m]['top3']:>5} {acc[m]['top5']:>5}")
-        lines += ["", f"== retrieval latency, Assistant.retrieve(q, k={r['k']}) ==",
+        ext = r.get("accuracy_extended", {})
+        for m in ("dense", "bm25", "fused", "selected"):
+            if m in acc:
+                lines.append(f"{m:<8} {acc[m]['top1']:>5} {acc[m]['top3']:>5} {acc[m]['top5']:>5}"
+                             + (f"   extended ({ext['answerable']}): {ext[m]['top1']} {ext[m]['top3']} "
+                                f"{ext[m]['top5']} (joined top 3: {ext[m]['top3_joined']})" if m in ext else ""))
+        lines += ["", f"== retrieval latency: fused search Retriever.retrieve(q, k={r['k']}); with sentence selection "
+                      "Assistant.retrieve(q) ==",
                   f"{'chunks':>8} {'p50 ms':>8} {'p95 ms':>8} {'embed':>7} {'chroma':>7} {'bm25':>7} {'cold s':>7} "
-                  f"{'build s':>8}"]
+                  f"{'build s':>8} {'sel p50':>8} {'sel p95':>8}"]
         for lat in r["latency"].values():
             p = lat["parts_p50_ms"]
             lines.append(f"{lat['chunks']:>8} {lat['p50_ms']:>8} {lat['p95_ms']:>8} {p['embed']:>7} "
                          f"{p['chroma_query']:>7} {p['bm25']:>7} {lat['cold_first_query_s']:>7} "
-                         f"{lat.get('first_query_building_bm25_s') or '-':>8}")
+                         f"{lat.get('first_query_building_bm25_s') or '-':>8} {lat.get('with_selection_p50_ms', '-'):>8} "
+                         f"{lat.get('with_selection_p95_ms', '-'):>8}")
         if r.get("bm25_only"):
             lines += ["", "== BM25 alone (build and serve in their own processes) ==",
                       f"{'chunks':>8} {'build s':>8} {'save s':>7} {'MB':>6} {'RSS MB':>7} {'load s':>7} "
