@@ -205,3 +205,17 @@ def test_candidate_sentences_are_embedded_once_per_process():
     embed(["g h"])  # over the size: the least recently used ("c d") goes
     embed(["c d"])
     assert inner.calls[-1] == 1
+
+
+def test_a_follow_up_shows_a_passage_again_when_it_needs_other_sentences_of_it():
+    from dataclasses import replace as with_
+
+    count = lambda t: len(t) // 4 + 1  # noqa: E731
+    p = next(p for p in _passages() if len(p.sentences) >= 2)
+    first = build_prompt("Q1?", [with_(p, shown=p.sentences[:1])], [], count, 3000)
+    turn = with_(first.turn, answer="A1 [1].")
+    same = build_prompt("Q2?", [with_(p, shown=p.sentences[:1])], [turn], count, 3000)
+    assert "Sources shown earlier that also apply: [1]." in same.messages[-1]["content"]
+    other = build_prompt("Q2?", [with_(p, shown=p.sentences[1:2])], [turn], count, 3000)
+    last = other.messages[-1]["content"]
+    assert "[2] (ferry.txt)" in last and p.text[p.sentences[1][0]:p.sentences[1][1]] in last
