@@ -44,6 +44,12 @@ _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
     re.IGNORECASE)
+# A question about a price or a cost: its answer is an amount of money.
+_ASKS_MONEY = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
+                         r"\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
+_CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
+                                  "rmb cny jpy chf"))
+_CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
@@ -334,8 +340,11 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
     kept: list[str] = []
     removed: list[Removed] = []
+    money = bool(_ASKS_MONEY.search(question))
     for sentence in txt.sentences(answer):
         reason = "" if is_refusal(sentence) else judge(sentence, numbers, proper, subject)
+        if money and not reason and not is_refusal(sentence):
+            reason = not_money(sentence)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
@@ -354,6 +363,17 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     if missing:
         text += " " + " ".join(f'The sources do not cover this part of the question: "{part}".' for part in missing)
     return Grounded(text, tuple(removed), False)
+
+
+def not_money(sentence: str) -> str:
+    """Why ``sentence`` does not answer a question about a price or a cost: it gives a number in
+    some other unit ("costs 55 minutes"); "" when it does not (a number with no unit is let be)."""
+    for m in CLAIM_NUMBER.finditer(sentence):
+        unit = unit_after(sentence, m.end())
+        if unit and unit not in _CURRENCIES and "%" not in m.group() and not _CURRENCY_SIGN.search(
+                sentence[max(0, m.start() - 2) : m.start()]):
+            return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
+    return ""
 
 
 def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:

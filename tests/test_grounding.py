@@ -296,3 +296,16 @@ def test_a_negated_restatement_of_the_question_is_still_a_claim():
     result = check("BlueWave did not respond to the terminal's opening [2].",
                    "How did BlueWave respond to the terminal's opening?")
     assert result.refused
+
+
+def test_a_price_question_answered_with_another_unit_is_refused():
+    crossing = shown("Chief executive Lena Morrow said the terminal would cut crossing times to Santa Clara "
+                     "from 55 minutes to 40 minutes. Morrow declined to comment on ticket prices.")
+    question = "How much does a ticket to Santa Clara cost?"
+    got = check("The ticket to Santa Clara costs 55 minutes [1].", question, crossing)
+    assert got.refused and "not an amount of money" in got.removed[0].reason
+    # An amount of money, or a number whose unit the answer left out, is not judged by this rule.
+    assert not check("The terminal cost 85.6 million euros [1].", "How much did the terminal cost?").removed
+    assert not check("The terminal cost 85.6 million [1].", "How much did the terminal cost?").removed
+    # Nor is a question that asks for no price.
+    assert not check("It cuts the crossing to 40 minutes [1].", "How much faster is the crossing?", crossing).removed
