@@ -77,14 +77,16 @@ def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tu
     A date or weekday: the sentence names everything the claim names, or the passage does and
     the sentence shares a word with the claim or the question ("The release … on March 6" in a
     passage about the model). An amount, which recurs for other facts of the same subject
-    ("rose 8% on Thursday", "up 71% this year"): the sentence names everything the claim names
-    and has at least half of the claim's other words."""
+    ("rose 8% on Thursday", "up 71% this year"): the claim names its subject, the sentence names
+    everything the claim names and has at least half of the claim's other words."""
     terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in claim_names)
     if kind in ("date", "weekday"):
         in_passage = all(all(p in passage for p in name) for name in claim_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
-    return named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
+    # An amount claimed of no named subject ("Its shares rose 4.2%") cannot be told apart from
+    # another subject's ("BlueWave's shares fell 1.5%"): it is compared with nothing.
+    return bool(claim_names) and named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
 
 
 def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Conflict]:

@@ -309,3 +309,10 @@ def test_a_price_question_answered_with_another_unit_is_refused():
     assert not check("The terminal cost 85.6 million [1].", "How much did the terminal cost?").removed
     # Nor is a question that asks for no price.
     assert not check("It cuts the crossing to 40 minutes [1].", "How much faster is the crossing?", crossing).removed
+
+
+def test_an_amount_claimed_of_no_named_subject_is_compared_with_nothing():
+    sources = shown("Harbor Lights opened its terminal. Its shares rose 4.2% on the Lisbon exchange.",
+                    "BlueWave's shares fell 1.5% on the news.")
+    # "Its" is Harbor Lights; a lexical check cannot tell that BlueWave's 1.5% is another company's.
+    assert find_conflicts("Its shares rose 4.2% [1].", "By how much did its shares rise?", sources) == []
