@@ -267,10 +267,10 @@ class Assistant:
         turns = _pairs(history or [])
         s = self.settings
         llm = self.llm  # a child process may load the model meanwhile (isolate_engine) …
-        self.query_embedder  # … while this one loads MiniLM,
+        self.query_embedder  # … while this one loads MiniLM
+        llm.n_ctx  # a bad model fails here, before an index error or any source is shown
         query = condense_query(question, turns)
-        passages = self.retrieve(query, k, question)  # … opens the index and searches it
-        llm.n_ctx  # a bad model fails here, before any source is shown
+        passages = self.retrieve(query, k, question)
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)
         # Turns this Assistant answered are replayed exactly as sent, sources and numbers included;

@@ -33,7 +33,6 @@ ABBREVIATIONS = frozenset({
 })
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 _END_OR_COLON = re.compile(r"[.!?…:]+[\"'”’)\]]*(?=\s)|\n")
-_WRAPPED = re.compile(r"[ \t]*[a-z]")  # after a line break: the same sentence goes on
 _LEADING_MARKERS = re.compile(rf"(?:\s*(?:{CITE.pattern}))+", re.IGNORECASE)
 
 
@@ -50,8 +49,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     """Sentence spans of ``text[start:end]`` as absolute (start, end) offsets, whitespace trimmed.
 
     A sentence ends at ``. ! ? …`` (with closing quotes or brackets) before whitespace, or at a
-    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith"),
-    and not at a line break inside a hard-wrapped sentence (the next line goes on in lower case).
+    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith").
     Citation markers that open a sentence ("Fact. [1] Next") belong to the sentence before.
     With ``colon``, ": " ends a sentence too (a label before what it introduces).
     """
@@ -61,8 +59,6 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     sent_start = start
     for m in ends.finditer(text, start, end):
         if m.group() != "\n" and _is_abbreviation(text, sent_start, m.start()):
-            continue
-        if m.group() == "\n" and _WRAPPED.match(text, m.end(), end):
             continue
         stop = m.end()
         if m.group() != "\n":

@@ -172,12 +172,18 @@ def test_history_reload_copy_all_passages_thinking_header_and_keys(browser, fake
     assert "thinking…" not in header
     # All passages given to the model, folded, ranked; the cited card stays on top.
     shown = page.locator("#turn-1 .shown-passages")
-    k = settings.top_k
-    assert f"All {k} passages given to the model" in shown.locator("summary").first.inner_text()
+    given = re.search(r"All (\d+) passages? given to the model", shown.locator("summary").first.inner_text())
+    n = int(given.group(1))
+    assert 1 <= n <= settings.top_k  # sentence selection: as many as its budget fits, at most top_k
     assert not shown.locator(".shown-passage").first.is_visible()
     shown.locator("summary").first.click()
-    assert shown.locator(".shown-passage").count() == k
+    assert shown.locator(".shown-passage").count() == n
     assert shown.locator(".shown-passage .rank").first.inner_text() == "#1"
+    # The whole passage, with the sentences the model read highlighted.
+    shown.locator(".shown-passage summary").first.click()
+    read = shown.locator(".shown-passage .passage .read").first
+    assert read.is_visible()
+    assert read.evaluate("e => getComputedStyle(e).backgroundColor") not in ("rgba(0, 0, 0, 0)", "transparent")
     # Copy answer with sources: the answer, then its numbered sources, as Markdown.
     page.locator("#turn-1 button.copy-answer").click()
     page.locator("#turn-1 button.copy-answer", has_text="Copied").wait_for(timeout=5_000)
@@ -188,7 +194,7 @@ def test_history_reload_copy_all_passages_thinking_header_and_keys(browser, fake
     p.ask("What colour is the cheese of the moon?", 2)
     assert "No sources" in page.locator("#turn-2").inner_text()
     # (a follow-up: the first question's passages are still in the conversation, numbered after them)
-    assert page.locator("#turn-2 .shown-passages .shown-passage").count() >= k
+    assert page.locator("#turn-2 .shown-passages .shown-passage").count() >= n
     p.screenshot(f"browser_chat_{name}.png")
 
     # Reload: the same chat and its sources come back from the browser's storage.
@@ -374,7 +380,7 @@ def test_real_model_through_assistant_serve(browser, tmp_path):
         assert set(result) == {"answer", "citations", "refused", "thinking", "removed", "conflicts"}
         assert "Carnegie" in result["answer"] and result["refused"] is False
         assert any(c["source"] == "articles/003_5ecbd052469d47e5.txt" for c in result["citations"]), result
-        assert all(set(c) == {"n", "source", "text", "start", "end"} for c in result["citations"])
+        assert all(set(c) == {"n", "source", "text", "start", "end", "shown"} for c in result["citations"])
     finally:
         server.terminate()
         try:

@@ -16,8 +16,7 @@ from .fakes import HashEmbedder, ScriptedLLM
 
 # A made-up document with the whitespace of a real file: runs of spaces, line breaks, a blank line.
 FERRY = """Harbor Lights opened its third   terminal in Porto Verde on Tuesday.
-The terminal cost 48 million euros.  It has
-four berths.
+The terminal cost 48 million euros.  It has four berths.
 
 BlueWave runs 12 ferries.   Its new catamaran, the Gaivota, enters service in July.
 The Gaivota carries 400 passengers."""
