@@ -97,7 +97,7 @@ def excerpt(p: Passage) -> str:
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Every sentence of the passages that have a sentence map, once. Chunks overlap, so a
     sentence can open one passage and stand inside another: it is taken where the sentence
-    before it is there too, since a sentence that refers back needs it."""
+    before it is there too, since that one is shown with it."""
     where: dict[str, Candidate] = {}
     for i, p in enumerate(passages):
         for n, (a, b, _, _) in enumerate(p.sentences):
@@ -163,8 +163,9 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
            count_tokens: Callable[[str], int], budget: int, k: int, also: Sequence[str] = ()) -> list[Passage]:
     """At most ``k`` passages to show, best first, each with ``shown`` set to the sentences chosen
     for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
-    question, and the queries ``also``), within ``budget`` tokens. Passages without a sentence map are left out; when
-    none has one (an index written before the maps were kept), the best ``k`` are read whole."""
+    question, and the queries ``also``), within ``budget`` tokens. Passages without a sentence
+    map are left out; when none has one (an index written before the maps were kept), the best
+    ``k`` are read whole."""
     pool = candidates(passages)
     if not pool:
         return list(passages[:k])
