@@ -12,7 +12,7 @@ import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional, Protocol, Sequence
+from typing import Any, Iterator, Optional, Protocol, Sequence
 
 from .errors import AssistantError
 from .types import Token
@@ -59,6 +59,29 @@ def yes_probability(logits, yes_ids: Sequence[int], no_ids: Sequence[int]) -> fl
     top = max(yes.max(), no.max())
     p_yes, p_no = np.exp(yes - top).sum(), np.exp(no - top).sum()
     return float(p_yes / (p_yes + p_no))
+
+
+def chat_formatter(llama: Any) -> Any:
+    """The formatter llama-cpp-python's chat handler renders a loaded model's messages with (its
+    GGUF's chat template); None for a model without one."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        return None
+    text = llama._model.token_get_text
+    eos, bos = llama.token_eos(), llama.token_bos()
+    return Jinja2ChatFormatter(template, text(eos) if eos != -1 else "", text(bos) if bos != -1 else "")
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """How many leading tokens ``a`` and ``b`` share."""
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def check_gguf(path: Path) -> None:
@@ -174,16 +197,10 @@ class LlamaCppLLM:
 
     def _chat_tokens(self, messages: Sequence[dict[str, str]]) -> list[int]:
         """``messages`` as llama-cpp-python's chat handler tokenizes them, so that prefixes match."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         if self._formatter is None:
-            template = self._llm.metadata.get("tokenizer.chat_template")
-            if not template:
+            self._formatter = chat_formatter(self._llm)
+            if self._formatter is None:
                 raise AssistantError(f"model {self.name}: no chat template, so no yes/no check")
-            text = self._llm._model.token_get_text
-            eos, bos = self._llm.token_eos(), self._llm.token_bos()
-            self._formatter = Jinja2ChatFormatter(template, text(eos) if eos != -1 else "",
-                                                  text(bos) if bos != -1 else "")
         result = self._formatter(messages=list(messages))
         return self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
 
@@ -191,13 +208,7 @@ class LlamaCppLLM:
         # Evaluate only what follows the longest prefix already in the KV cache; at least one token,
         # so that the logits read are this prompt's. eval() drops the cache past n_tokens.
         llm = self._llm
-        held = list(llm.input_ids[: llm.n_tokens])
-        same = 0
-        for a, b in zip(held, tokens):
-            if a != b:
-                break
-            same += 1
-        llm.n_tokens = min(same, len(tokens) - 1)
+        llm.n_tokens = min(common_prefix(llm.input_ids[: llm.n_tokens], tokens), len(tokens) - 1)
         llm.eval(tokens[llm.n_tokens :])
 
     def _context_state(self) -> Optional[tuple[list[int], bytes]]:

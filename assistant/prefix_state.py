@@ -67,24 +67,17 @@ def _read_json(path: Path) -> dict[str, Any]:
 def prefix_tokens(llm: Any, messages: Sequence[dict[str, str]]) -> tuple[str, list[int]]:
     """The rendered prefix text and its tokens, as llama-cpp-python's chat handler renders and
     tokenizes ``messages`` followed by a user message."""
-    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+    from .generation import chat_formatter, common_prefix
 
-    template = llm.metadata.get("tokenizer.chat_template")
-    if not template:
+    formatter = chat_formatter(llm)
+    if formatter is None:
         raise ValueError("the model has no chat template")
-    text = llm._model.token_get_text
-    eos, bos = llm.token_eos(), llm.token_bos()
-    formatter = Jinja2ChatFormatter(template, text(eos) if eos != -1 else "", text(bos) if bos != -1 else "")
     rendered, tokens = [], []
     for probe in _PROBES:
         result = formatter(messages=[*messages, {"role": "user", "content": probe}])
         rendered.append(result.prompt[: result.prompt.index(probe)])
         tokens.append(llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True))
-    same = 0
-    for a, b in zip(*tokens):
-        if a != b:
-            break
-        same += 1
+    same = common_prefix(*tokens)
     # The last shared token might merge with a real question's first characters: leave it out.
     return rendered[0], tokens[0][: max(same - 1, 0)]
 

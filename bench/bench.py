@@ -634,13 +634,9 @@ def prompt_tokens(llama: Any, messages: list[dict]) -> list[int]:
 
 def cached_prefix(llama: Any, tokens: list[int]) -> int:
     """How many of ``tokens`` the model's KV cache already holds (llama-cpp-python's prefix match)."""
-    held = list(llama._input_ids[: llama.n_tokens])
-    n = 0
-    for a_, b_ in zip(held, tokens):
-        if a_ != b_:
-            break
-        n += 1
-    return n
+    from assistant.generation import common_prefix
+
+    return common_prefix(llama._input_ids[: llama.n_tokens], tokens)
 
 
 def load_models(ctx: Context) -> tuple[Any, Any]:
