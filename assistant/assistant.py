@@ -60,7 +60,7 @@ class Assistant:
         self._borrowed = {id(b) for b in (embedder, store, llm) if b is not None}
         self._retriever = None
         self._query_embedder = None  # embeds questions: the NumPy MiniLM, or `embedder`
-        self._sentence_embed = None  # the query embedder, remembering candidate sentences' vectors
+        self._sentence_embed = None  # the query embedder, remembering the vectors of queries and sentences
         self._index_checked = False
         self._lock = threading.RLock()
         # Each answered question's turn exactly as sent, replayed in later history so llama.cpp's
@@ -147,7 +147,7 @@ class Assistant:
 
                 s = self.settings
                 self._retriever = Retriever(
-                    self.store, lambda q: self.query_embedder.embed([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
+                    self.store, lambda q: self._sentence_vectors()([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
                 )
             return self._retriever
 
@@ -235,6 +235,8 @@ class Assistant:
                       s.select_tokens, k or s.top_k, also=[query] if question else [])
 
     def _sentence_vectors(self):
+        """The query embedder behind a cache: the search and sentence selection both embed the
+        query, and a chat's questions bring back the same sentences."""
         from .selection import CachedEmbed
 
         with self._lock:
