@@ -200,9 +200,9 @@ def _fit(passages: Sequence[Passage], kept: Sequence[Turn], used: int, count_tok
         return None
     # A passage shown earlier is referred to by its number, unless the sentences chosen now
     # were not all shown then (sentence selection): then it comes again, with the new ones.
-    shown = {p.id: (n, set(p.shown)) for t in kept for n, p in t.numbered}
-    shown = {p.id: shown[p.id][0] for p in passages
-             if p.id in shown and (not shown[p.id][1] or set(p.shown) <= shown[p.id][1])}
+    earlier = {p.id: (n, set(p.shown)) for t in kept for n, p in t.numbered}  # () shown: read whole
+    shown = {p.id: earlier[p.id][0] for p in passages
+             if p.id in earlier and (not earlier[p.id][1] or set(p.shown) <= earlier[p.id][1])}
     next_n = max([n for t in kept for n, _ in t.numbered], default=0) + 1
     new: list[tuple[int, Passage]] = []
     refs: list[int] = []
