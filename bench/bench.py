@@ -381,7 +381,8 @@ def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int,
                    build_s: Optional[float] = None) -> dict[str, Any]:
     """p50/p95 of the fused search `Retriever.retrieve(q, k)` (query embedding, Chroma HNSW, BM25,
     fusion) and of `Assistant.retrieve(q)` (that search for select_from passages, then sentence
-    selection, no sentence vector remembered), after a first, cold query of a new Assistant (it loads the saved BM25 index, or builds it when there is
+    selection; no sentence vector remembered, the query's left by the search), after a first,
+    cold query of a new Assistant (it loads the saved BM25 index, or builds it when there is
     none); plus each part timed on its own. ``build_s``: an earlier first query that had to build."""
     t = now()
     a.retrieve(queries[0], k)
@@ -391,12 +392,12 @@ def time_retrieval(a: Assistant, queries: list[str], reps: int, k: int,
     r = a.retriever
     for _ in range(reps):
         for q in queries:
+            a._sentence_embed = None  # as for a new question: no query or sentence vector remembered
             t = now()
             r.retrieve(q, k)
             total.append(now() - t)
-            a._sentence_embed = None  # selection as for a new question: no sentence vector remembered
             t = now()
-            a.retrieve(q)
+            a.retrieve(q)  # the query's vector now remembered, as the search leaves it for selection
             selected.append(now() - t)
             t = now()
             vec = a.embedder.embed([q])[0]
@@ -639,6 +640,15 @@ def cached_prefix(llama: Any, tokens: list[int]) -> int:
     return common_prefix(llama._input_ids[: llama.n_tokens], tokens)
 
 
+def load_ours(ctx: Context) -> Any:
+    """Our LlamaCppLLM, built by create_llm from the settings, in this process."""
+    from assistant.generation import create_llm
+    from assistant.models import resolve
+
+    s = ctx.settings
+    return create_llm(s.replace(isolate_engine=False), resolve(s.model, s.models_dir))
+
+
 def load_models(ctx: Context) -> tuple[Any, Any]:
     """Ours (LlamaCppLLM, built by create_llm from the settings) and a raw `Llama` made with the same
     parameters, so the two differ only in the code around them. Ours runs in this process here,
@@ -646,12 +656,11 @@ def load_models(ctx: Context) -> tuple[Any, Any]:
     is the `engine` stage's."""
     from llama_cpp import Llama
 
-    from assistant.generation import create_llm, model_params, use_extra_buffers
-    from assistant.models import resolve
+    from assistant.generation import model_params, use_extra_buffers
 
     s = ctx.settings
-    path = resolve(s.model, s.models_dir)
-    ours = create_llm(s.replace(isolate_engine=False), path)
+    ours = load_ours(ctx)
+    path = ours.path
     with model_params(use_extra_bufts=use_extra_buffers(s.extra_buffers)):
         raw = Llama(model_path=str(path), n_ctx=s.n_ctx, n_threads=ours._llm.n_threads,
                     n_threads_batch=ours._llm.n_threads_batch, n_batch=s.n_batch, n_gpu_layers=s.n_gpu_layers,
@@ -759,8 +768,7 @@ def stage_select(ctx: Context) -> dict[str, Any]:
     from assistant.evaluation import load_questions as load
 
     index = ctx.articles_index()
-    ours_llm, raw = load_models(ctx)
-    raw.close()
+    ours_llm = load_ours(ctx)  # no raw model: both paths are ours
     questions = [q for path in (ctx.args.questions, EXTENDED) for q in load(Path(path))]
     out: dict[str, Any] = {}
     try:
