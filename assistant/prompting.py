@@ -147,7 +147,7 @@ def build_prompt(
     there, so a follow-up question costs the model only its new tokens. History goes before
     passages: the oldest turns are dropped until every passage fits (a turn is kept only with
     the earlier turns its references point into). With ``note_missing``, question words that no
-    source contains are named in a note, which helps small models see what is missing.
+    source contains (names and numbers) are named in a note, which helps small models see what is missing.
     With ``follow_up_new``, a question that continues the kept turns (whose sources are
     still in the conversation) adds at most that many new sources, the best ranked.
     """
@@ -281,11 +281,22 @@ def _supporting(terms: set[str], source_terms: Mapping[int, set[str]]) -> list[i
 
 
 def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
-    """Content words of the question that no passage contains (a hint that the answer may be absent)."""
+    """Names and numbers of the question that no passage contains: the asked-about entity is not
+    in the sources, a strong sign the answer is absent.
+
+    Only names and numbers: they have no synonyms, while the question's other words often
+    paraphrase the passage's ("started" for "founded", "stand out" for "amazed"), and a note
+    naming those made the model refuse questions whose answer was in front of it."""
+    from .grounding import names, proper_words, sentence_terms
+
     available: set[str] = set()
     for p in passages:
-        available.update(txt.terms(p.text))
-    return [w for w in dict.fromkeys(txt.words(question)) if (t := txt.terms(w)) and t[0] not in available]
+        available.update(sentence_terms(p.text))
+    found = [written for written, terms in names(question, proper_words(passages, question))
+             if any(t not in available for t in terms)]
+    found += [w for w in txt.words(question) if any(c.isdigit() for c in w) and not any(w in f for f in found)
+              and any(t not in available for t in txt.terms(w))]
+    return list(dict.fromkeys(found))
 
 
 def is_refusal(text: str) -> bool:

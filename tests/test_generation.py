@@ -119,11 +119,21 @@ def test_citations_are_checked_against_the_sources():
                     "Shares rose 8% [1]. The U.S. stock rose 2.5% in premarket trading [3].")
 
 
-def test_question_words_missing_from_the_sources_are_named_in_the_prompt():
-    prompt = prompting.build_prompt("What is the context window of QwQ-32B?",
+def test_names_and_numbers_missing_from_the_sources_are_named_in_the_prompt():
+    prompt = prompting.build_prompt("What is the context window of Hunyuan-Large in 2024?",
                                     [Passage("QwQ-32B has 32 billion parameters.", "a.txt", 0, 9, 1.0, "a")],
                                     [], count, budget=5000, note_missing=True)
-    assert "Note: no source mentions 'context', 'window'." in prompt.messages[-1]["content"]
+    assert "Note: no source mentions 'Hunyuan-Large', '2024'." in prompt.messages[-1]["content"]
+
+
+def test_paraphrased_question_words_get_no_note():
+    # "started" and "stand out" say what the passage says in other words: a note naming them
+    # makes small models refuse an answer that is in front of them.
+    passages = [Passage("Harbor Lights was founded in 1987 by the Albano brothers.", "h.txt", 0, 9, 1.0, "h")]
+    assert prompting.missing_terms("Who started Harbor Lights?", passages) == []
+    assert prompting.missing_terms("Who started Harbor Ferries?", passages) == ["Harbor Ferries"]
+    prompt = prompting.build_prompt("Who started Harbor Lights?", passages, [], count, budget=5000, note_missing=True)
+    assert "Note:" not in prompt.messages[-1]["content"]
 
 
 def test_follow_up_numbers_new_sources_on_and_refers_back_to_shown_ones():
