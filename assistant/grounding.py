@@ -44,11 +44,25 @@ _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
     re.IGNORECASE)
-# A question about a price or a cost: its answer is an amount of money.
-_ASKS_MONEY = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
+# A question about a price or a cost: its answer is an amount of money, in a currency.
+_ASKS_PRICE = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
                          r"\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
+# A question about a sum of money (what something costs, or a business earns, spends or is worth):
+# its answer gives an amount. The nouns are the everyday names of such sums, in any domain;
+# "what is the main cost" asks which item, and "what was the revenue growth driven by" no sum.
+_MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
+                r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
+_ASKS_AMOUNT = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
+                          r"\bwhat (?:is|was|are|were) "
+                          rf"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){{0,4}}?{_MONEY_NOUNS}"
+                          r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
+                          re.IGNORECASE)
+# Words that answer "how much" without a number: "it cost far less than its rivals".
+_COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"
+                       r"\b\w+er than\b", re.IGNORECASE)
 _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
-                                  "rmb cny jpy chf"))
+                                  "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
+                                  "baht rupiah ringgit dinars dirhams shekels"))
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
@@ -340,7 +354,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
     kept: list[str] = []
     removed: list[Removed] = []
-    money = bool(_ASKS_MONEY.search(question))
+    money, amount = bool(_ASKS_PRICE.search(question)), bool(_ASKS_AMOUNT.search(question))
     for sentence in txt.sentences(answer):
         reason = "" if is_refusal(sentence) else judge(sentence, numbers, proper, subject)
         if money and not reason and not is_refusal(sentence):
@@ -354,6 +368,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             removed.append(Removed(sentence, reason))
         else:
             kept.append(sentence)
+    if amount and not any(gives_amount(s) for s in kept if not is_refusal(s)):
+        removed += [Removed(s, "it gives no amount, which the question asks for") for s in kept if not is_refusal(s)]
+        kept = [s for s in kept if is_refusal(s)]
     if not removed:
         return Grounded(answer, (), False)
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
@@ -374,6 +391,12 @@ def not_money(sentence: str) -> str:
                 sentence[max(0, m.start() - 2) : m.start()]):
             return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
     return ""
+
+
+def gives_amount(sentence: str) -> bool:
+    """Whether ``sentence`` could answer "how much": it states a number, or compares ("far less")."""
+    plain = txt.strip_citations(sentence)
+    return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
 
 
 def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:

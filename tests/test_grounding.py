@@ -316,3 +316,22 @@ def test_an_amount_claimed_of_no_named_subject_is_compared_with_nothing():
                     "BlueWave's shares fell 1.5% on the news.")
     # "Its" is Harbor Lights; a lexical check cannot tell that BlueWave's 1.5% is another company's.
     assert find_conflicts("Its shares rose 4.2% [1].", "By how much did its shares rise?", sources) == []
+
+
+def test_a_question_for_a_sum_of_money_answered_without_one_is_refused():
+    profit = shown("Its cloud unit was a key contributor to the company's robust profit growth in the June quarter, "
+                   "and the CEO predicted that AI-driven revenue growth will accelerate.")
+    # Every word stands in the passage, but "robust" is what it says of profit growth: no revenue is given.
+    got = check("The company's revenue in the June quarter was robust [1].",
+                "What was the company's revenue in the June quarter?", profit)
+    assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
+    # An amount, or a comparison, answers it; one sentence with the amount is enough for the answer.
+    sales = shown("BlueWave's revenue was 12 million euros last year, up from 9 million. Growth was strong.")
+    kept = check("BlueWave's revenue was 12 million euros last year [1]. Growth was strong [1].",
+                 "What was BlueWave's revenue last year?", sales)
+    assert not kept.removed and not kept.refused
+    assert not check("R1 cost far less to train than its rivals [1].", "How much did R1 cost to train?",
+                     shown("R1 cost far less to train than its Western rivals.")).removed
+    # Questions about a sum's causes or its main item are not asking for an amount.
+    assert not check("Demand for cloud services drove it [1].", "What was the revenue growth driven by?",
+                     shown("Demand for cloud services drove revenue growth.")).removed
