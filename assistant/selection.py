@@ -8,7 +8,8 @@ an answer that ranked fifth, or a second source that gives another date, gets sh
 
 A sentence's score adds up what is cheap to know, dense and lexical evidence weighted as
 retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
-- its cosine similarity to the query (MiniLM, one batch for all candidate sentences);
+- its cosine similarity to the query (MiniLM, one batch for the candidate sentences: all those of
+  the best few passages, and below them those that share a word with the question);
 - the share of the query's terms it holds, each weighted by how rare it is among the candidates
   (a term no candidate has cannot tell them apart, so it does not count);
 - the rank of its passage in retrieval, a little: it only breaks near-ties;
@@ -40,6 +41,7 @@ from .types import Passage, Span
 # eval sets: see bench/RESULTS.md.
 RANK, KIND = 0.1, 0.15
 FLOOR = 0.5  # of the best candidate's score
+DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sharing a word with the question
 GAP = " … "  # between sentences that are not next to each other in the passage
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
 _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
@@ -136,6 +138,16 @@ def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
     return None
 
 
+def worth_embedding(pool: Sequence[Candidate], queries: Sequence[str]) -> list[int]:
+    """Which candidates to embed (the time before the first token goes mostly to embedding them):
+    every sentence of the best ``DENSE_PASSAGES`` passages, where a paraphrase of the question
+    ranks on meaning alone, and elsewhere only sentences that hold a term of a query. A
+    sentence further down that shares no word with the question could win only on its cosine,
+    and the search already ranked its passage low on both meaning and words."""
+    wanted = {t for q in queries for t in txt.terms(q)}
+    return [j for j, c in enumerate(pool) if c.passage < DENSE_PASSAGES or wanted & set(txt.terms(c.text))]
+
+
 def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
     """Which sentences to show, as sentence indices by passage: the best candidates first, each
     with the sentence before it, until ``budget`` tokens (``cost(passage, index)`` a sentence) are
@@ -175,10 +187,13 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     # the names of the exchange before it), since "Over how many years?" alone matches little.
     parts = txt.question_parts(query)
     queries = list(dict.fromkeys([query, *(parts if len(parts) > 1 else []), *also]))
-    vectors = embed([*queries, *(c.text for c in pool)])
-    similarity = vectors[len(queries):] @ vectors[: len(queries)].T
-    scored = [score(q, pool, similarity[:, i]) for i, q in enumerate(queries)]
-    pool = [max(versions, key=lambda c: c.score) for versions in zip(*scored)]
+    worth = worth_embedding(pool, queries)
+    vectors = embed([*queries, *(pool[j].text for j in worth)])
+    similarity = np.zeros((len(pool), len(queries)), dtype=np.float32)
+    similarity[worth] = vectors[len(queries):] @ vectors[: len(queries)].T
+    scored = [score(q, pool, similarity[:, i]) for i, q in enumerate(queries)]  # idf over every candidate
+    embedded = set(worth)
+    pool = [max(versions, key=lambda c: c.score) for j, versions in enumerate(zip(*scored)) if j in embedded]
 
     def cost(i: int, n: int) -> int:
         a, b, _, _ = passages[i].sentences[n]

@@ -7,7 +7,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import chunk_document
 from assistant.prompting import build_prompt, parse_citations, user_message
-from assistant.selection import Candidate, candidates, excerpt, plan, select
+from assistant.selection import DENSE_PASSAGES, Candidate, candidates, excerpt, plan, select, worth_embedding
 from assistant.store import decode_sentences, encode_sentences
 from assistant.types import Document, Passage
 from assistant.ui import highlight
@@ -86,6 +86,25 @@ def test_the_budget_and_the_floor_hold():
     assert plan(pool, cost, budget=100, k=4) == {0: [0], 1: [0]}  # under half the best: never shown
     assert plan(pool, cost, budget=16, k=4) == {0: [0]}  # 5 + 1 + a source's 10
     assert plan(pool, cost, budget=100, k=1) == {0: [0]}
+
+
+def test_below_the_best_passages_only_sentences_sharing_a_word_with_the_question_are_embedded():
+    pool = [Candidate(i, 0, text) for i, text in enumerate(
+        ["The crossing is quick.", "Boats leave hourly.", "Tickets are cheap.",  # the best passages: all
+         "Gulls nest on the pier.", "The Gaivota ferry is new.", "A ferry sank in 1990."][: DENSE_PASSAGES + 3])]
+    worth = worth_embedding(pool, ["How fast is the Gaivota ferry?"])
+    assert worth == [*range(DENSE_PASSAGES), DENSE_PASSAGES + 1, DENSE_PASSAGES + 2]
+    embedded: list[str] = []
+
+    def embed(texts):
+        embedded.extend(texts)
+        return HashEmbedder().embed(texts)
+
+    select("How many berths does the terminal have?", _passages(), embed, _words, 40, 4)
+    question_terms = {"berth", "terminal"}
+    far = [c.text for c in candidates(_passages()) if c.passage >= DENSE_PASSAGES]
+    assert all(t in embedded for t in far if any(w in t.lower() for w in question_terms))
+    assert not any(t in embedded for t in far if not any(w in t.lower() for w in question_terms))
 
 
 def test_a_sentence_that_refers_back_brings_the_one_before():
