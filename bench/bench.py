@@ -764,7 +764,7 @@ def stage_select(ctx: Context) -> dict[str, Any]:
     """Sentence selection (`select_sentences`, the default) against whole passages (the old
     path: top 4, whole): new tokens per question on the shared and extended sets (dry runs of
     every question), and first token side by side, old and new alternating, from the fixed
-    prefix, for the first ``answer_questions`` answerable questions."""
+    prefix, for the first 12 (or ``answer_questions``, if more) answerable questions."""
     from assistant.evaluation import load_questions as load
 
     index = ctx.articles_index()
@@ -772,9 +772,13 @@ def stage_select(ctx: Context) -> dict[str, Any]:
     questions = [q for path in (ctx.args.questions, EXTENDED) for q in load(Path(path))]
     out: dict[str, Any] = {}
     try:
-        with ctx.assistant(index, llm=ours_llm) as new, Assistant(
-                new.settings.replace(select_sentences=False, top_k=4), embedder=new.embedder, store=new.store,
-                llm=ours_llm) as old:
+        # Both embed questions (and the new one sentences) as a user's process does, in NumPy
+        # unless numpy_queries is off; not with the bench's shared sentence-transformers.
+        settings = ctx.settings.replace(index_dir=index, corpus=[])
+        with Assistant(settings, llm=ours_llm) as new, Assistant(
+                settings.replace(select_sentences=False, top_k=4), store=new.store, llm=ours_llm) as old:
+            out["query_embedder"] = type(new.query_embedder).__name__  # before build_messages loads torch
+            old.query_embedder
             texts = [q["question"] for q in questions]
             tokens = {name: [prompt_tokens(ours_llm._llm, build_messages(a, t)) for t in texts]
                       for name, a in (("new", new), ("old", old))}
@@ -783,7 +787,7 @@ def stage_select(ctx: Context) -> dict[str, Any]:
                 counts = [len(t) - p for t in tokens[name]]
                 out[f"{name}_tokens_mean"], out[f"{name}_tokens_max"] = r3(sum(counts) / len(counts)), max(counts)
             chosen = [q["question"] for q in questions if q["answerable"] and not q.get("history")]
-            chosen = chosen[: max(2, ctx.args.answer_questions)]
+            chosen = chosen[: max(12, ctx.args.answer_questions)]  # per-question ratios vary: a steadier median
             first_token_only(new, chosen[-1])  # warm-up
             rows = []
             for i, q in enumerate(chosen):
