@@ -44,17 +44,17 @@ _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
     re.IGNORECASE)
+_HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
 # A question about a price or a cost: its answer is an amount of money, in a currency.
-_ASKS_PRICE = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
-                         r"\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
+_ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
 # A question about a sum of money (what something costs, or a business earns, spends or is worth):
 # its answer gives an amount. The nouns are the everyday names of such sums, in any domain;
 # "what is the main cost" asks which item, and "what was the revenue growth driven by" no sum.
 _MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
                 r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
-_ASKS_AMOUNT = re.compile(r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|"
-                          r"\bwhat (?:is|was|are|were) "
-                          rf"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){{0,4}}?{_MONEY_NOUNS}"
+_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) "
+                          r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
+                          rf"{_MONEY_NOUNS}"
                           r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
                           re.IGNORECASE)
 # Words that answer "how much" without a number: "it cost far less than its rivals".
@@ -368,9 +368,10 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             removed.append(Removed(sentence, reason))
         else:
             kept.append(sentence)
-    if amount and not any(gives_amount(s) for s in kept if not is_refusal(s)):
-        removed += [Removed(s, "it gives no amount, which the question asks for") for s in kept if not is_refusal(s)]
-        kept = [s for s in kept if is_refusal(s)]
+    stated = [s for s in kept if not is_refusal(s)]
+    if amount and not any(gives_amount(s) for s in stated):
+        removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
+        kept = [s for s in kept if s not in stated]
     if not removed:
         return Grounded(answer, (), False)
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
