@@ -120,39 +120,39 @@ def _ask(claim: str) -> list[dict]:
     return statement_prompt(claim, [SOURCES[1]])
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
-def test_the_small_model_gives_a_probability_and_reuses_its_cache_correctly():
+@pytest.fixture
+def small_llm():
+    """The small GGUF loaded in this process, closed after the test."""
     from assistant.generation import LlamaCppLLM
 
     llm = LlamaCppLLM(SMALL_MODEL, n_ctx=1024, n_threads=2)
     try:
-        first = llm.p_yes(_ask(RIGHT))
-        other = llm.p_yes(_ask(WRONG))  # shares the passage's tokens
-        assert 0.0 <= first <= 1.0 and 0.0 <= other <= 1.0
-        assert llm.p_yes(_ask(RIGHT)) == pytest.approx(first, abs=1e-3)  # the cache cut back, not mixed
+        yield llm
     finally:
         llm.close()
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
-def test_the_answers_context_is_put_back_after_the_checks():
-    from assistant.generation import LlamaCppLLM
+def test_the_small_model_gives_a_probability_and_reuses_its_cache_correctly(small_llm):
+    first = small_llm.p_yes(_ask(RIGHT))
+    other = small_llm.p_yes(_ask(WRONG))  # shares the passage's tokens
+    assert 0.0 <= first <= 1.0 and 0.0 <= other <= 1.0
+    assert small_llm.p_yes(_ask(RIGHT)) == pytest.approx(first, abs=1e-3)  # the cache cut back, not mixed
 
-    llm = LlamaCppLLM(SMALL_MODEL, n_ctx=1024, n_threads=2)
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
+def test_the_answers_context_is_put_back_after_the_checks(small_llm):
     question = [{"role": "user", "content": f"{FERRY}\nWho runs Harbor Lights?"}]
     evaluated: list[int] = []
-    model_eval = llm._llm.eval
-    llm._llm.eval = lambda tokens: (evaluated.append(len(tokens)), model_eval(tokens))[1]
-    try:
-        first = "".join(llm.stream(question, 8, 0.0))
-        llm.p_yes(_ask(RIGHT))
-        evaluated.clear()
-        assert "".join(llm.stream(question, 8, 0.0)) == first
-        assert evaluated[0] <= 2  # the prompt was not evaluated again: only its last token, for fresh logits
-    finally:
-        llm.close()
+    model_eval = small_llm._llm.eval
+    small_llm._llm.eval = lambda tokens: (evaluated.append(len(tokens)), model_eval(tokens))[1]
+    first = "".join(small_llm.stream(question, 8, 0.0))
+    small_llm.p_yes(_ask(RIGHT))
+    evaluated.clear()
+    assert "".join(small_llm.stream(question, 8, 0.0)) == first
+    assert evaluated[0] <= 2  # the prompt was not evaluated again: only its last token, for fresh logits
 
 
 @pytest.mark.slow
