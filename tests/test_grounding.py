@@ -214,6 +214,15 @@ def test_an_answer_that_already_gives_both_values_is_left_alone():
     assert add_note(answer, conflicts) == answer
 
 
+def test_the_differing_values_stand_as_the_answer_only_for_a_question_a_value_answers():
+    answer = "Harbor Lights opened the Porto Verde terminal on May 4, 2012 [1]."  # no source has 2012
+    when = final_answer(answer, "When did the terminal open?", OPENING)
+    assert when.text == "The sources differ: May 4 [1], May 5 [2]." and not when.refused
+    for question in ("Who opened the terminal?", "Where did Harbor Lights open a terminal?"):
+        other = final_answer(answer, question, OPENING)  # the dates do not say who or where
+        assert other.refused and other.text == REFUSAL and other.removed
+
+
 def test_the_answer_carries_conflicts_everywhere(ferry_settings, tmp_path):
     corpus = ferry_settings.corpus[0]
     (corpus / "city.txt").write_text("Harbor Lights opened the Porto Verde terminal on Wednesday, the city said.\n")
@@ -335,3 +344,15 @@ def test_a_question_for_a_sum_of_money_answered_without_one_is_refused():
     # Questions about a sum's causes or its main item are not asking for an amount.
     assert not check("Demand for cloud services drove it [1].", "What was the revenue growth driven by?",
                      shown("Demand for cloud services drove revenue growth.")).removed
+
+
+def test_a_sentence_made_of_the_questions_own_words_answers_nothing():
+    got = check("BlueWave is led by BlueWave [2].", "Who leads BlueWave?")
+    assert got.refused and got.removed[0].reason == "it only restates the question"
+    # A new name or word is an answer, and a yes/no question is answered by restating it.
+    assert not check("Rival operator BlueWave runs 12 ferries [2].", "Who runs 12 ferries?").removed
+    assert not check("Harbor Lights opened a terminal in Porto Verde [1].",
+                     "Did Harbor Lights open a terminal in Porto Verde?").removed
+    # A restated clause before the answer's own clause stays (the second clause answers).
+    assert not check("BlueWave could win passengers because its new catamaran carries 400 passengers [2].",
+                     "Why could BlueWave win passengers?").removed
