@@ -307,10 +307,10 @@ class Assistant:
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts)
-        if s.verify_claims and s.check_citations:  # the model as a second judge of what the lexical checks kept
+        if s.verify_claims != "off" and s.check_citations:  # the model as a second judge of what the lexical checks kept
             from .verify import verify
 
-            final = verify(final, question, prompt.numbers, llm)
+            final = verify(final, question, prompt.numbers, llm, only_unstated=s.verify_claims == "unstated")
         for gone in final.removed:
             log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
         citations = [] if final.refused else prompting.parse_citations(final.text, prompt.numbers)

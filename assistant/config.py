@@ -133,9 +133,11 @@ class Settings(BaseSettings):
     ground_claims: bool = Field(
         True, description="remove answer sentences whose names and numbers do not stand together in a cited "
         "passage; refuse when nothing supported is left")
-    verify_claims: bool = Field(
-        False, description="ask the model itself, per answer sentence the other checks kept, whether its cited "
-        "sources state it (yes/no read from its next-token probabilities); re-cite or remove what it judges unsupported")
+    verify_claims: Literal["off", "unstated", "all"] = Field(
+        "unstated", description="ask the model itself whether an answer sentence's cited sources state it (yes/no "
+        "read from its next-token probabilities), and re-cite or remove what it judges unsupported: for each "
+        "sentence that uses a word of the question its sources lack (unstated), for every sentence (all), or never "
+        "(off)")
     check_conflicts: bool = Field(
         True, description="when the shown passages give different values (dates, weekdays, amounts) for what the "
         "answer states, add 'The sources differ: …' citing each")
@@ -145,6 +147,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="address the web UI and API bind to")
     port: int = Field(7860, ge=0, le=65535, description="port of the web UI")
     api_port: int = Field(8000, ge=0, le=65535, description="port of the OpenAI-compatible API (`assistant api`)")
+
+    @field_validator("verify_claims", mode="before")
+    @classmethod
+    def _verify_flag(cls, value: Any) -> Any:
+        # The setting was a yes/no flag: true still means every sentence, false none.
+        if isinstance(value, bool) or str(value).lower() in ("true", "false", "1", "0", "yes", "no"):
+            return "all" if str(value).lower() in ("true", "1", "yes") else "off"
+        return value
 
     @field_validator("corpus", mode="before")
     @classmethod

@@ -17,6 +17,15 @@ say no) is asked again of each other shown passage, and cites the first that sta
 lexical check re-points citations; none: it is removed like any other unsupported sentence.
 When nothing is left, the answer is the refusal. A model that offers no yes/no check (an
 OpenAI-compatible server) is not verified, with one log line.
+
+By default (``verify_claims = "unstated"``) only the sentences the lexical check cannot tell
+apart are judged: those that use a word of the question which their cited passages lack. A
+small model fills the question's relation with a name from the passage ("Who built the
+ferry?" answered "BlueWave built the ferry [1]" from a passage that names both and says
+nothing of building); the names stand together, so the words pass, and only a reader of the
+claim can see that "built" is not stated. The same test also passes a paraphrase ("Who started
+it?" answered "X started it", the passage saying "founded"), which the judge keeps. A sentence
+in the passage's own words costs nothing.
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import time
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, uncovered_parts
+from .grounding import Grounded, sentence_terms, uncovered_parts
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -58,15 +67,19 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
     return cited or list(numbers)
 
 
-def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: float) -> Optional[list[int]]:
+def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: float,
+               needs: Sequence[str] = ()) -> Optional[list[int]]:
     """The sources to cite for ``sentence``: its own when the model judges they state it, else the
-    first other shown source that does; None when none does."""
+    first other shown source that does (among those holding every term in ``needs``); None when
+    none does."""
     claim = claim_of(sentence)
     cited = refs_of(sentence, numbers)
     if llm.p_yes(statement_prompt(claim, [numbers[n] for n in cited])) >= threshold:
         return cited
     for n in numbers:
-        if n not in cited and llm.p_yes(statement_prompt(claim, [numbers[n]])) >= threshold:
+        if n in cited or not set(needs) <= sentence_terms(numbers[n].text):
+            continue
+        if llm.p_yes(statement_prompt(claim, [numbers[n]])) >= threshold:
             return [n]
     return None
 
@@ -76,36 +89,61 @@ def claim_of(sentence: str) -> str:
     return re.sub(r"\s+([.!?,;:])", r"\1", txt.strip_citations(sentence)).strip()
 
 
+def unstated(question: str, sentence: str, numbers: Mapping[int, Passage]) -> list[str]:
+    """The words ``sentence`` takes from ``question`` (numbers aside) that none of its cited
+    passages holds: the question's relation restated rather than found in the sources."""
+    sources = set()
+    for n in refs_of(sentence, numbers):
+        sources |= sentence_terms(numbers[n].text)
+    asked = set(txt.terms(question))
+    return [t for t in dict.fromkeys(txt.terms(txt.strip_citations(sentence)))
+            if t in asked and t not in sources and not any(ch.isdigit() for ch in t)]
+
+
+def written(sentence: str, terms: Sequence[str]) -> list[str]:
+    """The words of ``sentence`` as written whose terms are ``terms``."""
+    return list(dict.fromkeys(w for w in txt.words(txt.strip_citations(sentence)) if txt.terms(w)
+                              and txt.terms(w)[0] in terms))
+
+
 def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], llm,
-           threshold: float = THRESHOLD) -> Grounded:
+           threshold: float = THRESHOLD, only_unstated: bool = False) -> Grounded:
     """``grounded`` less the sentences the model judges no shown source states; a sentence that
-    another source states cites that one instead."""
+    another source states cites that one instead. ``only_unstated``: judge only the sentences
+    that use a question word their sources lack (``unstated``)."""
     from .errors import AssistantError
 
-    if grounded.refused or not available(llm):
+    if grounded.refused:
         return grounded
     kept: list[str] = []
     removed: list[Removed] = []
     started, judged = time.perf_counter(), 0
     for sentence in txt.sentences(grounded.text):
-        if not checkable(sentence):
+        lacking = unstated(question, sentence, numbers) if only_unstated and checkable(sentence) else []
+        if not checkable(sentence) or (only_unstated and not lacking):
             kept.append(sentence)
             continue
+        if not available(llm):
+            return grounded
         judged += 1
         try:
-            found = supporting(llm, sentence, numbers, threshold)
+            # Judged for a missing question word, it can only move to a source that has the word.
+            found = supporting(llm, sentence, numbers, threshold, lacking)
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
             return grounded
         if found is None:
             refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
-            removed.append(Removed(sentence, f"the model judged {refs} does not state it"))
+            said = ", ".join(repr(w) for w in written(sentence, lacking))
+            removed.append(Removed(sentence, f"the model judged {refs} does not state it"
+                                             + (f" (no cited source says {said})" if said else "")))
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
         else:
             kept.append(txt.cite(sentence, found[0]))
-    log.info("verify_claims: %d sentences judged in %.1f s, %d removed", judged, time.perf_counter() - started,
-             len(removed))
+    if judged:
+        log.info("verify_claims: %d sentences judged in %.1f s, %d removed", judged, time.perf_counter() - started,
+                 len(removed))
     if kept == txt.sentences(grounded.text):
         return grounded
     return _rebuilt(grounded, question, kept, removed)
@@ -131,7 +169,7 @@ def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[R
     gone = grounded.removed + tuple(removed)
     claims = [s for s in kept if checkable(s)]
     if not claims:
-        if grounded.conflicts:
+        if grounded.conflicts and differ.can_answer(question):
             return Grounded(differ.note(grounded.conflicts), gone, False, conflicts=grounded.conflicts)
         return Grounded(REFUSAL, gone, True, withheld=True)
     text = " ".join(kept)

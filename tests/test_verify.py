@@ -105,6 +105,63 @@ def test_the_setting_runs_the_judge_after_generation(settings, tmp_path):
         assert a.ask("Who is the chief executive of BlueWave?").text == WRONG
 
 
+# The default: only sentences that take a question word their sources lack --------------------------
+
+CATAMARAN = "BlueWave said on Wednesday that its new catamaran, the Gaivota, will enter service in July."
+YARD = "The Gaivota was built by the Estaleiros Norte yard for BlueWave."
+BOATS = {1: Passage(CATAMARAN, "bluewave.txt", 0, len(CATAMARAN), 1.0),
+         2: Passage(RIVAL, "rival.txt", 0, len(RIVAL), 0.9),
+         3: Passage(YARD, "yard.txt", 0, len(YARD), 0.8)}
+BUILT = "BlueWave built the Gaivota [1]."  # the passage names both and says nothing of building
+
+
+def unstated_checked(answer: str, llm, question: str, sources=BOATS) -> Grounded:
+    return verify(final_answer(answer, question, sources), question, sources, llm, only_unstated=True)
+
+
+def test_the_question_relation_no_cited_source_states_goes_to_the_judge():
+    from assistant.verify import unstated
+
+    assert final_answer(BUILT, "Who built the Gaivota?", {1: BOATS[1]}).text == BUILT  # the words pass
+    assert unstated("Who built the Gaivota?", BUILT, BOATS) == ["build"]
+    result = unstated_checked(BUILT, JudgingLLM(default=0.2), "Who built the Gaivota?", {1: BOATS[1]})
+    assert result.refused and result.text == REFUSAL
+    assert [(r.sentence, r.reason) for r in result.removed] == [
+        (BUILT, "the model judged [1] does not state it (no cited source says 'built')")]
+
+
+def test_a_sentence_in_its_sources_words_is_not_judged():
+    llm = JudgingLLM(default=0.0)
+    answer = "The Gaivota will enter service in July [1]."
+    assert unstated_checked(answer, llm, "When will the Gaivota enter service?").text == answer
+    assert not llm.checks
+
+
+def test_a_paraphrase_of_the_question_the_judge_accepts_is_kept():
+    source = {1: Passage("Harbor Lights was founded in 1987 by the brothers Tomas and Rui Albano.", "h.txt", 0, 70, 1.0)}
+    answer = "The brothers Tomas and Rui Albano started Harbor Lights [1]."
+    llm = JudgingLLM(default=0.9)
+    assert unstated_checked(answer, llm, "Who started Harbor Lights?", source).text == answer
+    assert len(llm.checks) == 1  # "started": the passage says "founded"
+
+
+def test_it_is_re_cited_only_to_a_source_that_has_the_missing_word():
+    llm = JudgingLLM(verdicts={"Text: BlueWave said": 0.1, "Text: The Gaivota was built": 0.9}, default=0.5)
+    result = unstated_checked(BUILT, llm, "Who built the Gaivota?")
+    assert result.text == "BlueWave built the Gaivota [3]." and not result.removed
+    assert [c[0]["content"].split(".")[0] for c in llm.checks] == [
+        "Text: BlueWave said on Wednesday that its new catamaran, the Gaivota, will enter service in July",
+        "Text: The Gaivota was built by the Estaleiros Norte yard for BlueWave"]  # [2] lacks "built": not asked
+
+
+def test_the_setting_defaults_to_unstated_and_reads_the_old_flag(settings):
+    from assistant import Settings
+
+    assert Settings().verify_claims == "unstated"
+    assert settings.replace(verify_claims=True).verify_claims == "all"
+    assert settings.replace(verify_claims="false").verify_claims == "off"
+
+
 def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
     logits = [0.0, 2.0, 2.0, 9.0]  # yes: 1 and 2 ("yes", " Yes"), no: 0; 3 is another word
     assert yes_probability(logits, [1, 2], [0]) == pytest.approx(2 / (2 + math.exp(-2)))
@@ -166,3 +223,13 @@ def test_the_engine_child_serves_the_check():
         assert llm.count_tokens("hello") > 0  # the child goes on serving after a check
     finally:
         llm.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SMALL_MODEL.exists(), reason="needs make install")
+def test_the_small_model_doubts_a_relation_its_passage_does_not_state(small_llm):
+    from assistant.verify import statement_prompt
+
+    built = small_llm.p_yes(statement_prompt("BlueWave built the Gaivota.", [BOATS[1]]))
+    stated = small_llm.p_yes(statement_prompt("The Gaivota will enter service in July.", [BOATS[1]]))
+    assert built < 0.5 < stated
