@@ -347,8 +347,10 @@ def test_a_question_for_a_sum_of_money_answered_without_one_is_refused():
 
 
 def test_a_sentence_made_of_the_questions_own_words_answers_nothing():
-    got = check("BlueWave is led by BlueWave [2].", "Who leads BlueWave?")
-    assert got.refused and got.removed[0].reason == "it only restates the question"
+    for answer, question in (("BlueWave is led by BlueWave [2].", "Who leads BlueWave?"),
+                             ("BlueWave is run by BlueWave [2].", "Who runs BlueWave?")):
+        got = check(answer, question)
+        assert got.refused and got.removed[0].reason == "it only restates the question"
     # A new name or word is an answer, and a yes/no question is answered by restating it.
     assert not check("Rival operator BlueWave runs 12 ferries [2].", "Who runs 12 ferries?").removed
     assert not check("Harbor Lights opened a terminal in Porto Verde [1].",

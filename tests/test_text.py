@@ -32,6 +32,8 @@ def test_words_and_terms():
     assert text.terms("The U.S.-listed stocks rose 2.5% in techniques identified") == [
         "u.s.-listed", "stock", "rise", "2.5%", "techniqu", "identify"]
     assert text.stem("technique") == text.stem("techniques")
+    assert [text.stem(w) for w in ("runs", "owns", "days", "uses", "news", "bias", "plus")] == [
+        "run", "own", "day", "use", "news", "bias", "plus"]
     assert "the" in text.STOPWORDS and not text.terms("the of and")
 
 
