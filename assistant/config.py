@@ -151,10 +151,14 @@ class Settings(BaseSettings):
     @field_validator("verify_claims", mode="before")
     @classmethod
     def _verify_flag(cls, value: Any) -> Any:
-        # The setting was a yes/no flag: true still means every sentence, false none.
-        if isinstance(value, bool) or str(value).lower() in ("true", "false", "1", "0", "yes", "no"):
-            return "all" if str(value).lower() in ("true", "1", "yes") else "off"
-        return value
+        # The setting was a yes/no flag: true (any of pydantic's spellings) still means every
+        # sentence, false none.
+        word = str(value).strip().lower()
+        if word in ("1", "on", "t", "true", "y", "yes"):
+            return "all"
+        if word in ("0", "off", "f", "false", "n", "no"):
+            return "off"
+        return word if isinstance(value, str) else value
 
     @field_validator("corpus", mode="before")
     @classmethod

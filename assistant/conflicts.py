@@ -141,17 +141,6 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
     return seen
 
 
-# A question after a person, a place or a reason: a date or an amount does not answer it.
-_ASKS_NO_VALUE = re.compile(r"^\W*(who|whom|whose|where|why)\b", re.IGNORECASE)
-
-
-def can_answer(question: str) -> bool:
-    """Whether the sources' differing values may stand as the answer when every sentence the
-    model wrote was removed: not for "who", "where" or "why" (the model answered with a date
-    for "Who opened the terminal?", and the dates are no answer to it)."""
-    return not _ASKS_NO_VALUE.search(question)
-
-
 def note(conflicts: Sequence[Conflict]) -> str:
     """ "The sources differ: March 5 [2], March 6 [4]." """
     return "The sources differ: " + ", ".join(f"{c.value} [{c.n}]" for c in conflicts) + "."

@@ -15,7 +15,7 @@ sentence is checked as a claim:
    draw each side from its own passage.
 3. A negated claim ("did not respond") needs a negation in its window.
 4. A sentence made only of the question's own words answers nothing ("Who runs BlueWave?"
-   "BlueWave is run by BlueWave [1]."), unless the question asks yes or no.
+   "BlueWave is run by BlueWave [1]."), unless the question asks yes or no or offers a choice.
 
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
@@ -60,9 +60,6 @@ _ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) "
                           r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
                           re.IGNORECASE)
 # Words that answer "how much" without a number: "it cost far less than its rivals".
-# A yes/no question: restating it ("Did X open a terminal?" "X opened a terminal [1].") answers it.
-_ASKS_YES_NO = re.compile(r"^\W*(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|may|might|"
-                          r"must|shall)\b", re.IGNORECASE)
 _COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"
                        r"\b\w+er than\b", re.IGNORECASE)
 _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
@@ -333,7 +330,7 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
     sentences they do not support removed (``ground_claims``), and a note when the sources give
     different values for what it states (``check_conflicts``). When every sentence is removed
     but the sources disagree on the value it gave, the answer is the note: each value is a
-    passage's own, with its source (unless the question asks who, where or why)."""
+    passage's own, with its source (unless every part of the question asks who, where or why)."""
     from . import conflicts as differ
     from . import prompting
 
@@ -345,7 +342,7 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
     found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
     checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal) if ground_claims \
         else Grounded(answer, (), False)
-    if found and checked.refused and differ.can_answer(question):
+    if found and checked.refused and not txt.asks_who_where_why(question):
         return Grounded(differ.note(found), checked.removed, False, conflicts=found)
     if checked.refused:
         return Grounded(checked.text, checked.removed, True, withheld=True)
@@ -360,7 +357,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     kept: list[str] = []
     removed: list[Removed] = []
     money, amount = bool(_ASKS_PRICE.search(question)), bool(_ASKS_AMOUNT.search(question))
-    yes_no = bool(_ASKS_YES_NO.search(question))
+    yes_no = txt.asks_yes_no(question)
     for sentence in txt.sentences(answer):
         reason = "" if is_refusal(sentence) else judge(sentence, numbers, proper, subject)
         if money and not reason and not is_refusal(sentence):
@@ -392,10 +389,13 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
 
 
 def restates_only(sentence: str, question: str) -> bool:
-    """Whether ``sentence`` is made of the ``question``'s own words: "Who leads BlueWave?"
-    answered "BlueWave is led by BlueWave [1]" says nothing. A capitalised word inside the
-    sentence counts even when it is a stopword ("in May")."""
+    """Whether ``sentence`` is made of the ``question``'s own words, with no number and no
+    negation of its own: "Who leads BlueWave?" answered "BlueWave is led by BlueWave [1]" says
+    nothing ("BlueWave did not respond" does). A capitalised word inside the sentence counts
+    even when it is a stopword ("in May")."""
     body = txt.strip_citations(sentence)
+    if _NEGATION.search(body) or CLAIM_NUMBER.search(body):
+        return False
     asked = set(txt.terms(question)) | {w.lower() for w in txt.words(question)}
     own = set(txt.terms(body)) | {w.lower() for i, w in enumerate(txt.words(body)) if i and w[:1].isupper()}
     return bool(own) and own <= asked

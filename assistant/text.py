@@ -167,8 +167,33 @@ _QUESTION_PARTS = re.compile(
 
 def question_parts(question: str) -> list[str]:
     """The parts of a question that asks several things ("Who…, and when…?"); one part otherwise."""
-    parts = [p.strip(" ,.?") for p in _QUESTION_PARTS.split(question)]
-    return [p for p in parts if len(terms(p)) >= 2]
+    return [p for p in _split_question(question) if len(terms(p)) >= 2]
+
+
+def _split_question(question: str) -> list[str]:
+    """Every part of a question, however short ("…, and when?")."""
+    return [p for p in (p.strip(" ,.?") for p in _QUESTION_PARTS.split(question)) if p]
+
+
+# A part of a question, after an optional "and", "so", "but"…: what kind of answer it wants.
+_LEAD = r"^\W*(?:(?:and|so|but|then|also|or)\s+)?"
+_YES_NO = re.compile(_LEAD + r"(?:is|are|was|were|do|does|did|can|could|will|would|has|have|had|should|may|"
+                     r"might|must|shall)(?:n't|n’t)?\b", re.IGNORECASE)
+_CHOICE = re.compile(r"\b(?:or|whether|if)\b", re.IGNORECASE)
+_WHO_WHERE_WHY = re.compile(_LEAD + r"(?:who|whom|whose|where|why)\b", re.IGNORECASE)
+
+
+def asks_yes_no(question: str) -> bool:
+    """Whether a part of ``question`` asks yes or no, or it offers a choice ("…, X or Y?",
+    "whether…"): restating such a question, or one of its options, answers it."""
+    return bool(_CHOICE.search(question)) or any(_YES_NO.search(p) for p in _split_question(question))
+
+
+def asks_who_where_why(question: str) -> bool:
+    """Whether every part of ``question`` asks for a person, a place or a reason, which no date or
+    amount answers."""
+    parts = _split_question(question)
+    return bool(parts) and all(_WHO_WHERE_WHY.search(p) for p in parts)
 
 
 # Citation markers, continued -------------------------------------------------------------------

@@ -127,7 +127,9 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             return grounded
         judged += 1
         try:
-            # Judged for a missing question word, it can only move to a source that has the word.
+            # Judged for a missing question word, it can only move to a source that has the word
+            # (so a paraphrase that cites the wrong passage is removed, not moved: a check each
+            # for every other passage would be paid mostly by fabrications).
             found = supporting(llm, sentence, numbers, threshold, lacking)
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
@@ -136,7 +138,7 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
             said = ", ".join(repr(w) for w in written(sentence, lacking))
             removed.append(Removed(sentence, f"the model judged {refs} does not state it"
-                                             + (f" (no cited source says {said})" if said else "")))
+                                             + (f" (it takes {said} from the question)" if said else "")))
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
         else:
@@ -169,7 +171,7 @@ def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[R
     gone = grounded.removed + tuple(removed)
     claims = [s for s in kept if checkable(s)]
     if not claims:
-        if grounded.conflicts and differ.can_answer(question):
+        if grounded.conflicts and not txt.asks_who_where_why(question):
             return Grounded(differ.note(grounded.conflicts), gone, False, conflicts=grounded.conflicts)
         return Grounded(REFUSAL, gone, True, withheld=True)
     text = " ".join(kept)

@@ -355,6 +355,13 @@ def test_a_sentence_made_of_the_questions_own_words_answers_nothing():
     assert not check("Rival operator BlueWave runs 12 ferries [2].", "Who runs 12 ferries?").removed
     assert not check("Harbor Lights opened a terminal in Porto Verde [1].",
                      "Did Harbor Lights open a terminal in Porto Verde?").removed
+    # Nor is a negation, a choice between options, or a yes/no question however it starts.
+    assert not check("BlueWave did not comment on the terminal [2].",
+                     "How did BlueWave comment on the terminal?", shown("BlueWave did not comment on the terminal.")).removed
+    for question in ("Which opened first, the terminal or the catamaran?", "Tell me whether the terminal opened first",
+                     "And did the terminal open first?", "Isn't it true the terminal opened first?"):
+        assert not check("The terminal opened first [1].", question,
+                         shown("The terminal opened first, a year before the catamaran.")).removed, question
     # A restated clause before the answer's own clause stays (the second clause answers).
     assert not check("BlueWave could win passengers because its new catamaran carries 400 passengers [2].",
                      "Why could BlueWave win passengers?").removed

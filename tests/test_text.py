@@ -54,3 +54,13 @@ def test_common_irregular_past_forms_stem_to_their_verb():
 
     assert terms("R1 stood out; shares rose") == terms("R1 stands out; shares rise")
     assert terms("left the room") == ["left", "room"]  # a form that is also an everyday word stays
+
+
+def test_question_kinds():
+    assert text.asks_yes_no("Did it open?") and text.asks_yes_no("And isn't it open?")
+    assert text.asks_yes_no("Which came first, the ferry or the terminal?")
+    assert text.asks_yes_no("Who founded it, and did it open a terminal?")
+    assert not text.asks_yes_no("Who founded it?") and not text.asks_yes_no("Discuss the terminal.")
+    assert text.asks_who_where_why("Who opened it?") and text.asks_who_where_why("And where, and why?")
+    assert not text.asks_who_where_why("Who opened it, and when?")
+    assert not text.asks_who_where_why("When did it open?") and not text.asks_who_where_why("Which company opened it?")

@@ -127,7 +127,7 @@ def test_the_question_relation_no_cited_source_states_goes_to_the_judge():
     result = unstated_checked(BUILT, JudgingLLM(default=0.2), "Who built the Gaivota?", {1: BOATS[1]})
     assert result.refused and result.text == REFUSAL
     assert [(r.sentence, r.reason) for r in result.removed] == [
-        (BUILT, "the model judged [1] does not state it (no cited source says 'built')")]
+        (BUILT, "the model judged [1] does not state it (it takes 'built' from the question)")]
 
 
 def test_a_sentence_in_its_sources_words_is_not_judged():
@@ -155,11 +155,38 @@ def test_it_is_re_cited_only_to_a_source_that_has_the_missing_word():
 
 
 def test_the_setting_defaults_to_unstated_and_reads_the_old_flag(settings):
+    from pydantic import ValidationError
+
     from assistant import Settings
 
     assert Settings().verify_claims == "unstated"
-    assert settings.replace(verify_claims=True).verify_claims == "all"
-    assert settings.replace(verify_claims="false").verify_claims == "off"
+    for value, mode in ((True, "all"), ("yes", "all"), (" On", "all"), ("1", "all"), (False, "off"), ("false", "off"),
+                        ("n", "off"), ("All", "all"), ("unstated", "unstated")):
+        assert settings.replace(verify_claims=value).verify_claims == mode, value
+    with pytest.raises(ValidationError):
+        settings.replace(verify_claims="maybe")
+
+
+def test_unstated_mode_skips_refusals_and_notes_and_logs_nothing_when_nothing_is_judged(caplog):
+    llm = ScriptedLLM()
+    llm.name = "quiet-server"
+    note = 'The sources do not cover this part of the question: "who built it".'
+    with caplog.at_level(logging.INFO, logger="assistant.verify"):
+        for text in (REFUSAL, f"The Gaivota will enter service in July [1]. {note}"):
+            grounded = Grounded(text, (), text == REFUSAL)
+            assert verify(grounded, "Who built the Gaivota, and when will it enter service?", BOATS, llm,
+                          only_unstated=True) is grounded
+    assert not caplog.records  # the model's lack of a yes/no check matters only when one is needed
+
+
+def test_the_sources_differing_values_do_not_answer_who_when_the_judge_removes_everything():
+    from assistant.types import Conflict
+
+    differ = (Conflict("May 4", "a.txt", "It opened on May 4.", 1), Conflict("May 5", "b.txt", "It opened on May 5.", 2))
+    grounded = Grounded("BlueWave opened it on May 4 [1].", (), False, conflicts=differ)
+    for question, refused in (("Who opened the terminal?", True), ("When did the terminal open?", False)):
+        result = verify(grounded, question, {1: BOATS[1], 2: BOATS[2]}, JudgingLLM(default=0.1))
+        assert result.refused is refused and (refused or result.text.startswith("The sources differ:")), question
 
 
 def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
