@@ -342,11 +342,21 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
     found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
     checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal) if ground_claims \
         else Grounded(answer, (), False)
-    if found and checked.refused and not txt.asks_who_where_why(question):
-        return Grounded(differ.note(found), checked.removed, False, conflicts=found)
     if checked.refused:
-        return Grounded(checked.text, checked.removed, True, withheld=True)
+        return nothing_supported(question, checked.removed, found)
     return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found)
+
+
+def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequence[Conflict]) -> Grounded:
+    """The answer when no sentence the model wrote is left: the sources' differing values on what
+    it stated (each a passage's own, with its source), unless every part of the question asks
+    who, where or why, which a date or an amount does not answer; otherwise the refusal."""
+    from . import conflicts as differ
+    from .prompting import REFUSAL
+
+    if conflicts and not txt.asks_who_where_why(question):
+        return Grounded(differ.note(conflicts), tuple(removed), False, conflicts=tuple(conflicts))
+    return Grounded(REFUSAL, tuple(removed), True, withheld=True)
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
@@ -359,15 +369,16 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     money, amount = bool(_ASKS_PRICE.search(question)), bool(_ASKS_AMOUNT.search(question))
     yes_no = txt.asks_yes_no(question)
     for sentence in txt.sentences(answer):
-        reason = "" if is_refusal(sentence) else judge(sentence, numbers, proper, subject)
-        if money and not reason and not is_refusal(sentence):
+        refusing = is_refusal(sentence)
+        reason = "" if refusing else judge(sentence, numbers, proper, subject)
+        if money and not reason and not refusing:
             reason = not_money(sentence)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
             if other is not None:
                 sentence, reason = txt.cite(sentence, other), ""
-        if not reason and not yes_no and not is_refusal(sentence) and restates_only(sentence, question):
+        if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
             removed.append(Removed(sentence, reason))

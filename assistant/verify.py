@@ -36,7 +36,7 @@ import time
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, sentence_terms, uncovered_parts
+from .grounding import Grounded, nothing_supported, sentence_terms, uncovered_parts
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -165,15 +165,10 @@ def available(llm) -> bool:
 def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[Removed]) -> Grounded:
     """The answer from the sentences kept: the refusal (or the sources' differing values) when no
     claim is left, a note for each part of the question no kept sentence covers any more."""
-    from . import conflicts as differ
-    from .prompting import REFUSAL
-
     gone = grounded.removed + tuple(removed)
     claims = [s for s in kept if checkable(s)]
     if not claims:
-        if grounded.conflicts and not txt.asks_who_where_why(question):
-            return Grounded(differ.note(grounded.conflicts), gone, False, conflicts=grounded.conflicts)
-        return Grounded(REFUSAL, gone, True, withheld=True)
+        return nothing_supported(question, gone, grounded.conflicts)
     text = " ".join(kept)
     for part in uncovered_parts(question, claims):
         if part not in text:
