@@ -46,19 +46,6 @@ _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
     re.IGNORECASE)
-_HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
-# A question about a price or a cost: its answer is an amount of money, in a currency.
-_ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
-# A question about a sum of money (what something costs, or a business earns, spends or is worth):
-# its answer gives an amount. The nouns are the everyday names of such sums, in any domain;
-# "what is the main cost" asks which item, and "what was the revenue growth driven by" no sum.
-_MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
-                r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
-_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) "
-                          r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
-                          rf"{_MONEY_NOUNS}"
-                          r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
-                          re.IGNORECASE)
 # Words that answer "how much" without a number: "it cost far less than its rivals".
 _COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"
                        r"\b\w+er than\b", re.IGNORECASE)
@@ -366,7 +353,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
     kept: list[str] = []
     removed: list[Removed] = []
-    money, amount = bool(_ASKS_PRICE.search(question)), bool(_ASKS_AMOUNT.search(question))
+    money, amount = txt.asks_price(question), txt.asks_amount(question)
     yes_no = txt.asks_yes_no(question)
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)

@@ -44,9 +44,6 @@ FLOOR = 0.5  # of the best candidate's score
 DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sharing a word with the question
 GAP = " … "  # between sentences that are not next to each other in the passage
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
-_ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
-_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
-                          r"price|number|amount|size|cost|value))\b", re.I)
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 
@@ -129,11 +126,11 @@ def score(query: str, pool: Sequence[Candidate], similarity: np.ndarray, dense_w
 
 def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
     """What a sentence that answers ``query`` must hold, when its question word says so."""
-    if _ASKS_DATE.search(query):
+    if txt.asks_date(query):
         from .conflicts import values
 
         return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s))
-    if _ASKS_NUMBER.search(query):
+    if txt.asks_number(query):
         return lambda s: bool(_DIGIT.search(s))
     return None
 

@@ -10,6 +10,8 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
+    asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount(question)
+                                      -> bool  what kind of answer a question wants
 """
 
 from __future__ import annotations
@@ -194,6 +196,43 @@ def asks_who_where_why(question: str) -> bool:
     amount answers."""
     parts = _split_question(question)
     return bool(parts) and all(_WHO_WHERE_WHY.search(p) for p in parts)
+
+
+_ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
+_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
+                          r"price|number|amount|size|cost|value))\b", re.I)
+_HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
+_ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
+# The everyday names of sums of money, in any domain; "what is the main cost" asks which item,
+# and "what was the revenue growth driven by" no sum.
+_MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
+                r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
+_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) "
+                          r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
+                          rf"{_MONEY_NOUNS}"
+                          r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
+                          re.IGNORECASE)
+
+
+def asks_date(question: str) -> bool:
+    """Whether ``question`` asks when: a date, a day, a year."""
+    return bool(_ASKS_DATE.search(question))
+
+
+def asks_number(question: str) -> bool:
+    """Whether ``question`` asks how many, how much, what percentage…: a number answers it."""
+    return bool(_ASKS_NUMBER.search(question))
+
+
+def asks_price(question: str) -> bool:
+    """Whether ``question`` asks a price or a cost: an amount of money, in a currency, answers it."""
+    return bool(_ASKS_PRICE.search(question))
+
+
+def asks_amount(question: str) -> bool:
+    """Whether ``question`` asks a sum of money (what something costs, or a business earns, spends
+    or is worth): an amount answers it."""
+    return bool(_ASKS_AMOUNT.search(question))
 
 
 # Citation markers, continued -------------------------------------------------------------------
