@@ -306,10 +306,12 @@ class Assistant:
         text = streamed
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
-        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts)
-        if s.verify_claims != "off" and s.check_citations:  # the model as a second judge of what the lexical checks kept
-            from .verify import verify
+        from .verify import available, verify
 
+        judging = s.verify_claims != "off" and s.check_citations and available(llm)
+        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts,
+                             doubts=judging)
+        if judging:  # the model as a second judge of what the lexical checks kept
             final = verify(final, question, prompt.numbers, llm, only_unstated=s.verify_claims == "unstated")
         for gone in final.removed:
             log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)

@@ -17,6 +17,10 @@ sentence is checked as a claim:
 4. A sentence made only of the question's own words answers nothing ("Who runs BlueWave?"
    "BlueWave is run by BlueWave [1]."), unless the question asks yes or no or offers a choice.
 
+Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
+words cannot tell an alias from another subject, and the sentence can instead be kept for the
+loaded model to judge (``doubts``; see ``verify``).
+
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
 one of them unanswered, the answer says which part the sources do not cover.
@@ -33,7 +37,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from . import text as txt
 from .text import question_parts
@@ -309,15 +313,17 @@ class Grounded:
     refused: bool
     withheld: bool = False
     conflicts: tuple[Conflict, ...] = ()
+    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``)
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
-                 check_citations: bool = True, check_conflicts: bool = True) -> Grounded:
+                 check_citations: bool = True, check_conflicts: bool = True, doubts: bool = False) -> Grounded:
     """The answer the user sees: citations pointed at the sources that hold each sentence, the
     sentences they do not support removed (``ground_claims``), and a note when the sources give
     different values for what it states (``check_conflicts``). When every sentence is removed
     but the sources disagree on the value it gave, the answer is the note: each value is a
-    passage's own, with its source (unless every part of the question asks who, where or why)."""
+    passage's own, with its source (unless every part of the question asks who, where or why).
+    With ``doubts``, sentences a judge may keep are listed in ``doubtful`` instead of removed."""
     from . import conflicts as differ
     from . import prompting
 
@@ -327,11 +333,12 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
         return Grounded(answer, (), False)
     answer = prompting.check_citations(answer, numbers)
     found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
-    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal) if ground_claims \
+    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal, doubts) if ground_claims \
         else Grounded(answer, (), False)
     if checked.refused:
         return nothing_supported(question, checked.removed, found)
-    return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found)
+    return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found,
+                    doubtful=checked.doubtful)
 
 
 def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequence[Conflict]) -> Grounded:
@@ -347,12 +354,16 @@ def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequ
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
-           is_refusal=lambda s: False) -> Grounded:
-    """Remove the sentences of ``answer`` that its cited passages do not support (see the module doc)."""
+           is_refusal=lambda s: False, doubts: bool = False) -> Grounded:
+    """Remove the sentences of ``answer`` that its cited passages do not support (see the module
+    doc). With ``doubts``, a sentence whose source may name its subject otherwise (``aliased``)
+    is kept and listed in ``doubtful``, for a judge that reads meaning to decide."""
     proper = proper_words(list(numbers.values()), question)
     subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
+    asked = [terms for _, terms in names(question, proper)]
     kept: list[str] = []
     removed: list[Removed] = []
+    doubtful: list[Removed] = []
     money, amount = txt.asks_price(question), txt.asks_amount(question)
     yes_no = txt.asks_yes_no(question)
     for sentence in txt.sentences(answer):
@@ -365,6 +376,12 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                          None)
             if other is not None:
                 sentence, reason = txt.cite(sentence, other), ""
+        if reason and doubts and not reason.startswith("'"):
+            source = aliased(sentence, numbers, proper, subject, asked)
+            if source is not None:  # kept for the judge to decide
+                sentence = txt.cite(sentence, source)
+                doubtful.append(Removed(sentence, f"{reason}: [{source}] may name the subject otherwise"))
+                reason = ""
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
@@ -375,15 +392,41 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     if amount and not any(gives_amount(s) for s in stated):
         removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
         kept = [s for s in kept if s not in stated]
+    doubtful = [d for d in doubtful if d.sentence in kept]
     if not removed:
-        return Grounded(answer, (), False)
+        return Grounded(" ".join(kept) if doubtful else answer, (), False, doubtful=tuple(doubtful))
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
         return Grounded(refusal, tuple(removed), True)
     text = " ".join(kept)
     missing = uncovered_parts(question, kept)
     if missing:
         text += " " + " ".join(f'The sources do not cover this part of the question: "{part}".' for part in missing)
-    return Grounded(text, tuple(removed), False)
+    return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
+
+
+def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],
+            asked: Sequence[tuple[str, ...]]) -> Optional[int]:
+    """The shown source that may call the question's subject by another name ("BABA" for
+    Alibaba, a former name, an abbreviation) where ``sentence`` gives a name for it, or None.
+
+    What the question says is taken as given: a name of the question is missing from the
+    source, and one window of it holds the names the sentence adds, half its words that the
+    question lacks, and another of the question's names (``asked``), so that it speaks of what
+    was asked. Only names: a number beside another subject is that subject's number far more
+    often than an alias's ("32 billion" beside QwQ-32B, claimed of Hunyuan), and the binding
+    rule for numbers (``Window``) stands. Words cannot tell an alias from another subject; a
+    judge that reads meaning can."""
+    found = claims(sentence, proper, subject)
+    given = {terms for c in found for _, terms in c.names if set(terms) <= subject}
+    own = [replace(c, names=tuple(x for x in c.names if x[1] not in given), words=c.words - subject) for c in found]
+    others = [t for t in asked if t not in given]
+    if not given or not others or any(c.numbers for c in own) or not any(c.names for c in own):
+        return None
+    for n, passage in numbers.items():
+        near = [w for w in windows(passage.text) if any(w.holds_name(t) for t in others)]
+        if near and all(not c.has_values or supported(c, near, subject, True) for c in own):
+            return n
+    return None
 
 
 def restates_only(sentence: str, question: str) -> bool:

@@ -26,6 +26,10 @@ nothing of building); the names stand together, so the words pass, and only a re
 claim can see that "built" is not stated. The same test also passes a paraphrase ("Who started
 it?" answered "X started it", the passage saying "founded"), which the judge keeps. A sentence
 in the passage's own words costs nothing.
+
+The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
+the question's subject by another name) are judged in every mode, on the source that check
+found, and are removed when the model says no or no judge can be asked.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
@@ -68,15 +73,15 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
 
 
 def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: float,
-               needs: Sequence[str] = ()) -> Optional[list[int]]:
-    """The sources to cite for ``sentence``: its own when the model judges they state it, else the
-    first other shown source that does (among those holding every term in ``needs``); None when
-    none does."""
+               needs: Sequence[str] = (), move: bool = True) -> Optional[list[int]]:
+    """The sources to cite for ``sentence``: its own when the model judges they state it, else
+    (``move``) the first other shown source that does (among those holding every term in
+    ``needs``); None when none does."""
     claim = claim_of(sentence)
     cited = refs_of(sentence, numbers)
     if llm.p_yes(statement_prompt(claim, [numbers[n] for n in cited])) >= threshold:
         return cited
-    for n in numbers:
+    for n in numbers if move else ():
         if n in cited or not set(needs) <= sentence_terms(numbers[n].text):
             continue
         if llm.p_yes(statement_prompt(claim, [numbers[n]])) >= threshold:
@@ -117,28 +122,32 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
         return grounded
     kept: list[str] = []
     removed: list[Removed] = []
+    doubts = {d.sentence: d.reason for d in grounded.doubtful}
     started, judged = time.perf_counter(), 0
     for sentence in txt.sentences(grounded.text):
         lacking = unstated(question, sentence, numbers) if only_unstated and checkable(sentence) else []
-        if not checkable(sentence) or (only_unstated and not lacking):
+        doubt = doubts.get(sentence, "")
+        if not doubt and (not checkable(sentence) or (only_unstated and not lacking)):
             kept.append(sentence)
             continue
         if not available(llm):
-            return grounded
+            return undoubted(grounded, question)
         judged += 1
         try:
             # Judged for a missing question word, it can only move to a source that has the word
             # (so a paraphrase that cites the wrong passage is removed, not moved: a check each
-            # for every other passage would be paid mostly by fabrications).
-            found = supporting(llm, sentence, numbers, threshold, lacking)
+            # for every other passage would be paid mostly by fabrications). A doubtful one
+            # stands or falls with the source the lexical check found for it.
+            found = supporting(llm, sentence, numbers, threshold, lacking, move=not doubt)
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
-            return grounded
+            return undoubted(grounded, question)
         if found is None:
             refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
             said = ", ".join(repr(w) for w in written(sentence, lacking))
-            removed.append(Removed(sentence, f"the model judged {refs} does not state it"
-                                             + (f" (it takes {said} from the question)" if said else "")))
+            removed.append(Removed(sentence, doubt.split(":")[0] + f", and the model judged {refs} does not state it"
+                                   if doubt else f"the model judged {refs} does not state it"
+                                   + (f" (it takes {said} from the question)" if said else "")))
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
         else:
@@ -147,8 +156,19 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
         log.info("verify_claims: %d sentences judged in %.1f s, %d removed", judged, time.perf_counter() - started,
                  len(removed))
     if kept == txt.sentences(grounded.text):
-        return grounded
+        return replace(grounded, doubtful=()) if grounded.doubtful else grounded
     return _rebuilt(grounded, question, kept, removed)
+
+
+def undoubted(grounded: Grounded, question: str) -> Grounded:
+    """``grounded`` less its doubtful sentences, as the lexical check alone would have left it:
+    for when no judge can decide them."""
+    if not grounded.doubtful:
+        return grounded
+    doubts = {d.sentence: d.reason.split(":")[0] for d in grounded.doubtful}
+    sentences = txt.sentences(grounded.text)
+    return _rebuilt(grounded, question, [s for s in sentences if s not in doubts],
+                    [Removed(s, doubts[s]) for s in sentences if s in doubts])
 
 
 def available(llm) -> bool:

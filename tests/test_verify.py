@@ -189,6 +189,85 @@ def test_the_sources_differing_values_do_not_answer_who_when_the_judge_removes_e
         assert result.refused is refused and (refused or result.text.startswith("The sources differ:")), question
 
 
+# A name the source gives otherwise: words cannot tell an alias from another subject ----------------
+
+MARKET = ("Ferry operators had a hard quarter. Analyst Rita Sousa said, “With HLX down 12% since May, BlueWave "
+          "looks cheap by comparison.” Fuel costs rose again.")
+LISTED = {1: Passage(MARKET, "market.txt", 0, len(MARKET), 1.0), 2: SOURCES[1]}
+TICKER_Q = "Which ticker do the sources use for Harbor Lights when comparing it with BlueWave?"
+TICKER = "The sources use the ticker HLX for Harbor Lights."  # "HLX" and "Harbor Lights" never stand together
+
+
+def test_a_value_beside_the_questions_other_name_is_doubtful_not_removed():
+    assert final_answer(TICKER, TICKER_Q, LISTED).refused  # the lexical check alone removes it
+    grounded = final_answer(TICKER, TICKER_Q, LISTED, doubts=True)
+    assert grounded.text == "The sources use the ticker HLX for Harbor Lights [1]." and not grounded.removed
+    assert [d.sentence for d in grounded.doubtful] == [grounded.text]
+
+
+def test_the_judge_keeps_a_doubtful_sentence_it_accepts_and_removes_one_it_rejects():
+    grounded = final_answer(TICKER, TICKER_Q, LISTED, doubts=True)
+    llm = JudgingLLM(default=0.9)
+    kept = verify(grounded, TICKER_Q, LISTED, llm, only_unstated=True)
+    assert kept.text == grounded.text and not kept.removed and not kept.doubtful
+    assert len(llm.checks) == 1 and llm.checks[0][0]["content"].startswith(f"Text: {MARKET}")
+    llm = JudgingLLM(default=0.2)
+    gone = verify(grounded, TICKER_Q, LISTED, llm, only_unstated=True)
+    assert gone.refused and len(llm.checks) == 1  # judged on its source alone, never moved
+    assert [r.reason for r in gone.removed] == [
+        "its facts do not stand together in any source, and the model judged [1] does not state it"]
+
+
+def test_without_a_judge_a_doubtful_sentence_is_removed(caplog):
+    grounded = final_answer(TICKER, TICKER_Q, LISTED, doubts=True)
+    with caplog.at_level(logging.WARNING, logger="assistant.verify"):
+        for llm in (ScriptedLLM(), JudgingLLM(fail=True)):
+            result = verify(grounded, TICKER_Q, LISTED, llm, only_unstated=True)
+            assert result.refused and [r.reason for r in result.removed] == [
+                "its facts do not stand together in any source"]
+
+
+def test_no_doubt_for_a_claim_in_the_questions_words_or_a_number():
+    # The question's relation filled with a value near its subject is what fabrication looks
+    # like ("The context window of QwQ-32B is 32"): the lexical check alone decides it.
+    question = "When does the Gaivota start operating?"  # the source: "will enter service in July"
+    answer = "The Gaivota starts operating in July [1]."
+    assert not final_answer(answer, question, {1: BOATS[1]}, doubts=True).doubtful
+    question = "What is the crew size of the Gaivota?"
+    assert not final_answer("The crew size of the Gaivota is 38 [1].", question,
+                            {1: Passage("The Gaivota reaches 38 knots.", "g.txt", 0, 29, 1.0)}, doubts=True).doubtful
+
+
+def test_no_doubt_for_a_value_bound_to_another_subject():
+    rival = {1: Passage("BlueWave, the rival of Harbor Lights, has a new boat. The Gaivota reaches 38 knots.",
+                        "rival.txt", 0, 80, 1.0)}
+    question = "What is the top speed of Harbor Lights' fastest ferry?"
+    answer = "The top speed of Harbor Lights' fastest ferry is 38 knots [1]."  # the Gaivota's, BlueWave's boat
+    result = final_answer(answer, question, rival, doubts=True)
+    assert result.refused and not result.doubtful
+
+
+def test_no_doubt_when_the_window_is_about_another_subject_or_adds_nothing():
+    # The 12% stands beside BlueWave, which the question does not name: another subject, removed.
+    question = "How far have Harbor Lights shares fallen since May?"
+    assert final_answer("Harbor Lights shares have fallen 12% since May [1].", question, LISTED, doubts=True).refused
+    # Only the question's names: nothing of its own that a source could hold.
+    assert not final_answer("Harbor Lights is compared with BlueWave [1].", TICKER_Q, LISTED, doubts=True).doubtful
+
+
+def test_the_assistant_lets_the_judge_decide_doubts_only_when_it_has_one(settings, tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "market.txt").write_text(MARKET)
+    (tmp_path / "docs" / "ferry.txt").write_text(FERRY)
+    s = settings.replace(corpus=[tmp_path / "docs"], select_sentences=False)  # both passages whole
+    with Assistant(s, embedder=HashEmbedder(), llm=JudgingLLM(TICKER, default=0.9)) as a:
+        answer = a.ask(TICKER_Q)
+        assert not answer.refused and "HLX" in answer.text and answer.citations
+    for llm, mode in ((ScriptedLLM(TICKER), "unstated"), (JudgingLLM(TICKER, default=0.9), "off")):
+        with Assistant(s.replace(verify_claims=mode), embedder=HashEmbedder(), llm=llm) as a:
+            assert a.ask(TICKER_Q).refused, mode
+
+
 def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
     logits = [0.0, 2.0, 2.0, 9.0]  # yes: 1 and 2 ("yes", " Yes"), no: 0; 3 is another word
     assert yes_probability(logits, [1, 2], [0]) == pytest.approx(2 / (2 + math.exp(-2)))
