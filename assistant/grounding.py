@@ -429,6 +429,47 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     return None
 
 
+def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str) -> str:
+    """The name a cited passage says ``sentence``'s claim of, when that is not the name the
+    sentence gives it; "" when there is none. The check reads two adjacent sentences as one
+    window, so "Alibaba has failed to generate as much AI buzz [1]" passes on "Alibaba stock rose
+    40%. Even Baidu, which has failed to generate the same AI buzz…": here the name the sentence
+    adds (not the question's) stands only in the sentence beside the one with its words, and
+    that one names another ("Baidu"). Words cannot tell who did what; a judge that reads can."""
+    proper = proper_words(list(numbers.values()), question)
+    subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
+    cited = [numbers[n] for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers] or list(numbers.values())
+    for claim in claims(sentence, proper, subject):
+        new = [t for _, t in claim.names if not set(t) <= subject]
+        if not new or not claim.words or claim.numbers:
+            continue  # a number is bound to its own sentence's names already (Window)
+        if supported(claim, [w for p in cited for w in windows(p.text) if len(w.sentences) == 1], subject, True):
+            continue
+        for p in cited:
+            other = _named_beside(claim, new, txt.sentences(p.text), proper, subject)
+            if other:
+                return other
+    return ""
+
+
+def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[str], proper: frozenset[str],
+                  subject: frozenset[str]) -> str:
+    """For adjacent sentences that hold ``claim`` together, with its ``new`` names only in the one
+    without most of its words: a name that one gives that the claim does not."""
+    claimed = {t for _, t in claim.names}
+    for a, b in zip(said, said[1:]):
+        ta, tb = sentence_terms(a), sentence_terms(b)
+        if not all(set(t) <= ta | tb for t in new) or len(claim.words & (ta | tb)) < len(claim.words) // 2:
+            continue
+        words, terms = (b, tb) if len(claim.words & tb) > len(claim.words & ta) else (a, ta)
+        if all(set(t) <= terms for t in new):
+            continue
+        others = [w for w, t in names(words, proper) if t not in claimed and not set(t) <= subject]
+        if others:
+            return others[0]
+    return ""
+
+
 def restates_only(sentence: str, question: str) -> bool:
     """Whether ``sentence`` is made of the ``question``'s own words, with no number and no
     negation of its own: "Who leads BlueWave?" answered "BlueWave is led by BlueWave [1]" says

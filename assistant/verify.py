@@ -24,8 +24,11 @@ small model fills the question's relation with a name from the passage ("Who bui
 ferry?" answered "BlueWave built the ferry [1]" from a passage that names both and says
 nothing of building); the names stand together, so the words pass, and only a reader of the
 claim can see that "built" is not stated. The same test also passes a paraphrase ("Who started
-it?" answered "X started it", the passage saying "founded"), which the judge keeps. A sentence
-in the passage's own words costs nothing.
+it?" answered "X started it", the passage saying "founded"), which the judge keeps. It also
+judges a sentence whose claim its passage says of another name in the sentence beside
+(``grounding.said_of_another``: "X has struggled…" from "X carried… Even Y, which has
+struggled…"). A sentence in the passage's own words, about the names it stands with, costs
+nothing.
 
 The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
 the question's subject by another name) are judged in every mode, on the source that check
@@ -41,7 +44,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, nothing_supported, sentence_terms, uncovered_parts
+from .grounding import Grounded, nothing_supported, said_of_another, sentence_terms, uncovered_parts
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -126,8 +129,9 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
     started, judged = time.perf_counter(), 0
     for sentence in txt.sentences(grounded.text):
         lacking = unstated(question, sentence, numbers) if only_unstated and checkable(sentence) else []
+        other = said_of_another(sentence, numbers, question) if only_unstated and checkable(sentence) else ""
         doubt = doubts.get(sentence, "")
-        if not doubt and (not checkable(sentence) or (only_unstated and not lacking)):
+        if not doubt and (not checkable(sentence) or (only_unstated and not lacking and not other)):
             kept.append(sentence)
             continue
         if not available(llm):
@@ -136,18 +140,19 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
         try:
             # Judged for a missing question word, it can only move to a source that has the word
             # (so a paraphrase that cites the wrong passage is removed, not moved: a check each
-            # for every other passage would be paid mostly by fabrications). A doubtful one
-            # stands or falls with the source the lexical check found for it.
-            found = supporting(llm, sentence, numbers, threshold, lacking, move=not doubt)
+            # for every other passage would be paid mostly by fabrications). A doubtful one, or
+            # one judged only for a name said of another, stands or falls with its source.
+            stays = bool(doubt) or (bool(other) and not lacking)
+            found = supporting(llm, sentence, numbers, threshold, lacking, move=not stays)
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
             return undoubted(grounded, question)
         if found is None:
             refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
             said = ", ".join(repr(w) for w in written(sentence, lacking))
+            why = f" (it takes {said} from the question)" if said else f" (it says so of {other!r})" if other else ""
             removed.append(Removed(sentence, doubt.split(":")[0] + f", and the model judged {refs} does not state it"
-                                   if doubt else f"the model judged {refs} does not state it"
-                                   + (f" (it takes {said} from the question)" if said else "")))
+                                   if doubt else f"the model judged {refs} does not state it{why}"))
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
         else:

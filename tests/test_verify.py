@@ -268,6 +268,38 @@ def test_the_assistant_lets_the_judge_decide_doubts_only_when_it_has_one(setting
             assert a.ask(TICKER_Q).refused, mode
 
 
+# A claim said of another name in the sentence beside: the window passes it, the judge decides ----
+
+ROUTES = ("Harbor Lights carried two million passengers last year. Even BlueWave, which has struggled to fill "
+          "its boats, opened a route to Santa Clara. Passengers praised Harbor Lights for its terminal.")
+STRUGGLE = {1: Passage(ROUTES, "routes.txt", 0, len(ROUTES), 1.0)}
+STRUGGLE_Q = "Which ferry operator has struggled to fill its boats?"
+SWAPPED = "Harbor Lights has struggled to fill its boats [1]."  # BlueWave's, in the sentence beside
+
+
+def test_a_name_standing_beside_a_claim_said_of_another_is_found():
+    from assistant.grounding import said_of_another
+
+    assert final_answer(SWAPPED, STRUGGLE_Q, STRUGGLE).text == SWAPPED  # two adjacent sentences: the words pass
+    assert said_of_another(SWAPPED, STRUGGLE, STRUGGLE_Q) == "BlueWave"
+    assert said_of_another("BlueWave has struggled to fill its boats [1].", STRUGGLE, STRUGGLE_Q) == ""
+    referred = {1: Passage("Harbor Lights opened a terminal in May. It has struggled to fill its boats since. "
+                           "Analysts praised Harbor Lights.", "r.txt", 0, 120, 1.0)}
+    assert said_of_another(SWAPPED, referred, STRUGGLE_Q) == ""  # "It": no other name, the subject carries on
+
+
+def test_the_judge_decides_a_claim_said_of_another():
+    llm = JudgingLLM(default=0.2)
+    result = unstated_checked(SWAPPED, llm, STRUGGLE_Q, STRUGGLE)
+    assert result.refused and [r.reason for r in result.removed] == [
+        "the model judged [1] does not state it (it says so of 'BlueWave')"]
+    assert len(llm.checks) == 1  # judged on its own source, not moved
+    assert unstated_checked(SWAPPED, JudgingLLM(default=0.9), STRUGGLE_Q, STRUGGLE).text == SWAPPED
+    llm = JudgingLLM(default=0.0)
+    right = "BlueWave has struggled to fill its boats [1]."
+    assert unstated_checked(right, llm, STRUGGLE_Q, STRUGGLE).text == right and not llm.checks
+
+
 def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
     logits = [0.0, 2.0, 2.0, 9.0]  # yes: 1 and 2 ("yes", " Yes"), no: 0; 3 is another word
     assert yes_probability(logits, [1, 2], [0]) == pytest.approx(2 / (2 + math.exp(-2)))
