@@ -56,6 +56,12 @@ def test_common_irregular_past_forms_stem_to_their_verb():
     assert terms("left the room") == ["left", "room"]  # a form that is also an everyday word stays
 
 
+def test_five_letter_past_forms_meet_their_verb():
+    assert [text.stem(w) for w in ("owned", "added", "aimed", "based", "named", "voted")] == [
+        text.stem(w) for w in ("owns", "adds", "aims", "bases", "names", "votes")]
+    assert [text.stem(w) for w in ("speed", "embed", "shred")] == [text.stem(w) for w in ("speeds", "embeds", "shreds")]
+
+
 def test_question_kinds():
     assert text.asks_yes_no("Did it open?") and text.asks_yes_no("And isn't it open?")
     assert text.asks_yes_no("Which came first, the ferry or the terminal?")
