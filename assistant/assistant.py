@@ -308,7 +308,7 @@ class Assistant:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
         from .verify import available, verify
 
-        judging = s.verify_claims != "off" and s.check_citations and available(llm)
+        judging = s.verify_claims != "off" and s.check_citations and available(llm, quiet=True)
         final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts,
                              doubts=judging)
         if judging:  # the model as a second judge of what the lexical checks kept

@@ -240,6 +240,17 @@ def sentence_terms(text: str) -> frozenset[str]:
     return frozenset(txt.terms(text)) | {t for w in txt.words(text) for t in _name_terms(w)}
 
 
+def question_terms(question: str) -> frozenset[str]:
+    """The terms of ``question``, compound names' parts too: what it gives as known."""
+    return frozenset(t for w in txt.words(question) for t in _name_terms(w))
+
+
+def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
+    """The shown sources a sentence cites; all of them when it cites none."""
+    cited = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
+    return cited or list(numbers)
+
+
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
     """Capitalised words the passages or the question write inside a sentence: names, so one of
     these opening an answer sentence is a name too."""
@@ -313,7 +324,7 @@ class Grounded:
     refused: bool
     withheld: bool = False
     conflicts: tuple[Conflict, ...] = ()
-    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``)
+    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``), and why not
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
@@ -359,7 +370,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     doc). With ``doubts``, a sentence whose source may name its subject otherwise (``aliased``)
     is kept and listed in ``doubtful``, for a judge that reads meaning to decide."""
     proper = proper_words(list(numbers.values()), question)
-    subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
+    subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
     kept: list[str] = []
     removed: list[Removed] = []
@@ -380,7 +391,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             source = aliased(sentence, numbers, proper, subject, asked)
             if source is not None:  # kept for the judge to decide
                 sentence = txt.cite(sentence, source)
-                doubtful.append(Removed(sentence, f"{reason}: [{source}] may name the subject otherwise"))
+                doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
@@ -437,8 +448,8 @@ def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str
     adds (not the question's) stands only in the sentence beside the one with its words, and
     that one names another ("Baidu"). Words cannot tell who did what; a judge that reads can."""
     proper = proper_words(list(numbers.values()), question)
-    subject = frozenset(t for w in txt.words(question) for t in _name_terms(w))
-    cited = [numbers[n] for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers] or list(numbers.values())
+    subject = question_terms(question)
+    cited = [numbers[n] for n in refs_of(sentence, numbers)]
     for claim in claims(sentence, proper, subject):
         new = [t for _, t in claim.names if not set(t) <= subject]
         if not new or not claim.words or claim.numbers:

@@ -44,7 +44,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, nothing_supported, said_of_another, sentence_terms, uncovered_parts
+from .grounding import Grounded, nothing_supported, refs_of, said_of_another, sentence_terms, uncovered_parts
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -67,12 +67,6 @@ def checkable(sentence: str) -> bool:
 
     plain = txt.strip_citations(sentence).strip()
     return bool(plain.strip(" .")) and not plain.startswith(NOTES) and not is_refusal(plain)
-
-
-def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
-    """The shown sources a sentence cites; all of them when it cites none."""
-    cited = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
-    return cited or list(numbers)
 
 
 def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: float,
@@ -128,8 +122,9 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
     doubts = {d.sentence: d.reason for d in grounded.doubtful}
     started, judged = time.perf_counter(), 0
     for sentence in txt.sentences(grounded.text):
-        lacking = unstated(question, sentence, numbers) if only_unstated and checkable(sentence) else []
-        other = said_of_another(sentence, numbers, question) if only_unstated and checkable(sentence) else ""
+        triggered = only_unstated and checkable(sentence)
+        lacking = unstated(question, sentence, numbers) if triggered else []
+        other = said_of_another(sentence, numbers, question) if triggered and not lacking else ""
         doubt = doubts.get(sentence, "")
         if not doubt and (not checkable(sentence) or (only_unstated and not lacking and not other)):
             kept.append(sentence)
@@ -142,8 +137,7 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             # (so a paraphrase that cites the wrong passage is removed, not moved: a check each
             # for every other passage would be paid mostly by fabrications). A doubtful one, or
             # one judged only for a name said of another, stands or falls with its source.
-            stays = bool(doubt) or (bool(other) and not lacking)
-            found = supporting(llm, sentence, numbers, threshold, lacking, move=not stays)
+            found = supporting(llm, sentence, numbers, threshold, lacking, move=not (doubt or other))
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
             return undoubted(grounded, question)
@@ -151,7 +145,7 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
             said = ", ".join(repr(w) for w in written(sentence, lacking))
             why = f" (it takes {said} from the question)" if said else f" (it says so of {other!r})" if other else ""
-            removed.append(Removed(sentence, doubt.split(":")[0] + f", and the model judged {refs} does not state it"
+            removed.append(Removed(sentence, f"{doubt}, and the model judged {refs} does not state it"
                                    if doubt else f"the model judged {refs} does not state it{why}"))
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
@@ -170,16 +164,19 @@ def undoubted(grounded: Grounded, question: str) -> Grounded:
     for when no judge can decide them."""
     if not grounded.doubtful:
         return grounded
-    doubts = {d.sentence: d.reason.split(":")[0] for d in grounded.doubtful}
+    doubts = {d.sentence: d.reason for d in grounded.doubtful}
     sentences = txt.sentences(grounded.text)
     return _rebuilt(grounded, question, [s for s in sentences if s not in doubts],
                     [Removed(s, doubts[s]) for s in sentences if s in doubts])
 
 
-def available(llm) -> bool:
-    """Whether ``llm`` offers the yes/no check; logged once per model when it does not."""
+def available(llm, quiet: bool = False) -> bool:
+    """Whether ``llm`` offers the yes/no check; logged once per model when it does not (unless
+    ``quiet``: asked before any sentence needs the check)."""
     if callable(getattr(llm, "p_yes", None)):
         return True
+    if quiet:
+        return False
     name = getattr(llm, "name", type(llm).__name__)
     if name not in _warned:
         _warned.add(name)
