@@ -268,11 +268,14 @@ class Assistant:
         question = _check_question(question)
         turns = _pairs(history or [])
         s = self.settings
-        llm = self.llm  # a child process may load the model meanwhile (isolate_engine) …
-        self.query_embedder  # … while this one loads MiniLM
-        llm.n_ctx  # a bad model fails here, before an index error or any source is shown
+        llm = self.llm  # a child process loads the model (isolate_engine) while this one searches
         query = condense_query(question, turns)
-        passages = self.retrieve(query, k, question)
+        try:
+            passages = self.retrieve(query, k, question)
+        except AssistantError:
+            llm.n_ctx  # a bad model is reported before an index error
+            raise
+        llm.n_ctx  # … and fails here, before any source is shown
         answer_tokens = (max_tokens or s.max_tokens) + (s.think_tokens if llm.reasoning else 0)
         answer_tokens = min(answer_tokens, llm.n_ctx // 2)
         # Turns this Assistant answered are replayed exactly as sent, sources and numbers included;

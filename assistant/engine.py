@@ -42,12 +42,16 @@ class IsolatedLLM:
         self._start()
 
     def _start(self) -> None:
+        from .config import PROCESS_ENV
         from .doctor import no_core_dump
 
         self._info = None
+        # The child gets configure()'s variables at birth (those already set kept), so it need not
+        # import the settings module, and pydantic, before it can load the model.
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "assistant.engine", self._spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             text=True, encoding="utf-8", bufsize=1, preexec_fn=no_core_dump if os.name == "posix" else None,
+            env={**PROCESS_ENV, **os.environ},
         )
 
     def _ready(self) -> dict[str, Any]:
@@ -164,10 +168,7 @@ class IsolatedLLM:
 def _serve(spec: dict[str, Any]) -> int:
     import faulthandler
 
-    from .config import configure
-
-    configure()  # this process's own thread policy and quiet loggers, before llama.cpp loads
-    from .generation import LlamaCppLLM
+    from .generation import LlamaCppLLM  # configure()'s variables came with the environment (_start)
 
     faulthandler.enable()  # a crash leaves a Python stack on stderr, the server's console and log
     out = sys.stdout

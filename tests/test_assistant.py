@@ -121,3 +121,37 @@ def test_a_supported_answer_in_other_words_than_the_question_is_kept(make_assist
     a = make_assistant("The boss of Futurum Group is Dan Newman [1].")
     answer = a.ask("Who is the boss of Futurum Group?")
     assert not answer.refused and answer.text.startswith("The boss of Futurum Group is Dan Newman")
+
+
+class _LoadingLLM(ScriptedLLM):
+    """A model still loading in its child process: ``n_ctx`` waits for it (and fails, when ``error``)."""
+
+    def __init__(self, events: list, error: str = "") -> None:
+        super().__init__("Carnegie [1].")
+        self.events, self.error = events, error
+
+    @property
+    def n_ctx(self) -> int:
+        self.events.append("model awaited")
+        if self.error:
+            raise AssistantError(self.error)
+        return 4096
+
+    @n_ctx.setter
+    def n_ctx(self, value: int) -> None:
+        pass
+
+
+def test_a_new_process_searches_while_its_model_loads_and_a_bad_model_is_still_reported_first(settings, tmp_path):
+    events: list = []
+    a = Assistant(settings, embedder=HashEmbedder(), llm=_LoadingLLM(events))
+    search = a.retrieve
+    a.retrieve = lambda *args, **kw: events.append("searched") or search(*args, **kw)
+    with a:
+        first = next(iter(a.stream("Where is Scott Singer a visiting scholar?")))
+    assert isinstance(first, Sources) and events[:2] == ["searched", "model awaited"]
+
+    empty = settings.model_copy(update={"index_dir": tmp_path / "empty", "corpus": []})
+    with Assistant(empty, embedder=HashEmbedder(), llm=_LoadingLLM([], "model: not a GGUF file")) as bad:
+        with pytest.raises(AssistantError, match="not a GGUF"):  # not "index is empty"
+            bad.ask("Where is Scott Singer a visiting scholar?")
