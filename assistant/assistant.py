@@ -147,7 +147,8 @@ class Assistant:
 
                 s = self.settings
                 self._retriever = Retriever(
-                    self.store, lambda q: self._sentence_vectors()([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k
+                    self.store, lambda q: self._sentence_vectors()([q])[0], s.dense_weight, s.bm25_weight, s.rrf_k,
+                    s.exact_search_max,
                 )
             return self._retriever
 
@@ -204,9 +205,9 @@ class Assistant:
         """Build the index from ``settings.corpus`` if it is empty (first use after install)."""
         if self._index_checked:
             return
-        if self.store.count() == 0 and self.settings.corpus:
+        if self.retriever.size() == 0 and self.settings.corpus:
             report = self.ingest(self.settings.corpus)
-            if self.store.count() == 0:
+            if self.retriever.size() == 0:
                 raise AssistantError(
                     "index is empty and the corpus gave no text: "
                     + ("; ".join(report.errors.values()) or ", ".join(map(str, self.settings.corpus)))
@@ -223,7 +224,7 @@ class Assistant:
         before it, but its own words say which sentences answer it) and re-ordered by them
         (``Passage.shown``); otherwise the best ``k`` are given whole."""
         self.ensure_index()
-        if self.store.count() == 0:
+        if self.retriever.size() == 0:
             raise AssistantError("index is empty: run `assistant ingest PATH` first")
         s = self.settings
         if not s.select_sentences:

@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     dense_weight: float = Field(0.5, ge=0, description="weight of dense search in rank fusion")
     bm25_weight: float = Field(1.0, ge=0, description="weight of BM25 in rank fusion")
     rrf_k: int = Field(20, ge=1, description="reciprocal-rank-fusion constant")
+    exact_search_max: int = Field(
+        20000, ge=0, description="an embedded index of at most this many chunks keeps a copy of its vectors with "
+        "the saved BM25 index and is searched exactly from it, so a new process answers without opening Chroma; "
+        "larger ones are searched by Chroma's HNSW index")
 
     # Generation
     model: str = Field("default", description="'default', 'small', a file in models_dir, or a GGUF path")

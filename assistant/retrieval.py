@@ -12,6 +12,10 @@ written to a temporary folder and renamed into place, and memory-mapped when loa
 process (or a reader after another process's ingest, once that process has searched) pays a
 load of about a second instead of a rebuild (19 s at 100k chunks). A saved index that cannot
 be read or does not add up is logged, deleted and rebuilt; a half-written one is never seen.
+
+A saved index of at most ``exact_search_max`` chunks also holds a copy of their vectors, and
+dense search reads that copy (exactly) instead of the store: a process that only answers
+questions never opens Chroma, which is most of what a new process paid before its search.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from .types import Passage
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 1  # bump when the saved layout changes
+_FORMAT = 2  # bump when the saved layout changes (2: the vectors of small indexes)
 
 
 def _tokenizer_id() -> str:
@@ -87,18 +91,27 @@ class _MappedRows:
 
 
 class LexicalIndex:
-    """BM25 over every chunk in the store, built from its rows or loaded from a saved folder."""
+    """BM25 over every chunk in the store, built from its rows or loaded from a saved folder;
+    with ``vectors`` (the rows' stored vectors, written by ``embedder``), also their exact
+    nearest neighbours."""
 
-    def __init__(self, bm25: Any, rows: Any, key: Optional[str] = None) -> None:
+    def __init__(self, bm25: Any, rows: Any, key: Optional[str] = None, vectors: Optional[np.ndarray] = None,
+                 embedder: Optional[str] = None) -> None:
         self._bm25, self.rows, self.key = bm25, rows, key
+        self.vectors, self.embedder = vectors, embedder
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], metas: list[dict], key: Optional[str] = None) -> "LexicalIndex":
+    def build(cls, ids: list[str], texts: list[str], metas: list[dict], key: Optional[str] = None,
+              vectors: Optional[np.ndarray] = None, embedder: Optional[str] = None) -> "LexicalIndex":
         import bm25s
 
         bm25 = bm25s.BM25()
-        bm25.index([terms(t) or ["\u2205"] for t in texts], show_progress=False)
-        return cls(bm25, _Rows(ids, texts, metas), key)
+        if texts:  # an empty store has nothing to index (and bm25s cannot index nothing)
+            bm25.index([terms(t) or ["\u2205"] for t in texts], show_progress=False)
+        if vectors is not None:  # unit rows: a dot product is the cosine similarity Chroma's index uses
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors = np.asarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
+        return cls(bm25, _Rows(ids, texts, metas), key, vectors, embedder)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -111,6 +124,18 @@ class LexicalIndex:
             return []
         rows, scores = self._bm25.retrieve([query_terms], k=min(k, n), show_progress=False)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """(row, cosine similarity) of the ``k`` rows nearest ``vector``, best first (``vectors`` needed)."""
+        assert self.vectors is not None
+        n = len(self.vectors)
+        if not n or k <= 0:
+            return []
+        query = np.asarray(vector, dtype=np.float32)
+        scores = np.asarray(self.vectors @ (query / (np.linalg.norm(query) or 1.0)))
+        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(r), float(scores[r])) for r in top]
 
     # Saving and loading -------------------------------------------------------------------
 
@@ -133,9 +158,12 @@ class LexicalIndex:
                     pos += len(line)
                     offsets[i + 1] = pos
             np.save(tmp / "rows.offsets.npy", offsets)
+            if self.vectors is not None:
+                np.save(tmp / "vectors.npy", np.asarray(self.vectors, dtype=np.float32))
             # Written last: a folder is complete when its meta.json says what it holds.
             (tmp / "meta.json").write_text(json.dumps(
-                {"format": _FORMAT, "key": self.key, "tokenizer": _tokenizer_id(), "rows": len(self.rows)}))
+                {"format": _FORMAT, "key": self.key, "tokenizer": _tokenizer_id(), "rows": len(self.rows),
+                 "embedder": self.embedder if self.vectors is not None else None}))
             for p in tmp.iterdir():  # on disk before the rename makes the folder trusted
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
@@ -178,7 +206,10 @@ class LexicalIndex:
             if int(bm25.scores["num_docs"]) != n or int(indptr[-1]) != len(bm25.scores["data"]) or \
                     len(bm25.scores["indices"]) != len(bm25.scores["data"]):
                 raise ValueError("the score matrix does not match its row count")
-            return cls(bm25, _MappedRows(folder, n), key)
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r") if meta.get("embedder") else None
+            if vectors is not None and (vectors.ndim != 2 or len(vectors) != n):
+                raise ValueError(f"vectors.npy: shape {vectors.shape}, expected {n} rows")
+            return cls(bm25, _MappedRows(folder, n), key, vectors, meta.get("embedder"))
         except Exception as exc:  # noqa: BLE001 (any damage: rebuild, never trust it)
             log.warning("saved BM25 index %s is unreadable (%s: %s); rebuilding it", folder, type(exc).__name__, exc)
             shutil.rmtree(folder, ignore_errors=True)
@@ -199,16 +230,21 @@ class Retriever:
         dense_weight: Optional[float] = None,
         bm25_weight: Optional[float] = None,
         rrf_k: Optional[int] = None,
+        exact_max: Optional[int] = None,
     ) -> None:
-        """Fusion weights and constant not given are Settings' defaults (dense_weight, bm25_weight, rrf_k).
+        """Fusion weights and constant not given are Settings' defaults (dense_weight, bm25_weight,
+        rrf_k), and so is ``exact_max`` (exact_search_max).
 
         The BM25 index is saved in ``store.cache_dir`` when the store has one and can say what it
-        holds (``store.content_key()``); other stores get it rebuilt in each process."""
+        holds (``store.content_key()``); other stores get it rebuilt in each process. Saved, and
+        of at most ``exact_max`` chunks, it keeps a copy of their vectors, and dense search reads
+        that copy instead of the store (exact, and the store need not be opened)."""
         self.store = store
         self.embed_query = embed_query
         self.dense_weight = default("dense_weight", dense_weight)
         self.bm25_weight = default("bm25_weight", bm25_weight)
         self.rrf_k = default("rrf_k", rrf_k)
+        self.exact_max = default("exact_search_max", exact_max)
         self._lexical: Optional[LexicalIndex] = None
         self._fingerprint: object = None  # the store's version when the index was last checked
         self._lock = threading.Lock()
@@ -247,9 +283,11 @@ class Retriever:
             return self._lexical
 
     def _build(self, key: Optional[str], cache_dir: Optional[Path]) -> LexicalIndex:
-        self.builds += 1
-        index = LexicalIndex.build(*self.store.all_chunks(), key=key)
-        if key and cache_dir:
+        ids, texts, metas = self.store.all_chunks()
+        self.builds += bool(ids)  # an empty store's index (before a first ingest) is nothing built
+        index = LexicalIndex.build(ids, texts, metas, key=key, vectors=self._vectors(ids, key, cache_dir),
+                                   embedder=getattr(self.store, "embedder_name", None))
+        if key and cache_dir and len(index):
             try:
                 index.save(Path(cache_dir))
                 # Served from the saved files from now on: the rows leave memory.
@@ -258,8 +296,31 @@ class Retriever:
                 log.warning("cannot save the BM25 index in %s (%s); it is rebuilt in each process", cache_dir, exc)
         return index
 
+    def _vectors(self, ids: list[str], key: Optional[str], cache_dir: Optional[Path]) -> Optional[np.ndarray]:
+        """The stored vectors of ``ids`` for a saved index small enough to search exactly; None
+        otherwise, or when the store cannot give them all (Chroma after a killed ingest can hold
+        rows whose vectors never reached its vector index): dense search then stays with the store."""
+        get = getattr(self.store, "vectors", None)
+        if not (get and getattr(self.store, "embedder_name", None) and key and cache_dir and ids
+                and len(ids) <= self.exact_max):
+            return None
+        try:
+            return get(ids)
+        except Exception as exc:  # noqa: BLE001 (any store error: search through the store, as before)
+            log.warning("index %s: cannot read every stored vector (%s: %s); dense search goes through the store",
+                        getattr(self.store, "location", "?"), type(exc).__name__, exc)
+            return None
+
     def dense(self, query: str, k: int) -> list[Passage]:
-        return self.store.query(self.embed_query(query), k)
+        vector = self.embed_query(query)
+        lex = self.lexical()
+        if lex.vectors is not None and lex.embedder == getattr(self.store, "embedder_name", None):
+            return [_passage(lex.rows[row], score) for row, score in lex.nearest(vector, k)]
+        return self.store.query(vector, k)  # another embedder's copy: the store refuses it there
+
+    def size(self) -> int:
+        """How many chunks the store holds, as the (current) BM25 index counts them: no store query."""
+        return len(self.lexical()) if self.bm25_weight else self.store.count()
 
     def bm25(self, query: str, k: int) -> list[Passage]:
         lex = self.lexical()
@@ -271,7 +332,7 @@ class Retriever:
             return []
         # The BM25 index is kept in step with the store's version, so its size is the store's:
         # no count query (Chroma counts its rows, about 17 ms at 100k chunks).
-        if (len(self.lexical()) if self.bm25_weight else self.store.count()) == 0:
+        if self.size() == 0:
             return []
         fused: dict[str, float] = {}
         by_id: dict[str, Passage] = {}

@@ -96,12 +96,41 @@ class ChromaStore:
         unless given: ``index_dir`` stays unused with a server (nothing is written locally), the
         collection is shared by assistants on other machines, and there the change check itself
         reads every chunk id (``version``), the larger part of a first query at 100k chunks."""
+        self.location = url or str(path)
+        self._url, self._name = url, collection
+        self._lock_path = None if url else Path(path) / ".ingest.lock"
+        self.embedder_name = embedder_name
+        self.dim = dim
+        self.cache_dir = Path(cache_dir) if cache_dir else (None if url else Path(path) / ".bm25" / collection)
+        self._key = str(Path(self.location).resolve())
+        self._client: Any = None
+        self._collection: Any = None
+        self._closed = False
+        if url:
+            self._open()  # a bad address fails here
+            return
+        try:
+            Path(path).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AssistantError(f"index {self.location}: cannot open the Chroma store ({exc})") from exc
+
+    @property
+    def _col(self) -> Any:
+        """The Chroma collection, opened on first use: a process that only searches an embedded
+        index whose saved search index is current (``retrieval``) never imports chromadb."""
+        if self._collection is None:
+            if self._closed:
+                raise AssistantError(f"index {self.location}: the store was closed")
+            self._open()
+        return self._collection
+
+    def _open(self) -> None:
+        """Connect, create the collection if needed, and refuse one written by another embedder."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-        self.location = url or str(path)
-        self._lock_path = None if url else Path(path) / ".ingest.lock"
+        url, path, collection = self._url, None if self._url else Path(self.location), self._name
         try:
             if url:
                 from urllib.parse import urlparse
@@ -110,12 +139,11 @@ class ChromaStore:
                 if parsed.scheme not in ("http", "https") or not parsed.hostname:
                     raise AssistantError(f"chroma_url {url!r}: expected http://host:port")
                 https = parsed.scheme == "https"
-                self._client = chromadb.HttpClient(
+                client = chromadb.HttpClient(
                     host=parsed.hostname, port=parsed.port or (443 if https else 8000), ssl=https,
                     settings=chroma_settings,
                 )
             else:
-                Path(path).mkdir(parents=True, exist_ok=True)
                 # Two processes creating one new index at once race in Chroma's table creation
                 # ("table collections already exists"): opening takes turns (a short lock of its
                 # own, so opening never waits for an ingest).
@@ -123,10 +151,10 @@ class ChromaStore:
                 fcntl.flock(opening, fcntl.LOCK_EX)
             try:
                 if not url:
-                    self._client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-                self._col = self._client.get_or_create_collection(
+                    client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+                col = client.get_or_create_collection(
                     collection,
-                    metadata={"hnsw:space": "cosine", "embedder": embedder_name, "dim": dim},
+                    metadata={"hnsw:space": "cosine", "embedder": self.embedder_name, "dim": self.dim},
                     embedding_function=None,
                 )
             finally:
@@ -136,8 +164,8 @@ class ChromaStore:
             raise
         except Exception as exc:
             raise AssistantError(f"index {self.location}: cannot open the Chroma store ({exc})") from exc
-        meta = self._col.metadata or {}
-        if meta.get("embedder") != embedder_name or int(meta.get("dim", -1)) != dim:
+        meta = col.metadata or {}
+        if meta.get("embedder") != self.embedder_name or int(meta.get("dim", -1)) != self.dim:
             if url:
                 where = f"collection {collection!r} on the Chroma server {url}"
                 rebuild = (f"delete that collection (chromadb.HttpClient(...).delete_collection({collection!r})) "
@@ -147,13 +175,10 @@ class ChromaStore:
                 rebuild = f"delete {self.location} (or use another index_dir)"
             raise AssistantError(
                 f"{where} was built with embedder {meta.get('embedder')!r} "
-                f"(dimension {meta.get('dim')}), but this assistant uses {embedder_name!r} (dimension {dim}). "
-                f"Rebuild it: {rebuild} and run `assistant ingest` again."
+                f"(dimension {meta.get('dim')}), but this assistant uses {self.embedder_name!r} "
+                f"(dimension {self.dim}). Rebuild it: {rebuild} and run `assistant ingest` again."
             )
-        self.embedder_name = embedder_name
-        self.dim = dim
-        self.cache_dir = Path(cache_dir) if cache_dir else (None if url else Path(path) / ".bm25" / collection)
-        self._key = str(Path(self.location).resolve())
+        self._client, self._collection = client, col
         if self._lock_path is not None:
             _KNOWN_VERSION.setdefault(self._key, self.version())
 
@@ -169,8 +194,8 @@ class ChromaStore:
     # the lock (a search never waits for an ingest; meanwhile it reads the index as it was).
 
     def _refresh(self, locked: bool) -> None:
-        if self._lock_path is None or self._col is None:
-            return
+        if self._lock_path is None or self._collection is None:
+            return  # not opened yet (it opens as the folder is now), or closed
         now = self.version()
         if _KNOWN_VERSION.get(self._key) == now:
             return
@@ -199,10 +224,9 @@ class ChromaStore:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        name = self._col.name
         self._client = chromadb.PersistentClient(path=self.location, settings=ChromaSettings(
             anonymized_telemetry=False, allow_reset=False))
-        self._col = self._client.get_collection(name, embedding_function=None)
+        self._collection = self._client.get_collection(self._name, embedding_function=None)
 
     def _wrote(self) -> None:
         """After a write of ours (under the lock): the folder's new state is what we hold."""
@@ -267,6 +291,7 @@ class ChromaStore:
         self._wrote()
 
     def _max_batch(self) -> int:
+        self._col  # opened, with its client
         try:
             return int(self._client.get_max_batch_size())
         except Exception:  # older clients lack it; Chroma's documented floor is well above this
@@ -420,16 +445,20 @@ class ChromaStore:
             return f"server:{count}:{digest}"
         import sqlite3
 
+        if not (self._lock_path.parent / "chroma.sqlite3").exists():
+            self._col  # a new index: Chroma creates its file
         try:
             db = sqlite3.connect(f"file:{self._lock_path.parent / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=10)
             try:
-                col = str(self._col.id)
+                col = self._collection_id(db)
                 (segment,) = db.execute(
                     "SELECT id FROM segments WHERE collection = ? AND scope = 'METADATA'", (col,)).fetchone()
                 seq = db.execute("SELECT seq_id FROM max_seq_id WHERE segment_id = ?", (segment,)).fetchone()
                 (rows,) = db.execute("SELECT count(*) FROM embeddings WHERE segment_id = ?", (segment,)).fetchone()
             finally:
                 db.close()
+        except AssistantError:  # opening Chroma failed: that is the error to report
+            raise
         except Exception as exc:  # noqa: BLE001
             if not getattr(self, "_warned_key", False):
                 import logging
@@ -440,6 +469,26 @@ class ChromaStore:
                 self._warned_key = True
             return None
         return f"local:{col}:{seq[0] if seq else 0}:{rows}"
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids``, a row each in that order (float32; zeros for an id gone)."""
+        self._refresh(locked=False)  # another process's vectors, as for a search
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        row = {cid: i for i, cid in enumerate(ids)}
+        for i in range(0, len(ids), 5000):
+            got = self._col.get(ids=list(ids[i : i + 5000]), include=["embeddings"])
+            for cid, vector in zip(got["ids"], got["embeddings"]):
+                out[row[cid]] = vector
+        return out
+
+    def _collection_id(self, db: Any) -> str:
+        """The collection's id: read from Chroma's SQLite file by name while Chroma is not open
+        (one collection of that name), else from Chroma (opening it)."""
+        if self._collection is None and not self._closed:
+            rows = db.execute("SELECT id FROM collections WHERE name = ?", (self._name,)).fetchall()
+            if len(rows) == 1:
+                return str(rows[0][0])
+        return str(self._col.id)
 
     def all_ids(self) -> list[str]:
         """Every chunk id, and nothing else: the cheap read behind the retriever's change check.
@@ -476,8 +525,8 @@ class ChromaStore:
 
     def close(self) -> None:
         # Chroma has no close(); dropping the references lets its SQLite handles go.
-        self._col = None  # type: ignore[assignment]
-        self._client = None  # type: ignore[assignment]
+        self._collection = self._client = None
+        self._closed = True
 
 
 def create_store(settings: Any, embedder_name: str, dim: int) -> ChromaStore:

@@ -97,7 +97,7 @@ def test_close_frees_its_own_backends_but_not_borrowed_ones(settings):
         a.ask("Who is the CEO of Futurum Group?")
         own_store = a.store
     assert not llm.closed  # the caller passed it in and may share it
-    assert own_store._col is None  # the store the Assistant opened itself is closed
+    assert own_store._collection is None and own_store._closed  # the store the Assistant opened itself is closed
 
 
 def test_an_answer_about_something_no_source_mentions_is_withheld(make_assistant):

@@ -3,6 +3,7 @@ when another writer changed the store, and a damaged or half-written one is neve
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -96,7 +97,7 @@ def test_a_same_size_replacement_by_another_writer_is_seen(open_assistant, tmp_p
     assert reader.retriever.bm25("blue room", 5) == []
 
 
-@pytest.mark.parametrize("damage", ["truncate-scores", "garbage-rows", "offsets", "meta", "vocab"])
+@pytest.mark.parametrize("damage", ["truncate-scores", "garbage-rows", "offsets", "meta", "vocab", "vectors"])
 def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, caplog, damage):
     first = open_assistant()
     expected = first.retrieve(QUESTION)
@@ -111,6 +112,8 @@ def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, cap
         np.save(folder / "rows.offsets.npy", np.arange(3, dtype=np.int64))
     elif damage == "meta":
         (folder / "meta.json").write_text("{not json")
+    elif damage == "vectors":
+        np.save(folder / "vectors.npy", np.zeros((2, 3), dtype=np.float32))
     else:
         (folder / "vocab.index.json").write_text("")
 
@@ -190,3 +193,68 @@ def test_an_ingest_by_another_process_is_seen_and_its_save_reused(open_assistant
     assert done.stdout.split() == ["1"]  # the other process built (and saved) the new contents
     assert reader.retriever.bm25("zebracorn lighthouse", 1)[0].text.startswith("Zebracorn")
     assert reader.retriever.builds == 1  # ...which this one loaded instead of rebuilding
+
+
+# The saved copy of a small index's vectors --------------------------------------------------------
+
+OTHER_QUESTIONS = ["Who is the CEO of Futurum Group?", "How many parameters does QwQ-32B have?",
+                   "What did Alibaba pledge to invest in AI?"]
+
+
+def test_a_small_index_is_searched_exactly_from_its_saved_vectors_with_chroma_s_results(open_assistant):
+    a = open_assistant()
+    a.retrieve(QUESTION)
+    (folder,) = saved(a)
+    assert (folder / "vectors.npy").exists() and json.loads((folder / "meta.json").read_text())["embedder"] == \
+        HashEmbedder().name
+    fresh = open_assistant()  # loads the saved copy
+    for question in [QUESTION, *OTHER_QUESTIONS]:
+        vector = fresh.retriever.embed_query(question)
+        from_copy = fresh.retriever.dense(question, 8)
+        from_chroma = fresh.store.query(vector, 8)
+        assert [p.id for p in from_copy] == [p.id for p in from_chroma]
+        assert [p.score for p in from_copy] == pytest.approx([p.score for p in from_chroma], abs=1e-5)
+        assert [(p.text, p.source, p.start, p.end) for p in from_copy] == \
+            [(p.text, p.source, p.start, p.end) for p in from_chroma]
+
+
+def test_a_new_process_answers_from_the_saved_index_without_importing_chromadb(open_assistant, settings):
+    import subprocess
+    import sys
+
+    from assistant.config import PROJECT_ROOT
+
+    a = open_assistant()
+    expected = [p.id for p in a.retrieve(QUESTION)]
+    script = (
+        "import json, sys; from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
+        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
+        "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM('Carnegie [1].')) as a:\n"
+        f"    answer = a.ask({QUESTION!r})\n"
+        f"    print(json.dumps({{'ids': [p.id for p in a.retrieve({QUESTION!r})], 'answer': answer.text, "
+        "'chromadb': 'chromadb' in sys.modules, 'builds': a.retriever.builds}))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out == {"ids": expected, "answer": "Carnegie [1].", "chromadb": False, "builds": 0}
+
+
+def test_a_larger_index_keeps_no_vector_copy_and_is_searched_by_chroma(settings):
+    small = settings.model_copy(update={"exact_search_max": 10})
+    with Assistant(small, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
+        assert a.retrieve(QUESTION) and a.retriever.size() > 10
+        (folder,) = saved(a)
+        assert not (folder / "vectors.npy").exists() and a.retriever.lexical().vectors is None
+        vector = a.retriever.embed_query(QUESTION)
+        assert [p.id for p in a.retriever.dense(QUESTION, 5)] == [p.id for p in a.store.query(vector, 5)]
+
+
+def test_another_embedder_is_refused_even_when_the_saved_copy_would_answer(open_assistant, settings):
+    from assistant import AssistantError
+
+    open_assistant().retrieve(QUESTION)
+    with Assistant(settings, embedder=HashEmbedder(name="another-embedder"), llm=ScriptedLLM()) as other:
+        with pytest.raises(AssistantError, match="was built with embedder 'hash-embedder'"):
+            other.ask(QUESTION)

@@ -130,7 +130,9 @@ def test_doctor_reports_a_healthy_install(tmp_path):
     from assistant.embedding import describe
     from assistant.store import ChromaStore
 
-    ChromaStore(*describe(Settings().embedder), path=tmp_path / "index").close()
+    store = ChromaStore(*describe(Settings().embedder), path=tmp_path / "index")
+    assert store.count() == 0  # created on first use
+    store.close()
     run = _doctor(tmp_path, "--index-dir", str(tmp_path / "index"), "--model", "small")
     assert run.returncode == 0, run.stdout + run.stderr
     out = run.stdout
@@ -151,7 +153,9 @@ def test_doctor_fails_on_a_missing_model_without_a_traceback(tmp_path):
 def test_doctor_fails_on_an_index_built_by_another_embedder(tmp_path):
     from assistant.store import ChromaStore
 
-    ChromaStore("another-embedder", 384, path=tmp_path / "index").close()
+    store = ChromaStore("another-embedder", 384, path=tmp_path / "index")
+    assert store.count() == 0  # created on first use
+    store.close()
     run = _doctor(tmp_path, "--index-dir", str(tmp_path / "index"), "--model", "small")
     assert run.returncode == 1
     assert "problem:" in run.stdout and "another-embedder" in run.stdout
