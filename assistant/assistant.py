@@ -13,14 +13,16 @@ import re
 import threading
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional, Sequence, Union
 
-from . import indexing, prompting
+from . import prompting
 from . import text as txt
 from .config import Settings, configure
 from .errors import AssistantError
-from .indexing import Progress
 from .types import Answer, IngestReport, Passage, Sources, StreamEvent
+
+if TYPE_CHECKING:  # ingest's modules (and NumPy) load when first needed: a new process spawns its model sooner
+    from .indexing import Progress
 
 History = Sequence[Union[tuple[str, str], dict[str, Any]]]
 
@@ -166,6 +168,8 @@ class Assistant:
         is not embedded or stored again: its path is recorded as an alias of that document
         (``documents()`` lists both names; removing one keeps the other). It counts as added.
         """
+        from . import indexing
+
         report = indexing.ingest(self.store, lambda: self.embedder, paths, self.settings, progress)
         self.retriever.invalidate()
         self._index_checked = True
@@ -176,6 +180,8 @@ class Assistant:
 
         A document stored once under several names (duplicate files) loses only the name given,
         and its chunks (0 returned) stay for the others."""
+        from . import indexing
+
         store = self.store
         with store.writer():
             for doc in store.documents().values():
@@ -191,6 +197,8 @@ class Assistant:
 
         Files with the same bytes are stored once and listed under each of their names, each
         entry with ``same_as``: the sources of the other names (passages cite the first one)."""
+        from . import indexing
+
         out = []
         for d in self.store.documents().values():
             names = indexing.names(d)

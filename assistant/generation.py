@@ -304,12 +304,11 @@ def model_params(**fields: object) -> Iterator[None]:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """llama-cpp-python's version, from the module already loaded (the package metadata is a
+    directory scan that a new process's engine would pay before its first answer)."""
+    import llama_cpp
 
-    try:
-        return version("llama-cpp-python")
-    except PackageNotFoundError:
-        return "?"
+    return str(getattr(llama_cpp, "__version__", "?"))
 
 
 def _template_opens_think(llm, template: str) -> bool:

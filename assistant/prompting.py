@@ -14,7 +14,6 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 from . import text as txt
 from .errors import AssistantError
-from .selection import excerpt
 from .types import Citation, Passage
 
 REFUSAL = "The sources do not contain the answer."
@@ -111,6 +110,8 @@ def neutralise(text: str) -> str:
 
 
 def _source_line(n: int, p: Passage) -> str:
+    from .selection import excerpt  # with NumPy: not needed before a new process has spawned its model
+
     return f"[{n}] ({_short(p.source)}) {neutralise(excerpt(p))}"
 
 
