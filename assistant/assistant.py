@@ -214,6 +214,8 @@ class Assistant:
         if self._index_checked:
             return
         if self.retriever.size() == 0 and self.settings.corpus:
+            if self._llm is not None:
+                self._llm.n_ctx  # a broken model fails before the whole corpus is ingested
             report = self.ingest(self.settings.corpus)
             if self.retriever.size() == 0:
                 raise AssistantError(

@@ -42,7 +42,7 @@ from .types import Passage
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 2  # bump when the saved layout changes (2: the vectors of small indexes)
+_FORMAT = 3  # bump when the saved layout changes (3: the embedder, and the vectors of small indexes)
 
 
 def _tokenizer_id() -> str:
@@ -163,7 +163,7 @@ class LexicalIndex:
             # Written last: a folder is complete when its meta.json says what it holds.
             (tmp / "meta.json").write_text(json.dumps(
                 {"format": _FORMAT, "key": self.key, "tokenizer": _tokenizer_id(), "rows": len(self.rows),
-                 "embedder": self.embedder if self.vectors is not None else None}))
+                 "embedder": self.embedder, "vectors": self.vectors is not None}))
             for p in tmp.iterdir():  # on disk before the rename makes the folder trusted
                 with open(p, "rb") as f:
                     os.fsync(f.fileno())
@@ -206,7 +206,7 @@ class LexicalIndex:
             if int(bm25.scores["num_docs"]) != n or int(indptr[-1]) != len(bm25.scores["data"]) or \
                     len(bm25.scores["indices"]) != len(bm25.scores["data"]):
                 raise ValueError("the score matrix does not match its row count")
-            vectors = np.load(folder / "vectors.npy", mmap_mode="r") if meta.get("embedder") else None
+            vectors = np.load(folder / "vectors.npy", mmap_mode="r") if meta.get("vectors") else None
             if vectors is not None and (vectors.ndim != 2 or len(vectors) != n):
                 raise ValueError(f"vectors.npy: shape {vectors.shape}, expected {n} rows")
             return cls(bm25, _MappedRows(folder, n), key, vectors, meta.get("embedder"))
@@ -278,6 +278,8 @@ class Retriever:
             if key is None or self._lexical is None or key != self._lexical.key:
                 cache_dir = getattr(self.store, "cache_dir", None)
                 loaded = LexicalIndex.load(Path(cache_dir), key) if key and cache_dir else None
+                if loaded is not None and not self._same_embedder(loaded):
+                    getattr(self.store, "open", lambda: None)()  # refuses another embedder's index
                 self._lexical = loaded or self._build(key, cache_dir)
             self._fingerprint = current
             return self._lexical
@@ -285,9 +287,12 @@ class Retriever:
     def _build(self, key: Optional[str], cache_dir: Optional[Path]) -> LexicalIndex:
         ids, texts, metas = self.store.all_chunks()
         self.builds += bool(ids)  # an empty store's index (before a first ingest) is nothing built
-        index = LexicalIndex.build(ids, texts, metas, key=key, vectors=self._vectors(ids, key, cache_dir),
+        small = bool(key and cache_dir and ids and len(ids) <= self.exact_max)
+        vectors = self._vectors(ids) if small else None
+        index = LexicalIndex.build(ids, texts, metas, key=key, vectors=vectors,
                                    embedder=getattr(self.store, "embedder_name", None))
-        if key and cache_dir and len(index):
+        # Not saved without the copy it should hold: the next process builds again and retries it.
+        if key and cache_dir and len(index) and (vectors is not None or not small):
             try:
                 index.save(Path(cache_dir))
                 # Served from the saved files from now on: the rows leave memory.
@@ -296,13 +301,12 @@ class Retriever:
                 log.warning("cannot save the BM25 index in %s (%s); it is rebuilt in each process", cache_dir, exc)
         return index
 
-    def _vectors(self, ids: list[str], key: Optional[str], cache_dir: Optional[Path]) -> Optional[np.ndarray]:
-        """The stored vectors of ``ids`` for a saved index small enough to search exactly; None
-        otherwise, or when the store cannot give them all (Chroma after a killed ingest can hold
-        rows whose vectors never reached its vector index): dense search then stays with the store."""
+    def _vectors(self, ids: list[str]) -> Optional[np.ndarray]:
+        """The stored vectors of ``ids``; None when the store keeps none to give, or cannot give
+        them all (Chroma's vector index lags its rows while another process writes, or after a
+        killed ingest): dense search then stays with the store."""
         get = getattr(self.store, "vectors", None)
-        if not (get and getattr(self.store, "embedder_name", None) and key and cache_dir and ids
-                and len(ids) <= self.exact_max):
+        if not (get and getattr(self.store, "embedder_name", None)):
             return None
         try:
             return get(ids)
@@ -314,9 +318,14 @@ class Retriever:
     def dense(self, query: str, k: int) -> list[Passage]:
         vector = self.embed_query(query)
         lex = self.lexical()
-        if lex.vectors is not None and lex.embedder == getattr(self.store, "embedder_name", None):
+        if lex.vectors is not None and self._same_embedder(lex):
             return [_passage(lex.rows[row], score) for row, score in lex.nearest(vector, k)]
-        return self.store.query(vector, k)  # another embedder's copy: the store refuses it there
+        return self.store.query(vector, k)
+
+    def _same_embedder(self, lex: LexicalIndex) -> bool:
+        """Whether ``lex`` was written from vectors of the embedder (name and dimension) the store expects."""
+        name, dim = getattr(self.store, "embedder_name", None), getattr(self.store, "dim", None)
+        return lex.embedder == name and (lex.vectors is None or lex.vectors.shape[1] == dim)
 
     def size(self) -> int:
         """How many chunks the store holds, as the (current) BM25 index counts them: no store query."""

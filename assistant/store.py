@@ -10,6 +10,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +107,7 @@ class ChromaStore:
         self._client: Any = None
         self._collection: Any = None
         self._closed = False
+        self._opening = threading.Lock()
         if url:
             self._open()  # a bad address fails here
             return
@@ -118,11 +120,16 @@ class ChromaStore:
     def _col(self) -> Any:
         """The Chroma collection, opened on first use: a process that only searches an embedded
         index whose saved search index is current (``retrieval``) never imports chromadb."""
-        if self._collection is None:
+        with self._opening:
             if self._closed:
                 raise AssistantError(f"index {self.location}: the store was closed")
-            self._open()
-        return self._collection
+            if self._collection is None:
+                self._open()
+            return self._collection
+
+    def open(self) -> None:
+        """Open the store now: refused, with how to rebuild, when another embedder wrote it."""
+        self._col  # noqa: B018
 
     def _open(self) -> None:
         """Connect, create the collection if needed, and refuse one written by another embedder."""
@@ -194,8 +201,11 @@ class ChromaStore:
     # the lock (a search never waits for an ingest; meanwhile it reads the index as it was).
 
     def _refresh(self, locked: bool) -> None:
-        if self._lock_path is None or self._collection is None:
-            return  # not opened yet (it opens as the folder is now), or closed
+        if self._lock_path is None or self._closed:
+            return
+        # Opened first, then compared: Chroma keeps one client per folder for the whole process,
+        # so a store opened now may be handed an index that an earlier store loaded long ago.
+        self._col  # noqa: B018
         now = self.version()
         if _KNOWN_VERSION.get(self._key) == now:
             return
@@ -471,14 +481,22 @@ class ChromaStore:
         return f"local:{col}:{seq[0] if seq else 0}:{rows}"
 
     def vectors(self, ids: Sequence[str]) -> np.ndarray:
-        """The stored vectors of ``ids``, a row each in that order (float32; zeros for an id gone)."""
+        """The stored vectors of ``ids``, a row each in that order (float32). Raises AssistantError
+        when Chroma cannot give every one (its vector index lags its rows: another process is
+        writing, or an ingest was killed)."""
         self._refresh(locked=False)  # another process's vectors, as for a search
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
         row = {cid: i for i, cid in enumerate(ids)}
+        found = 0
         for i in range(0, len(ids), 5000):
             got = self._col.get(ids=list(ids[i : i + 5000]), include=["embeddings"])
             for cid, vector in zip(got["ids"], got["embeddings"]):
+                if vector is None or len(vector) != self.dim:
+                    raise AssistantError(f"index {self.location}: chunk {cid} has no vector of dimension {self.dim}")
                 out[row[cid]] = vector
+                found += 1
+        if found != len(ids):
+            raise AssistantError(f"index {self.location}: {len(ids) - found} of {len(ids)} chunks have no vector yet")
         return out
 
     def _collection_id(self, db: Any) -> str:
@@ -525,8 +543,9 @@ class ChromaStore:
 
     def close(self) -> None:
         # Chroma has no close(); dropping the references lets its SQLite handles go.
-        self._collection = self._client = None
-        self._closed = True
+        with self._opening:
+            self._collection = self._client = None
+            self._closed = True
 
 
 def create_store(settings: Any, embedder_name: str, dim: int) -> ChromaStore:

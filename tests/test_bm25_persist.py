@@ -258,3 +258,66 @@ def test_another_embedder_is_refused_even_when_the_saved_copy_would_answer(open_
     with Assistant(settings, embedder=HashEmbedder(name="another-embedder"), llm=ScriptedLLM()) as other:
         with pytest.raises(AssistantError, match="was built with embedder 'hash-embedder'"):
             other.ask(QUESTION)
+
+
+def test_another_embedder_is_refused_without_dense_search_too(open_assistant, settings):
+    from assistant import AssistantError
+
+    open_assistant().retrieve(QUESTION)
+    lexical_only = settings.model_copy(update={"dense_weight": 0.0})
+    with Assistant(lexical_only, embedder=HashEmbedder(name="another-embedder"), llm=ScriptedLLM()) as other:
+        with pytest.raises(AssistantError, match="was built with embedder 'hash-embedder'"):
+            other.retrieve(QUESTION)
+
+
+def test_vectors_the_store_cannot_give_leave_the_search_to_it_and_nothing_saved(open_assistant, caplog):
+    from assistant import AssistantError
+
+    a = open_assistant()
+    a.store.vectors = lambda ids: (_ for _ in ()).throw(AssistantError("3 of 49 chunks have no vector yet"))
+    with caplog.at_level(logging.WARNING, logger="assistant.retrieval"):
+        found = a.retrieve(QUESTION)
+    assert found and a.retriever.lexical().vectors is None and saved(a) == []
+    assert any("cannot read every stored vector" in r.getMessage() for r in caplog.records)
+    vector = a.retriever.embed_query(QUESTION)
+    assert [p.id for p in a.retriever.dense(QUESTION, 5)] == [p.id for p in a.store.query(vector, 5)]
+    later = open_assistant()  # the next process builds again, and this time saves the copy
+    assert later.retrieve(QUESTION) == found and later.retriever.builds == 1
+    (folder,) = saved(later)
+    assert (folder / "vectors.npy").exists()
+
+
+def test_a_store_opened_again_in_a_process_sees_another_process_s_write_before_its_own(open_assistant, settings,
+                                                                                     tmp_path):
+    """Chroma keeps one client per folder for the whole process, so a store opened late may be
+    handed an index an earlier store loaded; it refreshes before writing (as a store opened at
+    construction did), and neither process's vectors are lost from Chroma's vector index."""
+    import subprocess
+    import sys
+
+    from assistant.config import PROJECT_ROOT
+
+    first = open_assistant()
+    first.retrieve(QUESTION)
+    first.store.query(first.retriever.embed_query(QUESTION), 3)  # this process's client loads the vector index
+    first.close()
+    theirs, ours = tmp_path / "theirs", tmp_path / "ours"
+    theirs.mkdir()
+    ours.mkdir()
+    (theirs / "zebra.txt").write_text("Zebracorn sightings doubled near the old lighthouse last spring.\n")
+    (ours / "kestrel.txt").write_text("Kestrel nests were counted on the northern cliffs in early June.\n")
+    script = (
+        "from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
+        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
+        "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:\n"
+        f"    a.ingest([{str(theirs)!r}])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    second = open_assistant()
+    second.ingest([ours])
+    check = open_assistant()
+    for text in ("Zebracorn sightings doubled", "Kestrel nests were counted"):
+        hits = check.store.query(HashEmbedder().embed([text])[0], 3)  # through Chroma's vector index
+        assert any(p.text.startswith(text) for p in hits), text
