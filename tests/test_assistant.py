@@ -155,3 +155,10 @@ def test_a_new_process_searches_while_its_model_loads_and_a_bad_model_is_still_r
     with Assistant(empty, embedder=HashEmbedder(), llm=_LoadingLLM([], "model: not a GGUF file")) as bad:
         with pytest.raises(AssistantError, match="not a GGUF"):  # not "index is empty"
             bad.ask("Where is Scott Singer a visiting scholar?")
+
+
+def test_a_bad_model_fails_before_a_first_run_ingests_the_corpus(settings):
+    with Assistant(settings, embedder=HashEmbedder(), llm=_LoadingLLM([], "model: not a GGUF file")) as bad:
+        with pytest.raises(AssistantError, match="not a GGUF"):
+            bad.ask("Where is Scott Singer a visiting scholar?")
+        assert bad.store.count() == 0  # the corpus was not ingested for an answer that cannot come
