@@ -287,10 +287,10 @@ class Retriever:
     def _build(self, key: Optional[str], cache_dir: Optional[Path]) -> LexicalIndex:
         ids, texts, metas = self.store.all_chunks()
         self.builds += bool(ids)  # an empty store's index (before a first ingest) is nothing built
-        small = bool(key and cache_dir and ids and len(ids) <= self.exact_max)
-        vectors = self._vectors(ids) if small else None
-        index = LexicalIndex.build(ids, texts, metas, key=key, vectors=vectors,
-                                   embedder=getattr(self.store, "embedder_name", None))
+        embedder, get = getattr(self.store, "embedder_name", None), getattr(self.store, "vectors", None)
+        small = bool(key and cache_dir and ids and embedder and get and len(ids) <= self.exact_max)
+        vectors = self._vectors(get, ids) if small else None
+        index = LexicalIndex.build(ids, texts, metas, key=key, vectors=vectors, embedder=embedder)
         # Not saved without the copy it should hold: the next process builds again and retries it.
         if key and cache_dir and len(index) and (vectors is not None or not small):
             try:
@@ -301,13 +301,10 @@ class Retriever:
                 log.warning("cannot save the BM25 index in %s (%s); it is rebuilt in each process", cache_dir, exc)
         return index
 
-    def _vectors(self, ids: list[str]) -> Optional[np.ndarray]:
-        """The stored vectors of ``ids``; None when the store keeps none to give, or cannot give
-        them all (Chroma's vector index lags its rows while another process writes, or after a
-        killed ingest): dense search then stays with the store."""
-        get = getattr(self.store, "vectors", None)
-        if not (get and getattr(self.store, "embedder_name", None)):
-            return None
+    def _vectors(self, get: Callable[[list[str]], np.ndarray], ids: list[str]) -> Optional[np.ndarray]:
+        """The stored vectors of ``ids`` (``get``: the store's ``vectors``); None when the store
+        cannot give them all (Chroma's vector index lags its rows while another process writes,
+        or after a killed ingest): dense search then stays with the store."""
         try:
             return get(ids)
         except Exception as exc:  # noqa: BLE001 (any store error: search through the store, as before)

@@ -129,14 +129,13 @@ class ChromaStore:
 
     def open(self) -> None:
         """Open the store now: refused, with how to rebuild, when another embedder wrote it."""
-        self._col  # noqa: B018
+        self._col  # noqa: B018  (the property opens it)
 
     def _open(self) -> None:
         """Connect, create the collection if needed, and refuse one written by another embedder."""
         import chromadb
-        from chromadb.config import Settings as ChromaSettings
 
-        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        chroma_settings = _chroma_settings()
         url, path, collection = self._url, None if self._url else Path(self.location), self._name
         try:
             if url:
@@ -205,7 +204,7 @@ class ChromaStore:
             return
         # Opened first, then compared: Chroma keeps one client per folder for the whole process,
         # so a store opened now may be handed an index that an earlier store loaded long ago.
-        self._col  # noqa: B018
+        self.open()
         now = self.version()
         if _KNOWN_VERSION.get(self._key) == now:
             return
@@ -232,10 +231,8 @@ class ChromaStore:
 
     def _reopen(self) -> None:
         import chromadb
-        from chromadb.config import Settings as ChromaSettings
 
-        self._client = chromadb.PersistentClient(path=self.location, settings=ChromaSettings(
-            anonymized_telemetry=False, allow_reset=False))
+        self._client = chromadb.PersistentClient(path=self.location, settings=_chroma_settings())
         self._collection = self._client.get_collection(self._name, embedding_function=None)
 
     def _wrote(self) -> None:
@@ -301,7 +298,7 @@ class ChromaStore:
         self._wrote()
 
     def _max_batch(self) -> int:
-        self._col  # opened, with its client
+        self.open()  # with its client
         try:
             return int(self._client.get_max_batch_size())
         except Exception:  # older clients lack it; Chroma's documented floor is well above this
@@ -456,7 +453,7 @@ class ChromaStore:
         import sqlite3
 
         if not (self._lock_path.parent / "chroma.sqlite3").exists():
-            self._col  # a new index: Chroma creates its file
+            self.open()  # a new index: Chroma creates its file
         try:
             db = sqlite3.connect(f"file:{self._lock_path.parent / 'chroma.sqlite3'}?mode=ro", uri=True, timeout=10)
             try:
@@ -546,6 +543,13 @@ class ChromaStore:
         with self._opening:
             self._collection = self._client = None
             self._closed = True
+
+
+def _chroma_settings() -> Any:
+    """Chroma's client settings: no telemetry, no reset."""
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
 
 
 def create_store(settings: Any, embedder_name: str, dim: int) -> ChromaStore:

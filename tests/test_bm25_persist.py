@@ -321,3 +321,11 @@ def test_a_store_opened_again_in_a_process_sees_another_process_s_write_before_i
     for text in ("Zebracorn sightings doubled", "Kestrel nests were counted"):
         hits = check.store.query(HashEmbedder().embed([text])[0], 3)  # through Chroma's vector index
         assert any(p.text.startswith(text) for p in hits), text
+
+
+def test_a_store_that_keeps_no_vectors_to_give_still_gets_its_bm25_index_saved(open_assistant):
+    a = open_assistant()
+    a.store.vectors = None  # as a VectorStore without the method
+    assert a.retrieve(QUESTION)
+    (folder,) = saved(a)
+    assert not (folder / "vectors.npy").exists() and a.retriever.lexical().vectors is None
