@@ -42,18 +42,78 @@ from .types import Passage
 
 log = logging.getLogger(__name__)
 
-_FORMAT = 3  # bump when the saved layout changes (3: the embedder, and the vectors of small indexes)
+_FORMAT = 4  # bump when the saved layout changes (4: our own score files, read without bm25s)
 
 
 def _tokenizer_id() -> str:
     """What the saved term lists depend on: our tokenizer's source, bm25s's version, the layout."""
-    import bm25s
+    from importlib.metadata import version
 
     from . import text
 
     h = hashlib.sha256(Path(text.__file__).read_bytes())
-    h.update(f"\0{bm25s.__version__}\0{_FORMAT}".encode())
+    h.update(f"\0{version('bm25s')}\0{_FORMAT}".encode())
     return h.hexdigest()[:16]
+
+
+class _Scores:
+    """The BM25 score matrix bm25s builds, searched with NumPy alone.
+
+    For each term it holds the rows the term occurs in and their BM25 scores (compressed sparse
+    columns); a query's scores are the sum of its terms' columns, which is all bm25s's own search
+    does. bm25s only builds the matrix: importing it pulls SciPy in, which was most of what a new
+    process paid before its first search. The method is Lucene's, which gives a row that lacks a
+    term nothing for it (no score for absent terms, as BM25L and BM25+ have).
+    """
+
+    METHOD = "lucene"
+    _ARRAYS = ("data", "indices", "indptr")
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, vocab: dict[str, int],
+                 n: int) -> None:
+        if len(indptr) != len(vocab) + 1 or int(indptr[-1]) != len(data) or len(indices) != len(data):
+            raise ValueError(f"score matrix of {len(data)} scores, {len(indptr) - 1} terms, does not add up "
+                             f"({len(vocab)} terms, {len(indices)} row numbers)")
+        self.data, self.indices, self.indptr, self.vocab, self.n = data, indices, indptr, vocab, n
+
+    @classmethod
+    def build(cls, term_lists: list[list[str]]) -> "_Scores":
+        import bm25s
+
+        bm25 = bm25s.BM25(method=cls.METHOD)
+        bm25.index(term_lists, show_progress=False)
+        m = bm25.scores
+        # bm25s adds an empty term of its own (for queries with no known term) that has no column.
+        vocab = {t: i for t, i in bm25.vocab_dict.items() if t}
+        return cls(m["data"], m["indices"], m["indptr"], vocab, int(m["num_docs"]))
+
+    def search(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
+        """(row, score) of the ``k`` best rows with a score above zero, best first."""
+        ids = [self.vocab[t] for t in query_terms if t in self.vocab]
+        if not ids or not self.n or k <= 0:
+            return []
+        scores = np.zeros(self.n, dtype=np.float32)
+        for t in ids:  # a term asked twice counts twice, as in bm25s
+            a, b = int(self.indptr[t]), int(self.indptr[t + 1])
+            np.add.at(scores, self.indices[a:b], self.data[a:b])
+        k = min(k, self.n)
+        top = np.argpartition(-scores, k - 1)[:k] if k < self.n else np.arange(self.n)
+        top = top[np.lexsort((top, -scores[top]))]  # ties in row order, the same in every process
+        return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
+
+    def save(self, folder: Path) -> None:
+        for name in self._ARRAYS:
+            np.save(folder / f"scores.{name}.npy", np.asarray(getattr(self, name)))
+        (folder / "vocab.json").write_text(json.dumps(self.vocab, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path, n: int) -> "_Scores":
+        """The saved matrix, memory-mapped; ValueError (or an OSError) when it does not add up."""
+        data, indices, indptr = (np.load(folder / f"scores.{name}.npy", mmap_mode="r") for name in cls._ARRAYS)
+        vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
+        if len(indices) and (int(indices.max()) >= n or int(indices.min()) < 0):
+            raise ValueError(f"row numbers beyond the {n} rows")
+        return cls(data, indices, indptr, vocab, n)
 
 
 class _Rows:
@@ -95,35 +155,28 @@ class LexicalIndex:
     with ``vectors`` (the rows' stored vectors, written by ``embedder``), also their exact
     nearest neighbours."""
 
-    def __init__(self, bm25: Any, rows: Any, key: Optional[str] = None, vectors: Optional[np.ndarray] = None,
+    def __init__(self, scores: _Scores, rows: Any, key: Optional[str] = None, vectors: Optional[np.ndarray] = None,
                  embedder: Optional[str] = None) -> None:
-        self._bm25, self.rows, self.key = bm25, rows, key
+        self._scores, self.rows, self.key = scores, rows, key
         self.vectors, self.embedder = vectors, embedder
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict], key: Optional[str] = None,
               vectors: Optional[np.ndarray] = None, embedder: Optional[str] = None) -> "LexicalIndex":
-        import bm25s
-
-        bm25 = bm25s.BM25()
-        if texts:  # an empty store has nothing to index (and bm25s cannot index nothing)
-            bm25.index([terms(t) or ["\u2205"] for t in texts], show_progress=False)
+        # An empty store has nothing to index (and bm25s cannot index nothing).
+        scores = _Scores.build([terms(t) or ["\u2205"] for t in texts]) if texts else \
+            _Scores(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32), {}, 0)
         if vectors is not None:  # unit rows: a dot product is the cosine similarity Chroma's index uses
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = np.asarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
-        return cls(bm25, _Rows(ids, texts, metas), key, vectors, embedder)
+        return cls(scores, _Rows(ids, texts, metas), key, vectors, embedder)
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def search(self, query: str, k: int) -> list[tuple[int, float]]:
         """(row, score) pairs, best first; rows with no matching term are left out."""
-        query_terms = terms(query)
-        n = len(self.rows)
-        if not query_terms or not n:
-            return []
-        rows, scores = self._bm25.retrieve([query_terms], k=min(k, n), show_progress=False)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        return self._scores.search(terms(query), k)
 
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine similarity) of the ``k`` rows nearest ``vector``, best first (``vectors`` needed)."""
@@ -148,7 +201,7 @@ class LexicalIndex:
         tmp = cache_dir / f".tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             tmp.mkdir()
-            self._bm25.save(str(tmp), corpus=None, show_progress=False)
+            self._scores.save(tmp)
             offsets = np.zeros(len(self.rows) + 1, dtype=np.int64)
             with open(tmp / "rows.jsonl", "wb") as f:
                 pos = 0
@@ -187,8 +240,6 @@ class LexicalIndex:
     def load(cls, cache_dir: Path, key: str) -> Optional["LexicalIndex"]:
         """The saved index for ``key``, memory-mapped; None when there is none. A saved index
         that cannot be read or does not add up is logged and deleted (the caller rebuilds)."""
-        import bm25s
-
         folder = cache_dir / _folder_name(key)
         if not (folder / "meta.json").exists():
             return None
@@ -201,15 +252,11 @@ class LexicalIndex:
             if meta.get("key") != key:
                 raise ValueError(f"holds contents {meta.get('key')!r}, not {key!r}")
             n = int(meta["rows"])
-            bm25 = bm25s.BM25.load(str(folder), mmap=True, show_progress=False, verbosity=0)
-            indptr = bm25.scores["indptr"]
-            if int(bm25.scores["num_docs"]) != n or int(indptr[-1]) != len(bm25.scores["data"]) or \
-                    len(bm25.scores["indices"]) != len(bm25.scores["data"]):
-                raise ValueError("the score matrix does not match its row count")
+            scores = _Scores.load(folder, n)
             vectors = np.load(folder / "vectors.npy", mmap_mode="r") if meta.get("vectors") else None
             if vectors is not None and (vectors.ndim != 2 or len(vectors) != n):
                 raise ValueError(f"vectors.npy: shape {vectors.shape}, expected {n} rows")
-            return cls(bm25, _MappedRows(folder, n), key, vectors, meta.get("embedder"))
+            return cls(scores, _MappedRows(folder, n), key, vectors, meta.get("embedder"))
         except Exception as exc:  # noqa: BLE001 (any damage: rebuild, never trust it)
             log.warning("saved BM25 index %s is unreadable (%s: %s); rebuilding it", folder, type(exc).__name__, exc)
             shutil.rmtree(folder, ignore_errors=True)
@@ -312,9 +359,10 @@ class Retriever:
                         getattr(self.store, "location", "?"), type(exc).__name__, exc)
             return None
 
-    def dense(self, query: str, k: int) -> list[Passage]:
+    def dense(self, query: str, k: int, lex: Optional[LexicalIndex] = None) -> list[Passage]:
+        """The ``k`` nearest passages (``lex``: the current index, when the caller has it)."""
         vector = self.embed_query(query)
-        lex = self.lexical()
+        lex = lex or self.lexical()
         if lex.vectors is not None and self._same_embedder(lex):
             return [_passage(lex.rows[row], score) for row, score in lex.nearest(vector, k)]
         return self.store.query(vector, k)
@@ -328,8 +376,9 @@ class Retriever:
         """How many chunks the store holds, as the (current) BM25 index counts them: no store query."""
         return len(self.lexical()) if self.bm25_weight else self.store.count()
 
-    def bm25(self, query: str, k: int) -> list[Passage]:
-        lex = self.lexical()
+    def bm25(self, query: str, k: int, lex: Optional[LexicalIndex] = None) -> list[Passage]:
+        """The ``k`` best passages by BM25 (``lex``: the current index, when the caller has it)."""
+        lex = lex or self.lexical()
         return [_passage(lex.rows[row], score) for row, score in lex.search(query, k)]
 
     def retrieve(self, query: str, k: int = 4, candidates: int = 30) -> list[Passage]:
@@ -337,14 +386,15 @@ class Retriever:
         if not query.strip():
             return []
         # The BM25 index is kept in step with the store's version, so its size is the store's:
-        # no count query (Chroma counts its rows, about 17 ms at 100k chunks).
-        if self.size() == 0:
+        # no count query (Chroma counts its rows). Checked once here for both searches.
+        lex = self.lexical()
+        if (len(lex) if self.bm25_weight else self.store.count()) == 0:
             return []
         fused: dict[str, float] = {}
         by_id: dict[str, Passage] = {}
         for weight, hits in (
-            (self.dense_weight, self.dense(query, candidates) if self.dense_weight else []),
-            (self.bm25_weight, self.bm25(query, candidates) if self.bm25_weight else []),
+            (self.dense_weight, self.dense(query, candidates, lex) if self.dense_weight else []),
+            (self.bm25_weight, self.bm25(query, candidates, lex) if self.bm25_weight else []),
         ):
             for rank, passage in enumerate(hits):
                 fused[passage.id] = fused.get(passage.id, 0.0) + weight / (self.rrf_k + rank + 1)

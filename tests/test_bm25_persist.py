@@ -97,14 +97,18 @@ def test_a_same_size_replacement_by_another_writer_is_seen(open_assistant, tmp_p
     assert reader.retriever.bm25("blue room", 5) == []
 
 
-@pytest.mark.parametrize("damage", ["truncate-scores", "garbage-rows", "offsets", "meta", "vocab", "vectors"])
+@pytest.mark.parametrize("damage", ["truncate-scores", "row-numbers", "garbage-rows", "offsets", "meta", "vocab",
+                                    "vectors"])
 def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, caplog, damage):
     first = open_assistant()
     expected = first.retrieve(QUESTION)
     (folder,) = saved(first)
     if damage == "truncate-scores":
-        path = folder / "data.csc.index.npy"
+        path = folder / "scores.data.npy"
         path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "row-numbers":  # scores for rows the index does not have
+        path = folder / "scores.indices.npy"
+        np.save(path, np.load(path) + 1000)
     elif damage == "garbage-rows":
         path = folder / "rows.jsonl"
         path.write_bytes(b"\x00garbage" * 10)
@@ -115,7 +119,7 @@ def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, cap
     elif damage == "vectors":
         np.save(folder / "vectors.npy", np.zeros((2, 3), dtype=np.float32))
     else:
-        (folder / "vocab.index.json").write_text("")
+        (folder / "vocab.json").write_text("")
 
     with caplog.at_level(logging.WARNING, logger="assistant.retrieval"):
         second = open_assistant()
@@ -218,7 +222,7 @@ def test_a_small_index_is_searched_exactly_from_its_saved_vectors_with_chroma_s_
             [(p.text, p.source, p.start, p.end) for p in from_chroma]
 
 
-def test_a_new_process_answers_from_the_saved_index_without_importing_chromadb(open_assistant, settings):
+def test_a_new_process_answers_from_the_saved_index_without_importing_chromadb_or_bm25s(open_assistant, settings):
     import subprocess
     import sys
 
@@ -232,13 +236,15 @@ def test_a_new_process_answers_from_the_saved_index_without_importing_chromadb(o
         "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM('Carnegie [1].')) as a:\n"
         f"    answer = a.ask({QUESTION!r})\n"
         f"    print(json.dumps({{'ids': [p.id for p in a.retrieve({QUESTION!r})], 'answer': answer.text, "
-        "'chromadb': 'chromadb' in sys.modules, 'builds': a.retriever.builds}))\n"
+        "'chromadb': 'chromadb' in sys.modules, 'bm25s': 'bm25s' in sys.modules, 'scipy': 'scipy' in sys.modules, "
+        "'builds': a.retriever.builds}))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout.strip().splitlines()[-1])
-    assert out == {"ids": expected, "answer": "Carnegie [1].", "chromadb": False, "builds": 0}
+    assert out == {"ids": expected, "answer": "Carnegie [1].", "chromadb": False, "bm25s": False, "scipy": False,
+                   "builds": 0}
 
 
 def test_a_larger_index_keeps_no_vector_copy_and_is_searched_by_chroma(settings):
@@ -329,3 +335,32 @@ def test_a_store_that_keeps_no_vectors_to_give_still_gets_its_bm25_index_saved(o
     assert a.retrieve(QUESTION)
     (folder,) = saved(a)
     assert not (folder / "vectors.npy").exists() and a.retriever.lexical().vectors is None
+
+
+# The search of the saved score matrix --------------------------------------------------------------
+
+def test_the_score_matrix_search_gives_bm25s_s_own_scores_and_rows():
+    import random
+
+    import bm25s
+
+    from assistant.text import terms
+
+    rng = random.Random(7)
+    words = ("harbour ferry lantern quarry orchard tariff glacier council budget bridge pilot harvest canal "
+             "festival mayor winter").split()
+    texts = [" ".join(rng.choices(words, k=rng.randint(3, 25))) for _ in range(300)]
+    term_lists = [terms(t) for t in texts]
+    ours = retrieval._Scores.build(term_lists)
+    theirs = bm25s.BM25(method=retrieval._Scores.METHOD)
+    theirs.index(term_lists, show_progress=False)
+    for _ in range(60):
+        query = terms(" ".join(rng.sample(words, rng.randint(1, 4))) + " unknownword")
+        got = ours.search(query, 20)
+        rows, scores = theirs.retrieve([query], k=20, show_progress=False)
+        want = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-6)
+        full = theirs.get_scores(query)
+        assert all(full[r] == pytest.approx(s, rel=1e-6) for r, s in got)  # ties may be listed in another order
+        assert got == sorted(got, key=lambda rs: (-rs[1], rs[0]))  # ours: in row order, the same every time
+    assert ours.search(terms("unknownword"), 5) == [] and ours.search([], 5) == []
