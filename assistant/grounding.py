@@ -59,6 +59,10 @@ _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
+# A code or an identifier: letters before a digit, or letters between digits ("gv-300x", "a100",
+# "001_60b042e0"), whatever its case. It is a value like a name; digits with a unit or an
+# ending after them ("12m", "1990s", "3rd") are not codes.
+_CODE = re.compile(r"[^\W\d_][\w.\-]*\d|\d[\w.\-]*[^\W\d_][\w.\-]*\d")
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 _REFERS = re.compile(r"(?i:\b(?:it|its|they|their|them|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
@@ -165,7 +169,8 @@ def _name_terms(word: str) -> tuple[str, ...]:
 
 
 def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
-    """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday").
+    """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday"),
+    and codes in any case ("gv-300x": a model number, a ticker, a file name the model copied).
 
     A capitalised first word counts only if the passages or the question write it capitalised
     inside a sentence (``proper``): "Besides…" and "Shares rose…" start with common words,
@@ -177,10 +182,11 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
         word = m.group().rstrip(".-")
         low = word.lower()
         capital = word[:1].isupper() or (any(c.isupper() for c in word[1:]) and any(c.isalpha() for c in word))
-        if not capital or low in txt.STOPWORDS or word.isdigit():
+        code = bool(_CODE.search(word))
+        if not (capital or code) or low in txt.STOPWORDS or word.isdigit():
             previous_end = -2
             continue
-        if i == 0 and word not in proper:
+        if i == 0 and word not in proper and not code:
             continue
         adjacent = sentence[previous_end:m.start()].strip() == "" if previous_end >= 0 else False
         if adjacent and groups:

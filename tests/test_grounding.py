@@ -59,6 +59,18 @@ def test_fabricated_claims_are_removed_and_the_answer_refuses(answer, reason):
     assert reason in result.removed[0].reason
 
 
+def test_a_code_is_a_value_in_any_case():
+    fleet = shown("BlueWave's new catamaran, the gv-300x, carries 400 passengers. It was built by Estaleiro Norte.")
+    kept = check("BlueWave's new catamaran is the gv-300x [1].", "Which model is BlueWave's new catamaran?", fleet)
+    assert not kept.removed and not kept.refused
+    # A code no source holds, whatever its case: here a file name the model copied from a source's label.
+    for code in ("gv-410x", "001_60b042e0"):
+        result = check(f"BlueWave's new catamaran is the {code} [1].", "Which model is BlueWave's new catamaran?", fleet)
+        assert result.refused and result.removed[0].reason == f"'{code}' is in none of the sources"
+    # Digits with a unit or an ending are numbers, not codes.
+    assert not check("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?").removed
+
+
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
     result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
     assert result.text == "The terminal cost 85.6 million euros [1]."
