@@ -65,6 +65,9 @@ _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\
 _CODE = re.compile(r"[^\W\d_][\w.\-]*\d|\d[\w.\-]*[^\W\d_][\w.\-]*\d")
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 _REFERS = re.compile(r"(?i:\b(?:it|its|they|their|them|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
+# An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
+# company…" ("their" is left out: "…integrated it into their systems" speaks of the adopters).
+_REFERS_TO_ONE = re.compile(r"(?i:\b(?:it|its|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
@@ -381,8 +384,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     kept: list[str] = []
     removed: list[Removed] = []
     doubtful: list[Removed] = []
-    money, amount = txt.asks_price(question), txt.asks_amount(question)
-    yes_no = txt.asks_yes_no(question)
+    money, amount, figure = txt.asks_price(question), txt.asks_amount(question), txt.asks_figure(question)
+    yes_no, counts = txt.asks_yes_no(question), txt.asks_number(question)
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
@@ -399,6 +402,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 sentence = txt.cite(sentence, source)
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
+        if not reason and counts and not refusing:
+            reason = counted_of_another(sentence, asked, proper)
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
@@ -406,7 +411,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         else:
             kept.append(sentence)
     stated = [s for s in kept if not is_refusal(s)]
-    if amount and not any(gives_amount(s) for s in stated):
+    if amount and not any(gives_amount(s, figure) for s in stated):
         removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
         kept = [s for s in kept if s not in stated]
     doubtful = [d for d in doubtful if d.sentence in kept]
@@ -487,6 +492,22 @@ def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[s
     return ""
 
 
+def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str]) -> str:
+    """Why ``sentence``'s number does not answer a question asking how many or how much of a
+    subject the question names (``asked``): it names none of them, names another, and does not
+    refer back to one ("it", "The company…"); "" otherwise. "How many city governments have
+    adopted QwQ-32B?" answered "13 city governments have adopted DeepSeek models [2]" is a true
+    sentence, and its number stands with its name, but it counts something else."""
+    body = txt.strip_citations(sentence)
+    if not asked or not CLAIM_NUMBER.search(body) or _REFERS_TO_ONE.search(body):
+        return ""
+    terms = sentence_terms(body)
+    if any(set(name) <= terms for name in asked):
+        return ""
+    other = next((written for written, name in names(body, proper) if name not in asked), "")
+    return f"its number is {other}'s, and the question asks about another" if other else ""
+
+
 def restates_only(sentence: str, question: str) -> bool:
     """Whether ``sentence`` is made of the ``question``'s own words, with no number and no
     negation of its own: "Who leads BlueWave?" answered "BlueWave is led by BlueWave [1]" says
@@ -511,9 +532,13 @@ def not_money(sentence: str) -> str:
     return ""
 
 
-def gives_amount(sentence: str) -> bool:
-    """Whether ``sentence`` could answer "how much": it states a number, or compares ("far less")."""
+def gives_amount(sentence: str, figure: bool = False) -> bool:
+    """Whether ``sentence`` could answer "how much": it states a number, or compares ("far less");
+    with ``figure`` (the question asks what a price or a revenue was), only a number that is not a
+    percentage: "8% higher" says how it moved, not what it was."""
     plain = txt.strip_citations(sentence)
+    if figure:
+        return any(not re.search(r"%|percent", m.group(), re.IGNORECASE) for m in CLAIM_NUMBER.finditer(plain))
     return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
 
 

@@ -10,7 +10,7 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
-    asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount(question)
+    asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount, asks_figure(question)
                                       -> bool  what kind of answer a question wants
 """
 
@@ -240,6 +240,18 @@ def asks_amount(question: str) -> bool:
     """Whether ``question`` asks a sum of money (what something costs, or a business earns, spends
     or is worth): an amount answers it."""
     return bool(_ASKS_AMOUNT.search(question))
+
+
+# Words of a question about a sum that a percentage or a comparison may answer.
+_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|change|growth)\b",
+                          re.IGNORECASE)
+
+
+def asks_figure(question: str) -> bool:
+    """Whether ``question`` asks what a sum of money is ("What was BlueWave's revenue in 2024?"),
+    not how much something cost or moved, or what share it is: only a figure answers it, never a
+    percentage ("8% higher") or a comparison alone."""
+    return asks_amount(question) and not _ASKS_CHANGE.search(question)
 
 
 # Citation markers, continued -------------------------------------------------------------------

@@ -71,6 +71,22 @@ def test_a_code_is_a_value_in_any_case():
     assert not check("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?").removed
 
 
+def test_a_count_of_another_subject_does_not_answer_how_many():
+    # True sentences, their numbers beside their own names, but about another subject than asked.
+    result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
+    assert result.refused and result.removed[0].reason == "its number is BlueWave's, and the question asks about another"
+    result = check("The terminal cost 85.6 million euros [1]. BlueWave runs 12 ferries [2].",
+                   "How much did the terminal cost, and how many ferries does Harbor Lights run?")
+    assert result.text.startswith("The terminal cost 85.6 million euros [1].") and "do not cover" in result.text
+    assert [r.sentence for r in result.removed] == ["BlueWave runs 12 ferries [2]."]
+    for answer, question in [
+        ("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?"),  # the subject asked
+        ("Its new catamaran carries 400 passengers [2].", "How many passengers does the catamaran carry?"),  # no name asked
+        ("Lena Morrow declined to comment [1].", "Who spoke for Harbor Lights?"),  # no number asked for
+    ]:
+        assert not check(answer, question).removed, answer
+
+
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
     result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
     assert result.text == "The terminal cost 85.6 million euros [1]."
@@ -356,6 +372,17 @@ def test_a_question_for_a_sum_of_money_answered_without_one_is_refused():
     # Questions about a sum's causes or its main item are not asking for an amount.
     assert not check("Demand for cloud services drove it [1].", "What was the revenue growth driven by?",
                      shown("Demand for cloud services drove revenue growth.")).removed
+
+
+def test_what_a_price_was_is_not_answered_by_how_it_moved():
+    moved = shown("Harbor Lights shares closed 8% higher in Lisbon after the opening, at a record high.")
+    got = check("Harbor Lights shares closed 8% higher [1].", "What was Harbor Lights' closing share price?", moved)
+    assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
+    # A percentage answers how much a price moved, or what share something is.
+    assert not check("Harbor Lights shares closed 8% higher [1].", "How much did the share price rise?", moved).removed
+    share = shown("Ferries bring in 40% of BlueWave's revenue.")
+    assert not check("Ferries bring in 40% of BlueWave's revenue [1].", "What share of BlueWave's revenue do ferries "
+                     "bring in?", share).removed
 
 
 def test_a_sentence_made_of_the_questions_own_words_answers_nothing():

@@ -79,3 +79,5 @@ def test_question_kinds():
     assert text.asks_amount("What was BlueWave's revenue in 2024?") and text.asks_amount("How much did it cost?")
     assert not text.asks_amount("What is the main cost of running a ferry?")
     assert not text.asks_amount("What was the revenue growth driven by?")
+    assert text.asks_figure("What was BlueWave's revenue in 2024?") and text.asks_figure("What is the fare to Porto Verde?")
+    assert not text.asks_figure("How much did it cost?") and not text.asks_figure("What share of revenue is it?")
