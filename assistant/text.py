@@ -242,6 +242,19 @@ def asks_amount(question: str) -> bool:
     return bool(_ASKS_AMOUNT.search(question))
 
 
+# "Which TV network…", "What AI model…", "Which kind of U.S. exchange…": the words that say what
+# kind of thing the answer is, up to the first lowercase word (the kind's noun, most often).
+_ASKED_KIND = re.compile(r"\b(?i:which|what)\s+(?:(?:kind|type|sort)s?\s+of\s+)?"
+                         r"((?:[A-Z0-9][\w.\-’']*\s+){0,3}[a-z][\w\-]*)")
+
+
+def asked_kind(question: str) -> list[str]:
+    """The words of ``question`` that describe the thing asked for ("TV network" in "Which TV
+    network interviewed him?"): the answer is a value of that kind ("CNBC"), and a source that
+    gives the value need not write the kind."""
+    return [w for m in _ASKED_KIND.finditer(question) for w in m.group(1).split()]
+
+
 # Words of a question about a sum that a percentage or a comparison may answer.
 _ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|change|growth)\b",
                           re.IGNORECASE)

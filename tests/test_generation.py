@@ -136,6 +136,16 @@ def test_paraphrased_question_words_get_no_note():
     assert "Note:" not in prompt.messages[-1]["content"]
 
 
+def test_the_kind_of_thing_asked_for_gets_no_note():
+    # The source gives the value ("RTP") without the kind's name ("TV"): a note on "TV" made the
+    # model refuse. A name that the question gives as known still gets one.
+    passages = [Passage("Harbor Lights' chief executive told RTP's morning show that fares will fall.", "h.txt", 0, 9,
+                        1.0, "h")]
+    assert prompting.missing_terms("Which TV channel interviewed Harbor Lights' chief executive?", passages) == []
+    assert prompting.missing_terms("What kind of TV show did she appear on?", passages) == []
+    assert prompting.missing_terms("Which channel interviewed BlueWave's chief executive?", passages) == ["BlueWave"]
+
+
 def test_follow_up_numbers_new_sources_on_and_refers_back_to_shown_ones():
     first = prompting.build_prompt("Q1?", P[:3], [], count, budget=10_000)
     assert [n for n, _ in first.turn.numbered] == [1, 2, 3]
