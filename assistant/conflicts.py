@@ -28,6 +28,11 @@ _DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?
 _WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
 
 
+def calendar_word(word: str) -> bool:
+    """Whether ``word`` names a month or a weekday ("March", "Sept.", "Thursday")."""
+    return bool(re.fullmatch(_MONTH, word, re.IGNORECASE) or _WEEKDAY.fullmatch(word))
+
+
 @dataclass(frozen=True)
 class Value:
     """A value of one kind as it appears: its text, a key that equal values share, and a number for amounts."""

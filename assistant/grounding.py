@@ -59,15 +59,18 @@ _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
-# A code or an identifier: letters before a digit, or letters between digits ("gv-300x", "a100",
-# "001_60b042e0"), whatever its case. It is a value like a name; digits with a unit or an
-# ending after them ("12m", "1990s", "3rd") are not codes.
-_CODE = re.compile(r"[^\W\d_][\w.\-]*\d|\d[\w.\-]*[^\W\d_][\w.\-]*\d")
+# A code or an identifier: a letter right before a digit, in any case ("gv300x", "a100",
+# "o1-mini", "001_60b042e0"). It is a value like a name. "mid-2024", "top-10", "covid-19", "12m",
+# "1990s" and "3rd" are not codes: a word and a number, or a number and its unit or ending.
+_CODE = re.compile(r"[^\W\d_]\d")
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 _REFERS = re.compile(r"(?i:\b(?:it|its|they|their|them|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
-# company…" ("their" is left out: "…integrated it into their systems" speaks of the adopters).
+# company…"; not "they", "them", "their" ("…integrated it into their systems" speaks of the adopters).
 _REFERS_TO_ONE = re.compile(r"(?i:\b(?:it|its|he|his|him|she|her)\b)|^\W*[Tt]he\s+[a-z]+")
+# A passage sentence that carries the subject of the one before on ("This…" most often speaks of
+# what the sentence before did, not of who did it).
+_OPENS_WITH_ONE = re.compile(r"\W*(?:It|Its|He|His|She|Her|The)\b")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
@@ -173,7 +176,7 @@ def _name_terms(word: str) -> tuple[str, ...]:
 
 def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
     """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday"),
-    and codes in any case ("gv-300x": a model number, a ticker, a file name the model copied).
+    and codes in any case ("gv300x": a model number, a ticker, a file name the model copied).
 
     A capitalised first word counts only if the passages or the question write it capitalised
     inside a sentence (``proper``): "Besides…" and "Shares rose…" start with common words,
@@ -403,7 +406,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
         if not reason and counts and not refusing:
-            reason = counted_of_another(sentence, asked, proper)
+            reason = counted_of_another(sentence, asked, proper, numbers)
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
@@ -411,7 +414,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         else:
             kept.append(sentence)
     stated = [s for s in kept if not is_refusal(s)]
-    if amount and not any(gives_amount(s, figure) for s in stated):
+    if amount and not any(gives_amount(s, question, figure) for s in stated):
         removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
         kept = [s for s in kept if s not in stated]
     doubtful = [d for d in doubtful if d.sentence in kept]
@@ -492,20 +495,49 @@ def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[s
     return ""
 
 
-def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str]) -> str:
-    """Why ``sentence``'s number does not answer a question asking how many or how much of a
-    subject the question names (``asked``): it names none of them, names another, and does not
-    refer back to one ("it", "The company…"); "" otherwise. "How many city governments have
-    adopted QwQ-32B?" answered "13 city governments have adopted DeepSeek models [2]" is a true
-    sentence, and its number stands with its name, but it counts something else."""
+def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str],
+                       numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence``'s count does not answer a question asking how many or how much of a
+    subject the question names (``asked``), or "": it names none of the question's names but
+    another (no month or weekday, sharing no word with them), does not refer back ("it", "The
+    company…"), and no sentence of its cited passages that states the count names the question's
+    subject (or opens with "It", "He", "The…" after one that does). "How many city governments
+    have adopted QwQ-32B?" answered "13 city governments have adopted DeepSeek models [2]" is a
+    true sentence, its number beside its own name, but it counts something else."""
+    from .conflicts import calendar_word
+
     body = txt.strip_citations(sentence)
-    if not asked or not CLAIM_NUMBER.search(body) or _REFERS_TO_ONE.search(body):
+    counts = [n for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)) if not _year(n)]
+    if not asked or not counts or _REFERS_TO_ONE.search(body):
         return ""
-    terms = sentence_terms(body)
-    if any(set(name) <= terms for name in asked):
+    if any(set(name) <= sentence_terms(body) for name in asked):
         return ""
-    other = next((written for written, name in names(body, proper) if name not in asked), "")
-    return f"its number is {other}'s, and the question asks about another" if other else ""
+    given = {t for name in asked for t in name}
+    other = next((written for written, name in names(body, proper)
+                  if not set(name) & given and not calendar_word(written)), "")
+    cited = [numbers[n].text for n in refs_of(sentence, numbers)]
+    if not other or any(_stated_of(n, asked, text) for n in counts for text in cited):
+        return ""
+    return f"its number is {other}'s, and the question asks about another"
+
+
+def _year(n: Number) -> bool:
+    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and "%" not in n.text
+
+
+def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], text: str) -> bool:
+    """Whether a sentence of ``text`` states ``n`` of one of the ``asked`` names (in it, or in the
+    sentence before when it opens with a pronoun or "The…")."""
+    said = txt.sentences(text)
+    for i, sentence in enumerate(said):
+        if not any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(sentence)):
+            continue
+        terms = sentence_terms(sentence)
+        if i and _OPENS_WITH_ONE.match(sentence):
+            terms |= sentence_terms(said[i - 1])
+        if any(set(name) <= terms for name in asked):
+            return True
+    return False
 
 
 def restates_only(sentence: str, question: str) -> bool:
@@ -526,19 +558,31 @@ def not_money(sentence: str) -> str:
     some other unit ("costs 55 minutes"); "" when it does not (a number with no unit is let be)."""
     for m in CLAIM_NUMBER.finditer(sentence):
         unit = unit_after(sentence, m.end())
-        if unit and unit not in _CURRENCIES and "%" not in m.group() and not _CURRENCY_SIGN.search(
+        if unit and unit not in _CURRENCIES and not _percentage(sentence, m) and not _CURRENCY_SIGN.search(
                 sentence[max(0, m.start() - 2) : m.start()]):
             return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
     return ""
 
 
-def gives_amount(sentence: str, figure: bool = False) -> bool:
+_PERCENT_AFTER = re.compile(r"\s*(?:per\s*cent|percentage\s+points?)\b", re.IGNORECASE)
+
+
+def _percentage(sentence: str, m: re.Match) -> bool:
+    """Whether the number ``m`` of ``sentence`` is a percentage ("8%", "8 percent", "8 per cent",
+    "8 percentage points")."""
+    return "%" in m.group() or "percent" in m.group().lower() or bool(_PERCENT_AFTER.match(sentence, m.end()))
+
+
+def gives_amount(sentence: str, question: str = "", figure: bool = False) -> bool:
     """Whether ``sentence`` could answer "how much": it states a number, or compares ("far less");
     with ``figure`` (the question asks what a price or a revenue was), only a number that is not a
-    percentage: "8% higher" says how it moved, not what it was."""
+    percentage, nor a year or another number the question itself gives: "8% higher in 2024" says
+    how it moved, not what it was."""
     plain = txt.strip_citations(sentence)
     if figure:
-        return any(not re.search(r"%|percent", m.group(), re.IGNORECASE) for m in CLAIM_NUMBER.finditer(plain))
+        given = {parse_number(m.group()).value for m in CLAIM_NUMBER.finditer(question)}
+        return any(not _percentage(plain, m) and not _year(n) and n.value not in given
+                   for m in CLAIM_NUMBER.finditer(plain) for n in [parse_number(m.group())])
     return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
 
 

@@ -287,17 +287,20 @@ def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
 
     Only names and numbers: they have no synonyms, while the question's other words often
     paraphrase the passage's ("started" for "founded", "stand out" for "amazed"), and a note
-    naming those made the model refuse questions whose answer was in front of it. Nor the words
-    that say what kind of thing is asked for ("TV" in "Which TV network…?"): a source answers
-    with the value ("CNBC") without writing its kind."""
+    naming those made the model refuse questions whose answer was in front of it. Nor, when the
+    question names something else, the words that say what kind of thing is asked for ("TV" in
+    "Which TV network interviewed Futurum's CEO?"): a source answers with the value ("CNBC")
+    without writing its kind."""
     from .grounding import names, proper_words, sentence_terms
 
     available: set[str] = set()
     for p in passages:
         available.update(sentence_terms(p.text))
     kind = set(txt.asked_kind(question))
-    found = [written for written, terms in names(question, proper_words(passages, question))
-             if any(t not in available for t in terms) and not set(written.split()) <= kind]
+    named = names(question, proper_words(passages, question))
+    if any(not set(written.split()) <= kind for written, _ in named):  # something else is named
+        named = [(written, terms) for written, terms in named if not set(written.split()) <= kind]
+    found = [written for written, terms in named if any(t not in available for t in terms)]
     found += [w for w in txt.words(question) if any(c.isdigit() for c in w) and not any(w in f for f in found)
               and any(t not in available for t in txt.terms(w))]
     return list(dict.fromkeys(found))

@@ -46,7 +46,8 @@ _FORMAT = 4  # bump when the saved layout changes (4: our own score files, read 
 
 
 def _tokenizer_id() -> str:
-    """What the saved term lists depend on: our tokenizer's source, bm25s's version, the layout."""
+    """What a saved score matrix depends on: our tokenizer's source, the version of bm25s that
+    scored it, the layout."""
     from importlib.metadata import version
 
     from . import text
@@ -74,6 +75,8 @@ class _Scores:
         if len(indptr) != len(vocab) + 1 or int(indptr[-1]) != len(data) or len(indices) != len(data):
             raise ValueError(f"score matrix of {len(data)} scores, {len(indptr) - 1} terms, does not add up "
                              f"({len(vocab)} terms, {len(indices)} row numbers)")
+        if vocab and not 0 <= min(vocab.values()) <= max(vocab.values()) < len(vocab):
+            raise ValueError("term numbers beyond the score matrix")
         self.data, self.indices, self.indptr, self.vocab, self.n = data, indices, indptr, vocab, n
 
     @classmethod
@@ -97,8 +100,13 @@ class _Scores:
             a, b = int(self.indptr[t]), int(self.indptr[t + 1])
             np.add.at(scores, self.indices[a:b], self.data[a:b])
         k = min(k, self.n)
-        top = np.argpartition(-scores, k - 1)[:k] if k < self.n else np.arange(self.n)
-        top = top[np.lexsort((top, -scores[top]))]  # ties in row order, the same in every process
+        if k < self.n:  # every row above the k-th score, then its ties in row order: the same everywhere
+            kth = -np.partition(-scores, k - 1)[k - 1]
+            above = np.flatnonzero(scores > kth)
+            top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+        else:
+            top = np.arange(self.n)
+        top = top[np.lexsort((top, -scores[top]))]
         return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
 
     def save(self, folder: Path) -> None:
@@ -111,7 +119,8 @@ class _Scores:
         """The saved matrix, memory-mapped; ValueError (or an OSError) when it does not add up."""
         data, indices, indptr = (np.load(folder / f"scores.{name}.npy", mmap_mode="r") for name in cls._ARRAYS)
         vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
-        if len(indices) and (int(indices.max()) >= n or int(indices.min()) < 0):
+        # One pass: a negative row number read unsigned is beyond them too.
+        if len(indices) and int(indices.view(np.dtype(f"u{indices.dtype.itemsize}")).max()) >= n:
             raise ValueError(f"row numbers beyond the {n} rows")
         return cls(data, indices, indptr, vocab, n)
 
@@ -362,7 +371,7 @@ class Retriever:
     def dense(self, query: str, k: int, lex: Optional[LexicalIndex] = None) -> list[Passage]:
         """The ``k`` nearest passages (``lex``: the current index, when the caller has it)."""
         vector = self.embed_query(query)
-        lex = lex or self.lexical()
+        lex = lex if lex is not None else self.lexical()
         if lex.vectors is not None and self._same_embedder(lex):
             return [_passage(lex.rows[row], score) for row, score in lex.nearest(vector, k)]
         return self.store.query(vector, k)
@@ -372,13 +381,16 @@ class Retriever:
         name, dim = getattr(self.store, "embedder_name", None), getattr(self.store, "dim", None)
         return lex.embedder == name and (lex.vectors is None or lex.vectors.shape[1] == dim)
 
-    def size(self) -> int:
-        """How many chunks the store holds, as the (current) BM25 index counts them: no store query."""
-        return len(self.lexical()) if self.bm25_weight else self.store.count()
+    def size(self, lex: Optional[LexicalIndex] = None) -> int:
+        """How many chunks the store holds, as the (current) BM25 index counts them: no store query
+        (``lex``: the current index, when the caller has it)."""
+        if not self.bm25_weight:
+            return self.store.count()
+        return len(lex if lex is not None else self.lexical())
 
     def bm25(self, query: str, k: int, lex: Optional[LexicalIndex] = None) -> list[Passage]:
         """The ``k`` best passages by BM25 (``lex``: the current index, when the caller has it)."""
-        lex = lex or self.lexical()
+        lex = lex if lex is not None else self.lexical()
         return [_passage(lex.rows[row], score) for row, score in lex.search(query, k)]
 
     def retrieve(self, query: str, k: int = 4, candidates: int = 30) -> list[Passage]:
@@ -388,7 +400,7 @@ class Retriever:
         # The BM25 index is kept in step with the store's version, so its size is the store's:
         # no count query (Chroma counts its rows). Checked once here for both searches.
         lex = self.lexical()
-        if (len(lex) if self.bm25_weight else self.store.count()) == 0:
+        if self.size(lex) == 0:
             return []
         fused: dict[str, float] = {}
         by_id: dict[str, Passage] = {}

@@ -12,6 +12,7 @@ word means the same thing everywhere.
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
     asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount, asks_figure(question)
                                       -> bool  what kind of answer a question wants
+    asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
 """
 
 from __future__ import annotations
@@ -242,22 +243,25 @@ def asks_amount(question: str) -> bool:
     return bool(_ASKS_AMOUNT.search(question))
 
 
-# "Which TV network…", "What AI model…", "Which kind of U.S. exchange…": the words that say what
-# kind of thing the answer is, up to the first lowercase word (the kind's noun, most often).
-_ASKED_KIND = re.compile(r"\b(?i:which|what)\s+(?:(?:kind|type|sort)s?\s+of\s+)?"
-                         r"((?:[A-Z0-9][\w.\-’']*\s+){0,3}[a-z][\w\-]*)")
+# "Which TV network…", "In what AI model…", "…, and which kind of U.S. exchange…": at the start of
+# a question or a part, the words that say what kind of thing the answer is, up to the first
+# lowercase word (the kind's noun, most often). "which" inside a clause ("the model which…") is not one.
+_ASKED_KIND = re.compile(r"(?:^|[,;]\s*(?:and\s+)?|\band\s+)\W*(?:[A-Za-z]+\s+)?(?i:which|what)\s+"
+                         r"(?:(?:kind|type|sort)s?\s+of\s+)?((?:[A-Z0-9][\w.\-’']*\s+){0,3}[a-z][\w\-]*)")
 
 
 def asked_kind(question: str) -> list[str]:
-    """The words of ``question`` that describe the thing asked for ("TV network" in "Which TV
+    """The words of ``question`` that describe the thing asked for ("TV", "network" in "Which TV
     network interviewed him?"): the answer is a value of that kind ("CNBC"), and a source that
     gives the value need not write the kind."""
-    return [w for m in _ASKED_KIND.finditer(question) for w in m.group(1).split()]
+    return [w.rstrip(".-") for m in _ASKED_KIND.finditer(question) for w in m.group(1).split()
+            if w.lower() not in STOPWORDS]
 
 
 # Words of a question about a sum that a percentage or a comparison may answer.
-_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|change|growth)\b",
-                          re.IGNORECASE)
+_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|"
+                          r"changes?|growth|increases?|decreases?|rises?|drops?|falls?|declines?|gains?|compared|"
+                          r"versus|vs)\b", re.IGNORECASE)
 
 
 def asks_figure(question: str) -> bool:

@@ -97,8 +97,8 @@ def test_a_same_size_replacement_by_another_writer_is_seen(open_assistant, tmp_p
     assert reader.retriever.bm25("blue room", 5) == []
 
 
-@pytest.mark.parametrize("damage", ["truncate-scores", "row-numbers", "garbage-rows", "offsets", "meta", "vocab",
-                                    "vectors"])
+@pytest.mark.parametrize("damage", ["truncate-scores", "row-numbers", "term-numbers", "garbage-rows", "offsets", "meta",
+                                    "vocab", "vectors"])
 def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, caplog, damage):
     first = open_assistant()
     expected = first.retrieve(QUESTION)
@@ -109,6 +109,9 @@ def test_a_damaged_saved_index_is_ignored_logged_and_rebuilt(open_assistant, cap
     elif damage == "row-numbers":  # scores for rows the index does not have
         path = folder / "scores.indices.npy"
         np.save(path, np.load(path) + 1000)
+    elif damage == "term-numbers":  # a term pointing past the score matrix's columns
+        vocab = json.loads((folder / "vocab.json").read_text())
+        (folder / "vocab.json").write_text(json.dumps({t: i + len(vocab) for t, i in vocab.items()}))
     elif damage == "garbage-rows":
         path = folder / "rows.jsonl"
         path.write_bytes(b"\x00garbage" * 10)
@@ -364,3 +367,8 @@ def test_the_score_matrix_search_gives_bm25s_s_own_scores_and_rows():
         assert all(full[r] == pytest.approx(s, rel=1e-6) for r, s in got)  # ties may be listed in another order
         assert got == sorted(got, key=lambda rs: (-rs[1], rs[0]))  # ours: in row order, the same every time
     assert ours.search(terms("unknownword"), 5) == [] and ours.search([], 5) == []
+
+
+def test_equal_scores_are_listed_in_row_order_also_where_the_top_k_cuts_them():
+    scores = retrieval._Scores.build([["ferry"]] * 3 + [["ferry", "harbour"]] * 50)
+    assert [row for row, _ in scores.search(["ferry"], 5)] == [0, 1, 2, 3, 4]

@@ -142,8 +142,12 @@ def test_the_kind_of_thing_asked_for_gets_no_note():
     passages = [Passage("Harbor Lights' chief executive told RTP's morning show that fares will fall.", "h.txt", 0, 9,
                         1.0, "h")]
     assert prompting.missing_terms("Which TV channel interviewed Harbor Lights' chief executive?", passages) == []
-    assert prompting.missing_terms("What kind of TV show did she appear on?", passages) == []
+    assert prompting.missing_terms("What kind of TV show did Harbor Lights' chief executive appear on?", passages) == []
     assert prompting.missing_terms("Which channel interviewed BlueWave's chief executive?", passages) == ["BlueWave"]
+    # The kind is the only name: then it is what the question is about.
+    assert prompting.missing_terms("Which BlueWave ferry is the fastest?", passages) == ["BlueWave"]
+    # "which" inside a clause asks for no kind.
+    assert prompting.missing_terms("How fast is the ferry which BlueWave runs?", passages) == ["BlueWave"]
 
 
 def test_follow_up_numbers_new_sources_on_and_refers_back_to_shown_ones():

@@ -5,7 +5,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.evaluation import unsupported_sentences
-from assistant.grounding import final_answer, ground, question_parts
+from assistant.grounding import final_answer, ground, names, question_parts
 from assistant.prompting import REFUSAL, is_refusal
 from assistant.types import Passage
 
@@ -60,15 +60,17 @@ def test_fabricated_claims_are_removed_and_the_answer_refuses(answer, reason):
 
 
 def test_a_code_is_a_value_in_any_case():
-    fleet = shown("BlueWave's new catamaran, the gv-300x, carries 400 passengers. It was built by Estaleiro Norte.")
-    kept = check("BlueWave's new catamaran is the gv-300x [1].", "Which model is BlueWave's new catamaran?", fleet)
+    fleet = shown("BlueWave's new catamaran, the gv300x, carries 400 passengers. It was built by Estaleiro Norte.")
+    kept = check("BlueWave's new catamaran is the gv300x [1].", "Which model is BlueWave's new catamaran?", fleet)
     assert not kept.removed and not kept.refused
     # A code no source holds, whatever its case: here a file name the model copied from a source's label.
-    for code in ("gv-410x", "001_60b042e0"):
+    for code in ("gv410x", "001_60b042e0"):
         result = check(f"BlueWave's new catamaran is the {code} [1].", "Which model is BlueWave's new catamaran?", fleet)
         assert result.refused and result.removed[0].reason == f"'{code}' is in none of the sources"
-    # Digits with a unit or an ending are numbers, not codes.
+    # Digits with a unit or an ending are numbers, and a word joined to a number is no code.
     assert not check("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?").removed
+    assert [w for w in ("mid-2024", "top-10", "covid-19", "12m", "1990s", "3rd", "2-for-1", "o1-mini", "a100")
+            if names(f"it was {w} then", frozenset())] == ["o1-mini", "a100"]
 
 
 def test_a_count_of_another_subject_does_not_answer_how_many():
@@ -79,6 +81,22 @@ def test_a_count_of_another_subject_does_not_answer_how_many():
                    "How much did the terminal cost, and how many ferries does Harbor Lights run?")
     assert result.text.startswith("The terminal cost 85.6 million euros [1].") and "do not cover" in result.text
     assert [r.sentence for r in result.removed] == ["BlueWave runs 12 ferries [2]."]
+    # The count beside the question's subject in the source only by the sentence before ("This…").
+    region = shown("Harbor Lights released its timetable. This change contrasts with the region, where 12 ferries "
+                   "run on BlueWave software.")
+    assert check("12 ferries run on BlueWave software [1].", "How many ferries run on Harbor Lights software?",
+                 region).refused
+    # Kept: a source naming the asked subject with the count; part of its name; a month; a year.
+    for answer, question, sources in [
+        ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
+         shown("BlueWave runs 12 ferries, Reuters reported.")),
+        ("BlueWave runs 12 ferries [1].", "How many ferries does BlueWave Lines run?", shown("BlueWave runs 12 ferries.")),
+        ("There were 12 ferries in service in March [1].", "How many ferries does BlueWave run?",
+         shown("BlueWave had 12 ferries in service in March.")),
+        ("Marta Quintas founded the company in 1998 [1].", "Who founded BlueWave, and how many ferries does it run?",
+         shown("Marta Quintas founded the company in 1998. BlueWave now runs 12 ferries.")),
+    ]:
+        assert not check(answer, question, sources).removed, answer
     for answer, question in [
         ("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?"),  # the subject asked
         ("Its new catamaran carries 400 passengers [2].", "How many passengers does the catamaran carry?"),  # no name asked
@@ -378,8 +396,15 @@ def test_what_a_price_was_is_not_answered_by_how_it_moved():
     moved = shown("Harbor Lights shares closed 8% higher in Lisbon after the opening, at a record high.")
     got = check("Harbor Lights shares closed 8% higher [1].", "What was Harbor Lights' closing share price?", moved)
     assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
+    # Nor does a percentage written out, or the year the question gives.
+    for moved_by in ("8 per cent higher in 2024", "8 percentage points higher in 2024"):
+        said = shown(f"Harbor Lights shares closed {moved_by}.")
+        assert check(f"Harbor Lights shares closed {moved_by} [1].",
+                     "What was Harbor Lights' closing share price in 2024?", said).refused
     # A percentage answers how much a price moved, or what share something is.
     assert not check("Harbor Lights shares closed 8% higher [1].", "How much did the share price rise?", moved).removed
+    assert not check("BlueWave's revenue increased 8% [1].", "What was the increase in BlueWave's revenue?",
+                     shown("BlueWave's revenue increased 8% last year.")).removed
     share = shown("Ferries bring in 40% of BlueWave's revenue.")
     assert not check("Ferries bring in 40% of BlueWave's revenue [1].", "What share of BlueWave's revenue do ferries "
                      "bring in?", share).removed
