@@ -81,6 +81,8 @@ class _Scores:
 
     @classmethod
     def build(cls, term_lists: list[list[str]]) -> "_Scores":
+        if not term_lists:  # an empty store has nothing to index (and bm25s cannot index nothing)
+            return cls(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32), {}, 0)
         import bm25s
 
         bm25 = bm25s.BM25(method=cls.METHOD)
@@ -93,21 +95,13 @@ class _Scores:
     def search(self, query_terms: Sequence[str], k: int) -> list[tuple[int, float]]:
         """(row, score) of the ``k`` best rows with a score above zero, best first."""
         ids = [self.vocab[t] for t in query_terms if t in self.vocab]
-        if not ids or not self.n or k <= 0:
+        if not ids:
             return []
         scores = np.zeros(self.n, dtype=np.float32)
         for t in ids:  # a term asked twice counts twice, as in bm25s
             a, b = int(self.indptr[t]), int(self.indptr[t + 1])
             np.add.at(scores, self.indices[a:b], self.data[a:b])
-        k = min(k, self.n)
-        if k < self.n:  # every row above the k-th score, then its ties in row order: the same everywhere
-            kth = -np.partition(-scores, k - 1)[k - 1]
-            above = np.flatnonzero(scores > kth)
-            top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
-        else:
-            top = np.arange(self.n)
-        top = top[np.lexsort((top, -scores[top]))]
-        return [(int(r), float(scores[r])) for r in top if scores[r] > 0]
+        return [(r, s) for r, s in _best(scores, k) if s > 0]
 
     def save(self, folder: Path) -> None:
         for name in self._ARRAYS:
@@ -123,6 +117,23 @@ class _Scores:
         if len(indices) and int(indices.view(np.dtype(f"u{indices.dtype.itemsize}")).max()) >= n:
             raise ValueError(f"row numbers beyond the {n} rows")
         return cls(data, indices, indptr, vocab, n)
+
+
+def _best(scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """(row, score) of the ``k`` highest ``scores``, best first: every row above the k-th score,
+    then its ties in row order, the same in every process."""
+    n = len(scores)
+    k = min(k, n)
+    if k <= 0:
+        return []
+    if k < n:
+        kth = -np.partition(-scores, k - 1)[k - 1]
+        above = np.flatnonzero(scores > kth)
+        top = np.concatenate([above, np.flatnonzero(scores == kth)[: k - len(above)]])
+    else:
+        top = np.arange(n)
+    top = top[np.lexsort((top, -scores[top]))]
+    return [(int(r), float(scores[r])) for r in top]
 
 
 class _Rows:
@@ -172,9 +183,7 @@ class LexicalIndex:
     @classmethod
     def build(cls, ids: list[str], texts: list[str], metas: list[dict], key: Optional[str] = None,
               vectors: Optional[np.ndarray] = None, embedder: Optional[str] = None) -> "LexicalIndex":
-        # An empty store has nothing to index (and bm25s cannot index nothing).
-        scores = _Scores.build([terms(t) or ["\u2205"] for t in texts]) if texts else \
-            _Scores(np.zeros(0, np.float32), np.zeros(0, np.int32), np.zeros(1, np.int32), {}, 0)
+        scores = _Scores.build([terms(t) or ["\u2205"] for t in texts])
         if vectors is not None:  # unit rows: a dot product is the cosine similarity Chroma's index uses
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             vectors = np.asarray(vectors / np.where(norms == 0, 1.0, norms), dtype=np.float32)
@@ -190,14 +199,8 @@ class LexicalIndex:
     def nearest(self, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         """(row, cosine similarity) of the ``k`` rows nearest ``vector``, best first (``vectors`` needed)."""
         assert self.vectors is not None
-        n = len(self.vectors)
-        if not n or k <= 0:
-            return []
         query = np.asarray(vector, dtype=np.float32)
-        scores = np.asarray(self.vectors @ (query / (np.linalg.norm(query) or 1.0)))
-        top = np.argpartition(-scores, k - 1)[:k] if k < n else np.arange(n)
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(r), float(scores[r])) for r in top]
+        return _best(np.asarray(self.vectors @ (query / (np.linalg.norm(query) or 1.0))), k)
 
     # Saving and loading -------------------------------------------------------------------
 
