@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import pytest
@@ -175,29 +176,38 @@ def test_a_store_that_cannot_name_its_contents_is_rebuilt_per_process(open_assis
     assert first.retriever.builds == 1  # unchanged version: kept in memory as before
 
 
-def test_an_ingest_by_another_process_is_seen_and_its_save_reused(open_assistant, settings, tmp_path):
+def in_new_process(settings, body: str, answer: Optional[str] = None) -> str:
+    """What ``body`` prints, run in a new Python process with an Assistant ``a`` on ``settings``'
+    index (the fake embedder, and a scripted model giving ``answer``, or its default one)."""
     import subprocess
     import sys
+    import textwrap
 
     from assistant.config import PROJECT_ROOT
 
+    llm = "ScriptedLLM()" if answer is None else f"ScriptedLLM({answer!r})"
+    script = (
+        "import json, sys; from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
+        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
+        f"with Assistant(s, embedder=HashEmbedder(), llm={llm}) as a:\n"
+        + textwrap.indent(body, "    ")
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_an_ingest_by_another_process_is_seen_and_its_save_reused(open_assistant, settings, tmp_path):
     reader = open_assistant()
     reader.retrieve(QUESTION)
     notes = tmp_path / "notes"
     notes.mkdir()
     (notes / "zebra.txt").write_text("Zebracorn sightings doubled near the old lighthouse last spring.\n")
-    script = (
-        "import sys; from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
-        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
-        "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:\n"
-        f"    a.ingest([{str(notes)!r}])\n"
-        "    assert a.retriever.bm25('zebracorn', 1)[0].text.startswith('Zebracorn')\n"
-        "    print(a.retriever.builds)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["1"]  # the other process built (and saved) the new contents
+    out = in_new_process(settings, f"a.ingest([{str(notes)!r}])\n"
+                                   "assert a.retriever.bm25('zebracorn', 1)[0].text.startswith('Zebracorn')\n"
+                                   "print(a.retriever.builds)\n")
+    assert out.split() == ["1"]  # the other process built (and saved) the new contents
     assert reader.retriever.bm25("zebracorn lighthouse", 1)[0].text.startswith("Zebracorn")
     assert reader.retriever.builds == 1  # ...which this one loaded instead of rebuilding
 
@@ -226,26 +236,14 @@ def test_a_small_index_is_searched_exactly_from_its_saved_vectors_with_chroma_s_
 
 
 def test_a_new_process_answers_from_the_saved_index_without_importing_chromadb_or_bm25s(open_assistant, settings):
-    import subprocess
-    import sys
-
-    from assistant.config import PROJECT_ROOT
-
     a = open_assistant()
     expected = [p.id for p in a.retrieve(QUESTION)]
-    script = (
-        "import json, sys; from assistant import Assistant, Settings; from tests.fakes import HashEmbedder, ScriptedLLM\n"
-        f"s = Settings(index_dir={str(settings.index_dir)!r}, corpus=[])\n"
-        "with Assistant(s, embedder=HashEmbedder(), llm=ScriptedLLM('Carnegie [1].')) as a:\n"
-        f"    answer = a.ask({QUESTION!r})\n"
-        f"    print(json.dumps({{'ids': [p.id for p in a.retrieve({QUESTION!r})], 'answer': answer.text, "
+    printed = in_new_process(settings, (
+        f"answer = a.ask({QUESTION!r})\n"
+        f"print(json.dumps({{'ids': [p.id for p in a.retrieve({QUESTION!r})], 'answer': answer.text, "
         "'chromadb': 'chromadb' in sys.modules, 'bm25s': 'bm25s' in sys.modules, 'scipy': 'scipy' in sys.modules, "
-        "'builds': a.retriever.builds}))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+        "'builds': a.retriever.builds}))\n"), answer="Carnegie [1].")
+    out = json.loads(printed.strip().splitlines()[-1])
     assert out == {"ids": expected, "answer": "Carnegie [1].", "chromadb": False, "bm25s": False, "scipy": False,
                    "builds": 0}
 
