@@ -516,7 +516,7 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     other = next((written for written, name in names(body, proper)
                   if not set(name) & given and not calendar_word(written)), "")
     cited = [numbers[n].text for n in refs_of(sentence, numbers)]
-    if not other or any(_stated_of(n, asked, text) for n in counts for text in cited):
+    if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
         return ""
     return f"its number is {other}'s, and the question asks about another"
 
@@ -525,14 +525,24 @@ def _year(n: Number) -> bool:
     return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and "%" not in n.text
 
 
-def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], text: str) -> bool:
-    """Whether a sentence of ``text`` states ``n`` of one of the ``asked`` names (in it, or in the
-    sentence before when it opens with a pronoun or "The…")."""
+def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], proper: frozenset[str], text: str) -> bool:
+    """Whether a sentence of ``text`` states ``n`` of one of the ``asked`` names: in the clause that
+    holds the number when that clause names its own subject ("BlueWave runs 12 ferries, while
+    Harbor Lights runs 9" states 12 of BlueWave only), in the whole sentence when the clause names
+    none or refers back ("…, which runs 12", "its 12"), and in the sentence before when the
+    sentence opens with a pronoun or "The…"."""
     said = txt.sentences(text)
     for i, sentence in enumerate(said):
-        if not any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(sentence)):
+        joints = list(_CLAUSES.finditer(sentence))
+        starts, ends = [0, *(m.end() for m in joints)], [*(m.start() for m in joints), len(sentence)]
+        clauses = [(m.group() if m else "", sentence[a:b]) for m, a, b in zip([None, *joints], starts, ends)]
+        holding = [(joint, c) for joint, c in clauses
+                   if any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(c))]
+        if not holding:
             continue
-        terms = sentence_terms(sentence)
+        own = [c for joint, c in holding if names(c, proper) and not _REFERS.search(joint + c)
+               and "which" not in joint.lower()]
+        terms = frozenset().union(*map(sentence_terms, own)) if len(own) == len(holding) else sentence_terms(sentence)
         if i and _OPENS_WITH_ONE.match(sentence):
             terms |= sentence_terms(said[i - 1])
         if any(set(name) <= terms for name in asked):

@@ -86,8 +86,18 @@ def test_a_count_of_another_subject_does_not_answer_how_many():
                    "run on BlueWave software.")
     assert check("12 ferries run on BlueWave software [1].", "How many ferries run on Harbor Lights software?",
                  region).refused
-    # Kept: a source naming the asked subject with the count; part of its name; a month; a year.
+    # The source's one sentence holds both subjects' numbers, each in its own clause.
+    both = shown("Rival operator BlueWave runs 12 ferries, while Harbor Lights runs 9 on the same routes.")
+    assert check("BlueWave runs 12 ferries [1].", "How many ferries does Harbor Lights run?", both).refused
+    # Kept: a source naming the asked subject with the count (in the count's clause, or in the
+    # sentence when that clause names no one or refers back); part of its name; a month; a year.
     for answer, question, sources in [
+        ("Harbor Lights runs 9 ferries [1].", "How many ferries does Harbor Lights run?", both),
+        ("It runs 9 ferries [1].", "How many ferries does Harbor Lights run?", both),
+        ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
+         shown("Harbor Lights bought BlueWave, which runs 12 ferries, Reuters reported.")),
+        ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
+         shown("BlueWave grew fast, but its fleet of 12 ferries is old, Reuters reported.")),
         ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
          shown("BlueWave runs 12 ferries, Reuters reported.")),
         ("BlueWave runs 12 ferries [1].", "How many ferries does BlueWave Lines run?", shown("BlueWave runs 12 ferries.")),
