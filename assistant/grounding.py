@@ -174,6 +174,12 @@ def _name_terms(word: str) -> tuple[str, ...]:
     return tuple(t for t in txt.terms(word.replace("-", " ")) if t) or tuple(txt.terms(word))
 
 
+# A name's lowercase ending after a hyphen is no part of the name: "Hong Kong-listed shares" name
+# Hong Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic ("DeepSeek-R1" and
+# "Qwen2.5-Max" keep their parts).
+_LOWER_TAIL = re.compile(r"^([A-Z][\w.\-]*?[\w.])-[a-z]+(?:-[a-z]+)*$")
+
+
 def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
     """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday"),
     and codes in any case ("gv300x": a model number, a ticker, a file name the model copied).
@@ -185,7 +191,7 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     groups: list[list[str]] = []
     previous_end = -2
     for i, m in enumerate(re.finditer(r"[\w][\w\-.]*", sentence)):
-        word = m.group().rstrip(".-")
+        word = _LOWER_TAIL.sub(r"\1", m.group().rstrip(".-"))
         low = word.lower()
         capital = word[:1].isupper() or (any(c.isupper() for c in word[1:]) and any(c.isalpha() for c in word))
         code = bool(_CODE.search(word))

@@ -37,6 +37,7 @@ def check(answer: str, question: str = "What happened?", sources=SOURCES):
     "Lena Morrow declined to comment on ticket prices [1].",
     "The terminal cost 85.6 million euros [1], while BlueWave runs 12 ferries [2].",  # each side its own source
     "BlueWave's new catamaran carries 400 passengers [2].",
+    "Harbor Lights' Porto Verde-based terminal cost 85.6 million euros [1].",  # "-based" is no part of the name
 ])
 def test_supported_claims_stand(answer):
     result = check(answer)
