@@ -254,8 +254,11 @@ def windows(text: str) -> tuple[Window, ...]:
 
 
 def sentence_terms(text: str) -> frozenset[str]:
-    """The terms of ``text``, with each compound name's parts too ("DeepSeek-R1": deepseek-r1, deepseek, r1)."""
-    return frozenset(txt.terms(text)) | {t for w in txt.words(text) for t in _name_terms(w)}
+    """The terms of ``text``, with each compound name's parts too ("DeepSeek-R1": deepseek-r1, deepseek, r1),
+    and the other forms of the places it names ("Chinese": china)."""
+    said = txt.words(text)
+    return (frozenset(txt.terms(text)) | {t for w in said for t in _name_terms(w)}
+            | {txt.stem(f) for w in said for f in txt.place_forms(w)})
 
 
 def question_terms(question: str) -> frozenset[str]:

@@ -146,6 +146,12 @@ def test_the_kind_of_thing_asked_for_gets_no_note():
     assert prompting.missing_terms("Which channel interviewed BlueWave's chief executive?", passages) == ["BlueWave"]
     # The kind is the only name: then it is what the question is about.
     assert prompting.missing_terms("Which BlueWave ferry is the fastest?", passages) == ["BlueWave"]
+    # A place is mentioned by its adjective, and the reverse.
+    market = [Passage("Foreign funds are buying into the Portuguese market again.", "m.txt", 0, 9, 1.0, "m")]
+    assert prompting.missing_terms("Which funds invest in Portugal?", market) == ["Portugal"]  # not every form is known
+    market = [Passage("Foreign funds are buying into the Chilean market again.", "m.txt", 0, 9, 1.0, "m")]
+    assert prompting.missing_terms("Which funds invest in Chile?", market) == []
+    assert prompting.missing_terms("Which Chilean funds invest in Peru?", market) == ["Peru"]
     # "which" inside a clause asks for no kind.
     assert prompting.missing_terms("How fast is the ferry which BlueWave runs?", passages) == ["BlueWave"]
 

@@ -74,6 +74,13 @@ def test_a_code_is_a_value_in_any_case():
             if names(f"it was {w} then", frozenset())] == ["o1-mini", "a100"]
 
 
+def test_a_place_named_by_its_adjective_in_the_source():
+    funds = shown("Chilean pension funds bought 4% of BlueWave this year.")
+    assert not check("Pension funds in Chile bought 4% of BlueWave [1].", "Who invests in BlueWave from Chile?",
+                     funds).removed
+    assert check("Pension funds in Peru bought 4% of BlueWave [1].", "Who invests in BlueWave?", funds).refused
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")

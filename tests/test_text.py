@@ -56,6 +56,16 @@ def test_common_irregular_past_forms_stem_to_their_verb():
     assert terms("left the room") == ["left", "room"]  # a form that is also an everyday word stays
 
 
+def test_a_place_and_its_adjective_meet():
+    pairs = [("China", "Chinese"), ("Japan", "Japanese"), ("Canada", "Canadian"), ("Italy", "Italian"),
+             ("Russia", "Russian"), ("Europe", "European"), ("Korea", "Korean"), ("Mexico", "Mexican"),
+             ("America", "Americans"), ("Israel", "Israeli"), ("Brazil", "Brazilian")]
+    for place, adjective in pairs:
+        assert place.lower() in text.place_forms(adjective), adjective
+        assert adjective.lower().rstrip("s") in text.place_forms(place), place
+    assert text.place_forms("china") == [] and text.place_forms("Xi") == [] and text.place_forms("U.S.") == []
+
+
 def test_five_letter_past_forms_meet_their_verb():
     assert [text.stem(w) for w in ("owned", "added", "aimed", "based", "named", "voted")] == [
         text.stem(w) for w in ("owns", "adds", "aims", "bases", "names", "votes")]
