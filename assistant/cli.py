@@ -11,16 +11,23 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Optional, get_args, get_origin
 
-from .config import Settings, configure
+from .environment import configure
 from .errors import AssistantError
-from .readers import EXTENSIONS
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+# Commands that load the model: their engine process starts before the settings are read.
+_ANSWERING = ("ask", "chat")
 
 _SKIP_FLAGS = {"corpus"}  # list-valued; set it in TOML or ASSISTANT_CORPUS
 
 
 def _settings_parser() -> argparse.ArgumentParser:
+    from .config import Settings
+
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("settings (also ASSISTANT_<NAME> variables or assistant.toml keys)")
     group.add_argument("--config", metavar="FILE", help="TOML settings file (default: ./assistant.toml)")
@@ -42,6 +49,8 @@ def _settings_parser() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .readers import EXTENSIONS
+
     common = _settings_parser()
     parser = argparse.ArgumentParser(
         prog="assistant", description="Ask questions about your documents, offline, with cited answers."
@@ -84,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from .config import Settings
+
     config = getattr(args, "config", None)
     if config and not Path(config).is_file():
         raise AssistantError(f"--config {config}: no such file")
@@ -101,6 +112,10 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Optional[list[str]] = None) -> int:
     configure()
+    if (sys.argv[1:] if argv is None else argv)[:1] in ([c] for c in _ANSWERING):
+        from .engine import prestart
+
+        prestart()  # it imports llama.cpp while this process imports pydantic and reads the settings
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

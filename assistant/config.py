@@ -8,7 +8,6 @@ these same fields, so every setting has a flag, a variable and a TOML key of the
 
 from __future__ import annotations
 
-import logging
 import os
 from contextvars import ContextVar
 from pathlib import Path
@@ -23,39 +22,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from .environment import PROCESS_ENV, configure  # noqa: F401  (the package's one configure(), re-exported)
+
 #: The project checkout: default paths live here, so `Assistant()` works from any directory.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-# Process-wide settings, set by configure() (never at import), each only where not set already.
-PROCESS_ENV = {
-    # Offline: no Hugging Face library tries the network, and no telemetry anywhere.
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "HF_HUB_DISABLE_TELEMETRY": "1",
-    "ANONYMIZED_TELEMETRY": "False",  # Chroma
-    "GRADIO_ANALYTICS_ENABLED": "False",
-    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
-    "TRANSFORMERS_VERBOSITY": "error",
-    "TOKENIZERS_PARALLELISM": "false",
-    # torch (MiniLM) and llama.cpp both run their threads on libgomp, whose waiting threads spin at
-    # every barrier by default. When other programs share the cores, a spinning thread holds the
-    # core its partner needs: a 20 ms query embedding then takes 150-500 ms and generation drops to
-    # 1-3 tokens/s. Sleeping waiters cost little on an idle machine (bench/RESULTS.md). libgomp
-    # reads this once, when torch or llama.cpp first loads.
-    "OMP_WAIT_POLICY": "PASSIVE",
-}
-
-
-def configure() -> None:
-    """Set the process-wide settings: offline, no telemetry, sleeping thread waiters, quiet loggers.
-
-    The entry points (CLI, servers) and ``Assistant()`` call it before any heavy library loads
-    (Hugging Face libraries read their variables at import). Variables already set are kept."""
-    for name, value in PROCESS_ENV.items():
-        os.environ.setdefault(name, value)
-    # pypdf logs its repairs of damaged files ("EOF marker not found"); a bad file gets our one line.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 _CONFIG_FILE: ContextVar[Optional[Path]] = ContextVar("config_file", default=None)

@@ -26,6 +26,52 @@ log = logging.getLogger("assistant.engine")
 _COUNT_CACHE = 4096  # token counts remembered (passages are counted again for every question)
 
 
+# An engine process started before the settings were read (prestart), with the environment it got.
+_spare: Optional[tuple[subprocess.Popen, dict[str, str]]] = None
+
+
+def _spawn(*spec: str) -> subprocess.Popen:
+    """A child running ``main``: with ``spec``, it loads that model; without, it imports llama.cpp
+    and reads the spec as its first line."""
+    from .doctor import no_core_dump
+    from .environment import PROCESS_ENV
+
+    # The child gets configure()'s variables at birth (those already set kept), so it need not
+    # import the settings module, and pydantic, before it can load the model.
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant.engine", *spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True, encoding="utf-8", bufsize=1, preexec_fn=no_core_dump if os.name == "posix" else None,
+        env={**PROCESS_ENV, **os.environ},
+    )
+
+
+def prestart() -> None:
+    """Start the engine process now, before the settings are read: it imports llama.cpp while this
+    process imports the rest, and the next ``IsolatedLLM`` hands it its model. For an entry point
+    about to answer (``assistant ask``). Unused, it exits when this process does (its stdin closes)."""
+    global _spare
+    if _spare is None:
+        _spare = (_spawn(), dict(os.environ))
+
+
+def _hand_over(spare: tuple[subprocess.Popen, dict[str, str]], spec: str) -> Optional[subprocess.Popen]:
+    """The early process, given ``spec``; None when it is gone or has an environment that changed since."""
+    proc, environ = spare
+    assert proc.stdin is not None
+    try:
+        if proc.poll() is None and environ == os.environ:
+            proc.stdin.write(spec + "\n")
+            proc.stdin.flush()
+            return proc
+        proc.stdin.close()  # it exits at the end of its input
+    except (BrokenPipeError, OSError) as exc:
+        log.info("the engine process started early is gone (%s); starting another", exc)
+    proc.wait()
+    if proc.stdout is not None:
+        proc.stdout.close()
+    return None
+
+
 class IsolatedLLM:
     """The LLM protocol, served by a ``LlamaCppLLM`` in a child process that is restarted after a crash."""
 
@@ -42,17 +88,14 @@ class IsolatedLLM:
         self._start()
 
     def _start(self) -> None:
-        from .config import PROCESS_ENV
-        from .doctor import no_core_dump
-
+        global _spare
         self._info = None
-        # The child gets configure()'s variables at birth (those already set kept), so it need not
-        # import the settings module, and pydantic, before it can load the model.
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "assistant.engine", self._spec], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, encoding="utf-8", bufsize=1, preexec_fn=no_core_dump if os.name == "posix" else None,
-            env={**PROCESS_ENV, **os.environ},
-        )
+        spare, _spare = _spare, None
+        if spare is not None:
+            self._proc = _hand_over(spare, self._spec)
+            if self._proc is not None:
+                return
+        self._proc = _spawn(self._spec)
 
     def _ready(self) -> dict[str, Any]:
         """The child's hello, waiting for the model to load (starting a new child after a crash)."""
@@ -227,7 +270,12 @@ def _read_requests(requests: queue.Queue, cancel: threading.Event) -> None:
 
 def main(argv: list[str]) -> int:
     try:
-        return _serve(json.loads(argv[1]))
+        if len(argv) > 1:
+            return _serve(json.loads(argv[1]))
+        import llama_cpp  # noqa: F401  (started early: import the engine while the parent reads its settings)
+
+        line = sys.stdin.readline()
+        return _serve(json.loads(line)) if line else 0  # no line: the parent never needed a model
     except BrokenPipeError:  # the parent went away (closed, killed): nothing is left to answer
         return 0
 

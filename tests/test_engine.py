@@ -195,6 +195,45 @@ def test_isolated_engine_survives_a_crash_and_reloads():
 
 
 @pytest.mark.slow
+def test_an_engine_started_early_gets_its_model_later(monkeypatch):
+    from assistant import engine
+
+    monkeypatch.setattr(engine, "_spare", None)
+    engine.prestart()  # before any settings: it imports llama.cpp and waits
+    early = engine._spare[0]
+    llm = engine.IsolatedLLM(SMALL_MODEL, n_ctx=512, n_threads=2)
+    try:
+        assert llm._proc is early and engine._spare is None
+        assert "".join(llm.stream([{"role": "user", "content": "Say yes."}], 4, 0.0))
+    finally:
+        llm.close()
+    # One whose environment has changed since is not used: it exits, and a new one starts.
+    engine.prestart()
+    stale = engine._spare[0]
+    monkeypatch.setenv("ASSISTANT_TEST_MARK", "1")
+    llm = engine.IsolatedLLM(SMALL_MODEL, n_ctx=512, n_threads=2)
+    try:
+        assert llm._proc is not stale and stale.wait(timeout=30) == 0
+        assert llm.n_ctx == 512
+    finally:
+        llm.close()
+
+
+def test_an_engine_started_early_and_never_used_exits_with_its_parent():
+    # The parent exits without handing it a model: its input ends, and so does it.
+    code = "from assistant import engine; engine.prestart(); print(engine._spare[0].pid)"
+    run = subprocess.run([sys.executable, "-c", code], env=ENV, capture_output=True, text=True, timeout=60)
+    pid = int(run.stdout)
+    for _ in range(300):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    pytest.fail(f"the early engine process {pid} outlived its parent")
+
+
+@pytest.mark.slow
 def test_isolated_engine_stops_generating_when_the_caller_stops():
     from assistant.engine import IsolatedLLM
 
