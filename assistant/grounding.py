@@ -23,7 +23,8 @@ loaded model to judge (``doubts``; see ``verify``).
 
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
-one of them unanswered, the answer says which part the sources do not cover.
+one of them unanswered, the answer says which part the sources do not cover, or, for a part
+asking how many or how much, gives the shown sentence that states it (``quoted``).
 
 This is a lexical judge, so it is strict where it can be (values) and lenient where it cannot
 tell (a sentence without values passes on word overlap with a cited passage). Numbers match at
@@ -431,10 +432,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(" ".join(kept) if doubtful else answer, (), False, doubtful=tuple(doubtful))
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
         return Grounded(refusal, tuple(removed), True)
-    text = " ".join(kept)
-    missing = uncovered_parts(question, kept)
-    if missing:
-        text += " " + " ".join(f'The sources do not cover this part of the question: "{part}".' for part in missing)
+    text = " ".join([*kept, *cover_notes(question, kept, numbers)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
 
 
@@ -603,6 +601,52 @@ def gives_amount(sentence: str, question: str = "", figure: bool = False) -> boo
         return any(not _percentage(plain, m) and not _year(n) and n.value not in given
                    for m in CLAIM_NUMBER.finditer(plain) for n in [parse_number(m.group())])
     return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
+
+
+def cover_notes(question: str, kept: Sequence[str], numbers: Optional[Mapping[int, Passage]] = None) -> list[str]:
+    """What to say of each part of the question that no ``kept`` sentence covers: a sentence of the
+    shown passages that gives the number it asks for (``quoted``, cited), else that the sources
+    do not cover it."""
+    out = []
+    for part in uncovered_parts(question, kept):
+        quote = quoted(part, numbers or {}, proper_words(list((numbers or {}).values()), question))
+        out.append(quote or f'The sources do not cover this part of the question: "{part}".')
+    return out
+
+
+def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """A sentence of the shown passages, word for word and cited, that answers a ``part`` asking
+    how many or how much: a clause of it names every name of the part, holds a number that is not
+    a year, and shares most words with the part among such clauses. "" when none does. The model
+    may give another subject's figure from a sentence holding both ("Alibaba rose 40%, while Tencent
+    climbed 30%"), which the checks remove; the source's own sentence answers in its place."""
+    asked = [terms for _, terms in names(part, proper)]
+    if not asked or not txt.asks_number(part):
+        return ""
+    wanted = set(txt.terms(part)) - {t for terms in asked for t in terms}
+    best, score = "", max(1, (len(wanted) + 1) // 2) - 1  # half the part's other words, at least one
+    for n, passage in numbers.items():
+        for sentence in txt.sentences(passage.text):
+            for clause in _CLAUSES.split(sentence):
+                terms = sentence_terms(clause)
+                shared = len(wanted & terms)
+                if shared > score and _counts(clause) and all(set(name) <= terms for name in asked):
+                    best, score = txt.cite(sentence.strip(), n), shared
+    return best
+
+
+def _counts(clause: str) -> list[Number]:
+    """The numbers of ``clause`` that may count or measure something: not years, not days of a date
+    ("May 4", "4 May")."""
+    from .conflicts import calendar_word
+
+    out = []
+    for m in CLAIM_NUMBER.finditer(clause):
+        before, after = clause[:m.start()].split()[-1:], clause[m.end():].split()[:1]
+        n = parse_number(m.group())
+        if not _year(n) and not any(calendar_word(w.strip(".,;:")) for w in before + after):
+            out.append(n)
+    return out
 
 
 def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:

@@ -44,7 +44,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, nothing_supported, refs_of, said_of_another, sentence_terms, uncovered_parts
+from .grounding import Grounded, cover_notes, nothing_supported, refs_of, said_of_another, sentence_terms
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -156,7 +156,7 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
                  len(removed))
     if kept == txt.sentences(grounded.text):
         return replace(grounded, doubtful=()) if grounded.doubtful else grounded
-    return _rebuilt(grounded, question, kept, removed)
+    return _rebuilt(grounded, question, kept, removed, numbers)
 
 
 def undoubted(grounded: Grounded, question: str) -> Grounded:
@@ -184,7 +184,8 @@ def available(llm, quiet: bool = False) -> bool:
     return False
 
 
-def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[Removed]) -> Grounded:
+def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[Removed],
+             numbers: Optional[Mapping[int, Passage]] = None) -> Grounded:
     """The answer from the sentences kept: the refusal (or the sources' differing values) when no
     claim is left, a note for each part of the question no kept sentence covers any more."""
     gone = grounded.removed + tuple(removed)
@@ -192,8 +193,8 @@ def _rebuilt(grounded: Grounded, question: str, kept: list[str], removed: list[R
     if not claims:
         return nothing_supported(question, gone, grounded.conflicts)
     text = " ".join(kept)
-    for part in uncovered_parts(question, claims):
-        if part not in text:
-            text += f' The sources do not cover this part of the question: "{part}".'
+    for note in cover_notes(question, claims, numbers):
+        if note not in text:
+            text += " " + note
     return Grounded(text, gone, False, conflicts=grounded.conflicts)
 

@@ -123,6 +123,23 @@ def test_a_count_of_another_subject_does_not_answer_how_many():
         assert not check(answer, question).removed, answer
 
 
+def test_a_part_asking_a_number_left_uncovered_gets_the_sources_sentence_that_states_it():
+    # The model gave the other subject's figure from a sentence holding both: removed, and the
+    # source's own sentence answers the part instead, word for word.
+    both = shown("Lena Morrow leads Harbor Lights.",
+                 "Rival operator BlueWave runs 12 ferries, while Harbor Lights runs 9 on the same routes.")
+    result = check("Lena Morrow leads Harbor Lights [1]. BlueWave runs 12 ferries [2].",
+                   "Who leads Harbor Lights, and how many ferries does Harbor Lights run?", both)
+    assert result.text == ("Lena Morrow leads Harbor Lights [1]. Rival operator BlueWave runs 12 ferries, while "
+                           "Harbor Lights runs 9 on the same routes [2].")
+    assert [r.sentence for r in result.removed] == ["BlueWave runs 12 ferries [2]."]
+    # Not quoted: a day of a date ("May 4") for a count, and a single question (the refusal stands).
+    result = check("Lena Morrow declined to comment [1]. Harbor Lights runs 20 ferries [1].",
+                   "Who spoke for Harbor Lights, and how many ferries does Harbor Lights run?")
+    assert result.removed and "do not cover this part" in result.text
+    assert check("BlueWave runs 12 ferries [1].", "How many ferries does Harbor Lights run?", both).refused
+
+
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
     result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
     assert result.text == "The terminal cost 85.6 million euros [1]."
