@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 # Commands that load the model: their engine process starts before the settings are read.
 _ANSWERING = ("ask", "chat")
 
+
+def _loads_engine(argv: list[str]) -> bool:
+    """Whether the command will run llama.cpp in a child, as far as can be told before the settings
+    are read (a TOML file may still name a server: the child then goes unused, and is ended)."""
+    if not argv or argv[0] not in _ANSWERING or {"-h", "--help", "--no-isolate-engine"} & set(argv):
+        return False
+    if any(a == "--llm-url" or a.startswith("--llm-url=") for a in argv) or os.environ.get("ASSISTANT_LLM_URL"):
+        return False
+    return os.environ.get("ASSISTANT_ISOLATE_ENGINE", "true").strip().lower() not in ("0", "false", "no", "off")
+
 _SKIP_FLAGS = {"corpus"}  # list-valued; set it in TOML or ASSISTANT_CORPUS
 
 
@@ -112,7 +122,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def main(argv: Optional[list[str]] = None) -> int:
     configure()
-    if (sys.argv[1:] if argv is None else argv)[:1] in ([c] for c in _ANSWERING):
+    if _loads_engine(sys.argv[1:] if argv is None else argv):
         from .engine import prestart
 
         prestart()  # it imports llama.cpp while this process imports pydantic and reads the settings

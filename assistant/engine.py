@@ -55,7 +55,8 @@ def prestart() -> None:
 
 
 def _hand_over(spare: tuple[subprocess.Popen, dict[str, str]], spec: str) -> Optional[subprocess.Popen]:
-    """The early process, given ``spec``; None when it is gone or has an environment that changed since."""
+    """The early process, given ``spec``; None when it is gone or has an environment that changed
+    since (the entry points create the model before anything that sets variables, such as torch)."""
     proc, environ = spare
     assert proc.stdin is not None
     try:
@@ -63,13 +64,32 @@ def _hand_over(spare: tuple[subprocess.Popen, dict[str, str]], spec: str) -> Opt
             proc.stdin.write(spec + "\n")
             proc.stdin.flush()
             return proc
-        proc.stdin.close()  # it exits at the end of its input
     except (BrokenPipeError, OSError) as exc:
         log.info("the engine process started early is gone (%s); starting another", exc)
-    proc.wait()
-    if proc.stdout is not None:
-        proc.stdout.close()
+    _end(proc)
     return None
+
+
+def discard_spare() -> None:
+    """End the early process, if one waits: the settings chose no llama.cpp child."""
+    global _spare
+    spare, _spare = _spare, None
+    if spare is not None:
+        _end(spare[0])
+
+
+def _end(proc: subprocess.Popen) -> None:
+    """Close a child's pipes and reap it; one that does not exit at the end of its input is killed."""
+    try:
+        if proc.stdin is not None:
+            proc.stdin.close()  # it exits at the end of its input
+        proc.wait(timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        proc.kill()
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 class IsolatedLLM:
@@ -192,17 +212,8 @@ class IsolatedLLM:
 
     def _stop(self) -> None:
         proc, self._proc, self._info = self._proc, None, None
-        if proc is None:
-            return
-        try:
-            proc.stdin.close()  # the child's loop ends at EOF and frees the model
-            proc.wait(timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
-        finally:
-            if proc.stdout is not None:
-                proc.stdout.close()
+        if proc is not None:
+            _end(proc)  # the child's loop ends at EOF and frees the model
 
 
 # The child's side ---------------------------------------------------------------------------------
@@ -278,6 +289,8 @@ def main(argv: list[str]) -> int:
         return _serve(json.loads(line)) if line else 0  # no line: the parent never needed a model
     except BrokenPipeError:  # the parent went away (closed, killed): nothing is left to answer
         return 0
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole terminal's group: the parent reports it
+        return 130
 
 
 if __name__ == "__main__":

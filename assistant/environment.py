@@ -24,8 +24,8 @@ PROCESS_ENV = {
     "TOKENIZERS_PARALLELISM": "false",
     # torch (MiniLM) and llama.cpp both run their threads on libgomp, whose waiting threads spin at
     # every barrier by default. When other programs share the cores, a spinning thread holds the
-    # core its partner needs: a 20 ms query embedding then takes 150-500 ms and generation drops to
-    # 1-3 tokens/s. Sleeping waiters cost little on an idle machine (bench/RESULTS.md). libgomp
+    # core its partner needs, and query embedding and generation slow down many times over;
+    # sleeping waiters cost little on an idle machine (bench/RESULTS.md, "What was tried"). libgomp
     # reads this once, when torch or llama.cpp first loads.
     "OMP_WAIT_POLICY": "PASSIVE",
 }

@@ -514,15 +514,22 @@ def prefix_messages() -> list[dict[str, str]]:
 
 def create_llm(settings, model_path: Optional[Path]) -> LLM:
     """The LLM the settings ask for: a server when ``llm_url`` is set, else llama.cpp on ``model_path``."""
+    from .engine import IsolatedLLM, discard_spare
+
+    if not settings.llm_url and settings.isolate_engine:
+        assert model_path is not None
+        return IsolatedLLM(model_path, **_llama_options(settings))
+    discard_spare()  # an engine process the CLI started early goes unused
     if settings.llm_url:
         return OpenAICompatLLM(settings.llm_url, settings.llm_api_key, settings.llm_model_name, settings.n_ctx)
     assert model_path is not None
+    return LlamaCppLLM(model_path, **_llama_options(settings))
+
+
+def _llama_options(settings) -> dict:
+    """llama.cpp's options from the settings."""
     options = dict(n_ctx=settings.n_ctx, n_threads=settings.n_threads, n_batch=settings.n_batch,
                    n_gpu_layers=settings.n_gpu_layers, seed=settings.seed, extra_buffers=settings.extra_buffers)
     if settings.prefix_cache:
         options.update(prefix=prefix_messages(), state_dir=str(Path(settings.index_dir) / STATE_FOLDER))
-    if settings.isolate_engine:
-        from .engine import IsolatedLLM
-
-        return IsolatedLLM(model_path, **options)
-    return LlamaCppLLM(model_path, **options)
+    return options

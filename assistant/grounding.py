@@ -175,10 +175,10 @@ def _name_terms(word: str) -> tuple[str, ...]:
     return tuple(t for t in txt.terms(word.replace("-", " ")) if t) or tuple(txt.terms(word))
 
 
-# A name's lowercase ending after a hyphen is no part of the name: "Hong Kong-listed shares" name
-# Hong Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic ("DeepSeek-R1" and
-# "Qwen2.5-Max" keep their parts).
-_LOWER_TAIL = re.compile(r"^([A-Z][\w.\-]*?[\w.])-[a-z]+(?:-[a-z]+)*$")
+# A name's participle after a hyphen is no part of the name: "Hong Kong-listed shares" name Hong
+# Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic. A model or product name keeps
+# its parts ("GPT-4o-mini", "Phi-3-mini", "DeepSeek-R1": a digit in the head, or no participle).
+_LOWER_TAIL = re.compile(r"^([A-Z][^\W\d]*(?:[.\-][^\W\d]+)*\.?)-(?:[a-z]+ed|made|born|run|built|wide)$")
 
 
 def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
@@ -192,7 +192,7 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     groups: list[list[str]] = []
     previous_end = -2
     for i, m in enumerate(re.finditer(r"[\w][\w\-.]*", sentence)):
-        word = _LOWER_TAIL.sub(r"\1", m.group().rstrip(".-"))
+        word = _LOWER_TAIL.sub(r"\1", m.group().rstrip(".-")).rstrip(".-")
         low = word.lower()
         capital = word[:1].isupper() or (any(c.isupper() for c in word[1:]) and any(c.isalpha() for c in word))
         code = bool(_CODE.search(word))
@@ -223,7 +223,7 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     beyond its names being in the sources."""
     body = txt.strip_citations(sentence)
     out = []
-    for clause in (c for c in _CLAUSES.split(body) if c and c.strip()):
+    for _, clause in _clauses(body):
         numbers = tuple(parse_number(m.group(), unit_after(clause, m.end())) for m in CLAIM_NUMBER.finditer(clause))
         found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
@@ -256,10 +256,9 @@ def windows(text: str) -> tuple[Window, ...]:
 
 def sentence_terms(text: str) -> frozenset[str]:
     """The terms of ``text``, with each compound name's parts too ("DeepSeek-R1": deepseek-r1, deepseek, r1),
-    and the other forms of the places it names ("Chinese": china)."""
-    said = txt.words(text)
-    return (frozenset(txt.terms(text)) | {t for w in said for t in _name_terms(w)}
-            | {txt.stem(f) for w in said for f in txt.place_forms(w)})
+    and the places it names by their adjective ("the Chinese market": china)."""
+    return (frozenset(txt.terms(text)) | {t for w in txt.words(text) for t in _name_terms(w)}
+            | {txt.stem(place) for place in txt.places_named(text)})
 
 
 def question_terms(question: str) -> frozenset[str]:
@@ -532,24 +531,34 @@ def _year(n: Number) -> bool:
     return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and "%" not in n.text
 
 
+def _clauses(sentence: str) -> list[tuple[str, str]]:
+    """The clauses of ``sentence`` (split where ``claims`` splits an answer), each with the words
+    that joined it to the one before ("" for the first)."""
+    joints = list(_CLAUSES.finditer(sentence))
+    starts, ends = [0, *(m.end() for m in joints)], [*(m.start() for m in joints), len(sentence)]
+    return [(m.group() if m else "", sentence[a:b]) for m, a, b in zip([None, *joints], starts, ends)
+            if sentence[a:b].strip()]
+
+
 def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], proper: frozenset[str], text: str) -> bool:
     """Whether a sentence of ``text`` states ``n`` of one of the ``asked`` names: in the clause that
-    holds the number when that clause names its own subject ("BlueWave runs 12 ferries, while
-    Harbor Lights runs 9" states 12 of BlueWave only), in the whole sentence when the clause names
-    none or refers back ("…, which runs 12", "its 12"), and in the sentence before when the
-    sentence opens with a pronoun or "The…"."""
+    holds the number when the sentence sets figures side by side and that clause names its own
+    subject ("BlueWave runs 12 ferries, while Harbor Lights runs 9" states 12 of BlueWave only);
+    else in the whole sentence ("…, which runs 12", "its 12", "BlueWave grew, and in Porto 12
+    ferries…"); and in the sentence before when the sentence opens with a pronoun or "The…"."""
     said = txt.sentences(text)
     for i, sentence in enumerate(said):
-        joints = list(_CLAUSES.finditer(sentence))
-        starts, ends = [0, *(m.end() for m in joints)], [*(m.start() for m in joints), len(sentence)]
-        clauses = [(m.group() if m else "", sentence[a:b]) for m, a, b in zip([None, *joints], starts, ends)]
+        clauses = _clauses(sentence)
         holding = [(joint, c) for joint, c in clauses
                    if any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(c))]
         if not holding:
             continue
+        # Clauses read apart only where the sentence sets figures side by side, each in its clause.
+        figures = sum(1 for _, c in clauses if _counts(c))
         own = [c for joint, c in holding if names(c, proper) and not _REFERS.search(joint + c)
                and "which" not in joint.lower()]
-        terms = frozenset().union(*map(sentence_terms, own)) if len(own) == len(holding) else sentence_terms(sentence)
+        alone = figures > 1 and len(own) == len(holding)
+        terms = frozenset().union(*map(sentence_terms, own)) if alone else sentence_terms(sentence)
         if i and _OPENS_WITH_ONE.match(sentence):
             terms |= sentence_terms(said[i - 1])
         if any(set(name) <= terms for name in asked):
@@ -607,11 +616,10 @@ def cover_notes(question: str, kept: Sequence[str], numbers: Optional[Mapping[in
     """What to say of each part of the question that no ``kept`` sentence covers: a sentence of the
     shown passages that gives the number it asks for (``quoted``, cited), else that the sources
     do not cover it."""
-    out = []
-    for part in uncovered_parts(question, kept):
-        quote = quoted(part, numbers or {}, proper_words(list((numbers or {}).values()), question))
-        out.append(quote or f'The sources do not cover this part of the question: "{part}".')
-    return out
+    numbers = numbers or {}
+    proper = proper_words(list(numbers.values()), question)
+    return [quoted(part, numbers, proper) or f'The sources do not cover this part of the question: "{part}".'
+            for part in uncovered_parts(question, kept)]
 
 
 def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -627,7 +635,7 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
     best, score = "", max(1, (len(wanted) + 1) // 2) - 1  # half the part's other words, at least one
     for n, passage in numbers.items():
         for sentence in txt.sentences(passage.text):
-            for clause in _CLAUSES.split(sentence):
+            for _, clause in _clauses(sentence):
                 terms = sentence_terms(clause)
                 shared = len(wanted & terms)
                 if shared > score and _counts(clause) and all(set(name) <= terms for name in asked):

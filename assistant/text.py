@@ -116,29 +116,25 @@ def terms(text: str) -> list[str]:
     return out
 
 
-# A place and its people's adjective: "China"/"Chinese", "Japan"/"Japanese", "Canada"/"Canadian",
-# "Italy"/"Italian", "Europe"/"European", "Korea"/"Korean", "Mexico"/"Mexican", "Israel"/"Israeli".
-# English forms the adjective from the place by one of these endings, in place of the place's own.
-# A source writes "the Chinese market" where a question says "into China".
+# A place's adjective and the place: "Chinese"/China, "Japanese"/Japan, "Canadian"/Canada,
+# "Italian"/Italy, "European"/Europe, "Korean"/Korea, "Mexican"/Mexico, "Israeli"/Israel.
+# English forms the adjective from the place by one of these endings, in place of the place's own
+# (the tails). A source writes "the Chinese market" where a question says "into China".
 _DEMONYMS = {"ese": ("", "a"), "ian": ("", "a", "y", "ia"), "ean": ("e", "ea"), "an": ("a", "o"), "i": ("",)}
+# Such an adjective before a lowercase word ("Chinese market"): not a first name before a surname
+# ("Julian Chen") nor part of a name ("Indian Motors").
+_ADJECTIVE = re.compile(r"\b([A-Z][a-z]{3,})\s+(?=[a-z])")
 
 
-def place_forms(word: str) -> list[str]:
-    """The forms a capitalised place name or its adjective may take in another text, lower-cased:
-    ``"Chinese"`` gives "china" (and "chin"), ``"China"`` gives "chinese" (and "chinian"…): candidates,
-    of which only the real word will meet another text's. Empty for a lowercase or short word."""
-    if len(word) < 4 or not word[:1].isupper() or not word.isalpha():
-        return []
-    low = word.lower()
-    if low.endswith(("ans", "is")):  # "Americans", "Israelis"
-        low = low[:-1]
+def places_named(text: str) -> list[str]:
+    """The places ``text`` names by their adjective, lower-cased: "the Chinese market" gives "china"
+    (and "chin"): candidates, of which only the real name will ever meet another text's."""
     out = []
-    for ending, tails in _DEMONYMS.items():
-        if low.endswith(ending) and len(low) - len(ending) >= 3:  # the adjective's place
-            out += [low[:-len(ending)] + tail for tail in tails]
-        out += [low[:len(low) - len(tail)] + ending for tail in tails  # the place's adjective
-                if low.endswith(tail) and len(low) - len(tail) >= 3]
-    return [w for w in dict.fromkeys(out) if w != low]
+    for m in _ADJECTIVE.finditer(text):
+        low = m.group(1).lower()
+        out += [low[:-len(ending)] + tail for ending, tails in _DEMONYMS.items()
+                if low.endswith(ending) and len(low) - len(ending) >= 3 for tail in tails]
+    return out
 
 
 # Common irregular past forms, to their verb: "stood out" restates "stand out", "rose" is "rise".

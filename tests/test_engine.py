@@ -198,7 +198,7 @@ def test_isolated_engine_survives_a_crash_and_reloads():
 def test_an_engine_started_early_gets_its_model_later(monkeypatch):
     from assistant import engine
 
-    monkeypatch.setattr(engine, "_spare", None)
+    engine.discard_spare()
     engine.prestart()  # before any settings: it imports llama.cpp and waits
     early = engine._spare[0]
     llm = engine.IsolatedLLM(SMALL_MODEL, n_ctx=512, n_threads=2)
@@ -217,6 +217,30 @@ def test_an_engine_started_early_gets_its_model_later(monkeypatch):
         assert llm.n_ctx == 512
     finally:
         llm.close()
+
+
+def test_an_engine_started_early_goes_when_the_settings_choose_no_child(tmp_path):
+    from assistant import engine
+    from assistant.generation import create_llm
+
+    engine.discard_spare()
+    engine.prestart()
+    early = engine._spare[0]
+    create_llm(Settings(index_dir=tmp_path, llm_url="http://127.0.0.1:9/v1"), None)
+    assert engine._spare is None and early.wait(timeout=30) == 0
+
+
+def test_the_cli_starts_an_engine_early_only_for_a_question_to_llama_cpp(monkeypatch):
+    from assistant.cli import _loads_engine
+
+    monkeypatch.delenv("ASSISTANT_LLM_URL", raising=False)
+    monkeypatch.delenv("ASSISTANT_ISOLATE_ENGINE", raising=False)
+    assert _loads_engine(["ask", "Who?"]) and _loads_engine(["chat"])
+    for argv in (["ingest", "docs"], ["ask", "--help"], ["ask", "Who?", "--llm-url", "http://h/v1"],
+                 ["ask", "Who?", "--no-isolate-engine"], []):
+        assert not _loads_engine(argv), argv
+    monkeypatch.setenv("ASSISTANT_ISOLATE_ENGINE", "false")
+    assert not _loads_engine(["ask", "Who?"])
 
 
 def test_an_engine_started_early_and_never_used_exits_with_its_parent():

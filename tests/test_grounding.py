@@ -72,6 +72,9 @@ def test_a_code_is_a_value_in_any_case():
     assert not check("BlueWave runs 12 ferries [2].", "How many ferries does BlueWave run?").removed
     assert [w for w in ("mid-2024", "top-10", "covid-19", "12m", "1990s", "3rd", "2-for-1", "o1-mini", "a100")
             if names(f"it was {w} then", frozenset())] == ["o1-mini", "a100"]
+    # A participle after a hyphen is no part of a name; a model's suffix is.
+    assert [w for w, _ in names("its Porto Verde-based and Lisbon-listed GV-3-mini and Wave-2-pro", frozenset())] == [
+        "Porto Verde", "Lisbon", "GV-3-mini", "Wave-2-pro"]
 
 
 def test_a_place_named_by_its_adjective_in_the_source():
@@ -79,6 +82,10 @@ def test_a_place_named_by_its_adjective_in_the_source():
     assert not check("Pension funds in Chile bought 4% of BlueWave [1].", "Who invests in BlueWave from Chile?",
                      funds).removed
     assert check("Pension funds in Peru bought 4% of BlueWave [1].", "Who invests in BlueWave?", funds).refused
+    # A first name is no adjective: "Julian" names neither Julia nor July.
+    chief = shown("Finance chief Julian Chen said revenue rose 8%.")
+    assert check("Finance chief Julia Chen said revenue rose 8% [1].", "Who is BlueWave's finance chief?", chief).refused
+    assert check("Revenue rose 8% in July [1].", "How much did revenue rise?", chief).refused
 
 
 def test_a_count_of_another_subject_does_not_answer_how_many():
@@ -106,6 +113,9 @@ def test_a_count_of_another_subject_does_not_answer_how_many():
          shown("Harbor Lights bought BlueWave, which runs 12 ferries, Reuters reported.")),
         ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
          shown("BlueWave grew fast, but its fleet of 12 ferries is old, Reuters reported.")),
+        # One figure in the sentence: its clauses are not read apart.
+        ("In Porto Verde, travellers took 40,000 trips [1].", "How many trips did BlueWave sell?",
+         shown("Rival operator BlueWave saw bookings fall, while in Porto Verde travellers took 40,000 trips.")),
         ("12 ferries, according to Reuters [1].", "How many ferries does BlueWave run?",
          shown("BlueWave runs 12 ferries, Reuters reported.")),
         ("BlueWave runs 12 ferries [1].", "How many ferries does BlueWave Lines run?", shown("BlueWave runs 12 ferries.")),
