@@ -433,7 +433,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(" ".join(kept) if doubtful else answer, (), False, doubtful=tuple(doubtful))
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
         return Grounded(refusal, tuple(removed), True)
-    text = " ".join([*kept, *cover_notes(question, kept, numbers)])
+    text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
 
 
@@ -614,14 +614,19 @@ def gives_amount(sentence: str, question: str = "", figure: bool = False) -> boo
     return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
 
 
-def cover_notes(question: str, kept: Sequence[str], numbers: Optional[Mapping[int, Passage]] = None) -> list[str]:
+def cover_notes(question: str, kept: Sequence[str], numbers: Optional[Mapping[int, Passage]] = None,
+                proper: Optional[frozenset[str]] = None) -> list[str]:
     """What to say of each part of the question that no ``kept`` sentence covers: a sentence of the
     shown passages that gives the number it asks for (``quoted``, cited), else that the sources
-    do not cover it."""
+    do not cover it. ``proper``: the passages' ``proper_words``, when the caller has them."""
+    parts = uncovered_parts(question, kept)
+    if not parts:
+        return []
     numbers = numbers or {}
-    proper = proper_words(list(numbers.values()), question)
+    if proper is None:
+        proper = proper_words(list(numbers.values()), question)
     return [quoted(part, numbers, proper) or f'The sources do not cover this part of the question: "{part}".'
-            for part in uncovered_parts(question, kept)]
+            for part in parts]
 
 
 def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -638,9 +643,11 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
     for n, passage in numbers.items():
         for sentence in txt.sentences(passage.text):
             for _, clause in _clauses(sentence):
+                if not _counts(clause):  # the cheap test first: most clauses hold no number
+                    continue
                 terms = sentence_terms(clause)
                 shared = len(wanted & terms)
-                if shared > score and _counts(clause) and all(set(name) <= terms for name in asked):
+                if shared > score and all(set(name) <= terms for name in asked):
                     best, score = txt.cite(sentence.strip(), n), shared
     return best
 
