@@ -418,6 +418,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 reason = ""
         if not reason and counts and not refusing:
             reason = counted_of_another(sentence, asked, proper, numbers)
+        if not reason and not refusing:
+            reason = another_span(sentence, question, numbers)
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
@@ -527,6 +529,37 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
         return ""
     return f"its number is {other}'s, and the question asks about another"
+
+
+def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence``'s figure is over a span of time other than the one the question asks
+    about, or "": every cited sentence that holds the figure gives it over another span, and the
+    answer does not say so. "By what percentage did the index rise on the day of the launch?"
+    answered "The index rose over 30% [2]" from "Since January, the index has surged over 30%"
+    states a true figure for another question. An answer that names the source's span ("…over
+    30% since January") is kept: it says what its figure is."""
+    asked = txt.periods(question)
+    body = txt.strip_citations(sentence)
+    figures = [n for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)) if not _year(n)]
+    if not asked or not figures:
+        return ""
+    told = txt.periods(body)
+    for n in figures:
+        spans = [(p, txt.periods(s)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
+                 if any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(s))]
+        if not spans or not all(_over_another(asked, given) for _, given in spans):
+            continue
+        if any(given.keys() & told.keys() for _, given in spans):
+            continue
+        where, given = spans[0]
+        return (f"[{where}] gives {n.text.strip()} {next(iter(given.values()))}, and the question asks "
+                f"{next(iter(asked.values()))}")
+    return ""
+
+
+def _over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
+    """Whether a source sentence's spans of time (``txt.periods``) are all other than the asked ones."""
+    return bool(asked and given) and not asked.keys() & given.keys()
 
 
 def _year(n: Number) -> bool:
@@ -640,8 +673,11 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
         return ""
     wanted = set(txt.terms(part)) - {t for terms in asked for t in terms}
     best, score = "", max(1, (len(wanted) + 1) // 2) - 1  # half the part's other words, at least one
+    span = txt.periods(part)
     for n, passage in numbers.items():
         for sentence in txt.sentences(passage.text):
+            if _over_another(span, txt.periods(sentence)):  # a figure for another span (``another_span``)
+                continue
             for _, clause in _clauses(sentence):
                 if not _counts(clause):  # the cheap test first: most clauses hold no number
                     continue

@@ -292,6 +292,41 @@ def asks_figure(question: str) -> bool:
     return asks_amount(question) and not _ASKS_CHANGE.search(question)
 
 
+# The span of time a figure is over ("risen 71% so far this year", "surged 8% on Wednesday").
+_UNITS = r"(?:days?|weeks?|months?|quarters?|years?|sessions?)"
+_PERIOD = re.compile(
+    r"\b(?:(?:so far |since the (?:start|beginning) of )?this year|year[- ]to[- ]date|since (?:the (?:start|beginning) "
+    r"of the year|january)"
+    rf"|(?:(?:in|over|during|for) )?the (?:past|last|previous) (?:\w+ )?{_UNITS}|(?:past|last) {_UNITS}"
+    r"|this (?:week|month|quarter)"
+    r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
+    r"|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+    r"|since (?:february|march|april|may|june|july|august|september|october|november|december|(?:19|20)\d\d))\b",
+    re.IGNORECASE)
+_SAME_DAY = re.compile(r"\b(?:day|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|intraday", re.I)
+_SAME_SPAN = {"past 12 month": "past year", "past seven day": "past week", "past 7 day": "past week"}
+_YEAR_TO_DATE = re.compile(r"this year|year[- ]to[- ]date|of the year|january", re.I)
+
+
+def periods(text: str) -> dict[str, str]:
+    """The spans of time ``text`` gives a figure over, each as a key (one span said in different
+    words has one key: "so far this year", "year-to-date", "since January") and as written.
+    "On the day" and "on Wednesday" are both one day, as a figure over a day is."""
+    out: dict[str, str] = {}
+    for m in _PERIOD.finditer(text):
+        phrase = m.group()
+        low = phrase.lower()
+        if _YEAR_TO_DATE.search(low):
+            key = "year to date"
+        elif _SAME_DAY.search(low) and not re.search(r"\b(?:past|last|previous)\b", low):
+            key = "one day"
+        else:  # "over the past month", "in the last month", "this month" are one span; "past two weeks" its own
+            key = re.sub(r"^(?:(?:in|over|during|for) )?(?:the )?(?:past|last|previous|this) ", "past ", low)
+            key = _SAME_SPAN.get(re.sub(r"s$", "", key), re.sub(r"s$", "", key))
+        out.setdefault(key, phrase)
+    return out
+
+
 # Citation markers, continued -------------------------------------------------------------------
 
 

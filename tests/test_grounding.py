@@ -150,6 +150,35 @@ def test_a_part_asking_a_number_left_uncovered_gets_the_sources_sentence_that_st
     assert check("BlueWave runs 12 ferries [1].", "How many ferries does Harbor Lights run?", both).refused
 
 
+def test_a_figure_over_another_span_of_time_does_not_answer():
+    # True figures, cited right, but over another span than the question asks about.
+    shares = shown("Since January, shares of BlueWave have climbed 18%. Harbor Lights rose 4% on Tuesday.",
+                   "BlueWave's ridership grew 6% in the past month.")
+    result = check("BlueWave shares rose 18% [1].", "How much did BlueWave shares rise on the day of the launch?",
+                   shares)
+    assert result.refused and result.removed[0].reason == (
+        "[1] gives 18% Since January, and the question asks on the day")
+    assert check("BlueWave shares rose 18% on the day [1].", "By what percentage did BlueWave shares rise on "
+                 "Tuesday?", shares).refused  # the question's span copied onto another span's figure
+    assert check("BlueWave's ridership grew 6% [2].", "How much has BlueWave's ridership grown this year?",
+                 shares).refused
+    for answer, question in [
+        ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed so far this year?"),
+        ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed year-to-date?"),
+        ("BlueWave shares have climbed 18% since January [1].", "How much did BlueWave shares rise on the day?"),
+        ("Harbor Lights rose 4% [1].", "How much did Harbor Lights rise on the day of the launch?"),  # Tuesday
+        ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed?"),  # no span asked
+        ("BlueWave's ridership grew 6% [2].", "How much did BlueWave's ridership grow over the last month?"),
+    ]:
+        assert not check(answer, question, shares).removed, (answer, question)
+    # A part asking about one span is not answered with another span's sentence either.
+    result = check("Lena Morrow leads BlueWave [1]. BlueWave shares rose 18% [1].",
+                   "Who leads BlueWave, and how much did BlueWave shares rise on the day of the launch?",
+                   shown("Lena Morrow leads BlueWave. Since January, shares of BlueWave have climbed 18%."))
+    assert result.text == ('Lena Morrow leads BlueWave [1]. The sources do not cover this part of the question: '
+                           '"how much did BlueWave shares rise on the day of the launch".')
+
+
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
     result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
     assert result.text == "The terminal cost 85.6 million euros [1]."

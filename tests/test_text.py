@@ -1,5 +1,7 @@
 """assistant.text: the one place for sentences, words, terms, citation markers and trimming."""
 
+import pytest
+
 from assistant import text
 
 
@@ -91,3 +93,17 @@ def test_question_kinds():
     assert not text.asks_amount("What was the revenue growth driven by?")
     assert text.asks_figure("What was BlueWave's revenue in 2024?") and text.asks_figure("What is the fare to Porto Verde?")
     assert not text.asks_figure("How much did it cost?") and not text.asks_figure("What share of revenue is it?")
+
+
+@pytest.mark.parametrize("phrase, key", [
+    ("So far this year", "year to date"), ("year-to-date", "year to date"), ("Since January", "year to date"),
+    ("since the start of the year", "year to date"), ("on the day", "one day"), ("on Wednesday", "one day"),
+    ("by the end of the day", "one day"), ("in the past month", "past month"), ("last month", "past month"),
+    ("over the past two weeks", "past two week"), ("since March", "since march"), ("this month", "past month"), ("in the last 12 months", "past year"),
+])
+def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
+    assert text.periods(f"Shares rose 4% {phrase}.") == {key: phrase}
+
+
+def test_periods_find_nothing_in_a_sentence_without_a_span():
+    assert text.periods("Shares rose 4% after the launch in Porto Verde.") == {}
