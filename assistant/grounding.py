@@ -532,28 +532,32 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
 
 
 def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
-    """Why ``sentence``'s figure is over a span of time other than the one the question asks
-    about, or "": every cited sentence that holds the figure gives it over another span, and the
-    answer does not say so. "By what percentage did the index rise on the day of the launch?"
-    answered "The index rose over 30% [2]" from "Since January, the index has surged over 30%"
-    states a true figure for another question. An answer that names the source's span ("…over
-    30% since January") is kept: it says what its figure is."""
+    """Why ``sentence``'s percentage is a change over a span of time other than the one the
+    question asks about, or "": every cited sentence that holds it gives it over another span,
+    and the answer does not say so. "By what percentage did the index rise on the day of the
+    launch?" answered "The index rose over 30% [2]" from "Since January, the index has surged
+    over 30%" states a true figure for another question. An answer that names the source's span
+    ("…over 30% since January") is kept: it says what its figure is. Only percentages: an amount
+    or a count dated by a span ("pledged $52 billion last month") may well fall within the span
+    asked about ("this year"); a change over one span is not the change over another."""
     asked = txt.periods(question)
     body = txt.strip_citations(sentence)
-    figures = [n for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)) if not _year(n)]
+    figures = [parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)]
+    figures = [n for n in figures if re.search(r"%|percent", n.text, re.IGNORECASE)]
     if not asked or not figures:
         return ""
     told = txt.periods(body)
     for n in figures:
-        spans = [(p, txt.periods(s)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
+        spans = [(p, txt.periods(s, weekdays=False)) for p in refs_of(sentence, numbers)
+                 for s in txt.sentences(numbers[p].text)
                  if any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(s))]
         if not spans or not all(_over_another(asked, given) for _, given in spans):
             continue
         if any(given.keys() & told.keys() for _, given in spans):
             continue
         where, given = spans[0]
-        return (f"[{where}] gives {n.text.strip()} {next(iter(given.values()))}, and the question asks "
-                f"{next(iter(asked.values()))}")
+        said, wanted = next(iter(given.values())), next(iter(asked.values()))
+        return f"[{where}] gives {n.text.strip()} {said[0].lower() + said[1:]}, and the question asks {wanted}"
     return ""
 
 
@@ -676,7 +680,7 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
     span = txt.periods(part)
     for n, passage in numbers.items():
         for sentence in txt.sentences(passage.text):
-            if _over_another(span, txt.periods(sentence)):  # a figure for another span (``another_span``)
+            if _over_another(span, txt.periods(sentence, weekdays=False)):  # a change over another span
                 continue
             for _, clause in _clauses(sentence):
                 if not _counts(clause):  # the cheap test first: most clauses hold no number

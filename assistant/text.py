@@ -303,19 +303,24 @@ _PERIOD = re.compile(
     r"|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
     r"|since (?:february|march|april|may|june|july|august|september|october|november|december|(?:19|20)\d\d))\b",
     re.IGNORECASE)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SAME_DAY = re.compile(r"\b(?:day|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|intraday", re.I)
 _SAME_SPAN = {"past 12 month": "past year", "past seven day": "past week", "past 7 day": "past week"}
 _YEAR_TO_DATE = re.compile(r"this year|year[- ]to[- ]date|of the year|january", re.I)
 
 
-def periods(text: str) -> dict[str, str]:
+def periods(text: str, weekdays: bool = True) -> dict[str, str]:
     """The spans of time ``text`` gives a figure over, each as a key (one span said in different
     words has one key: "so far this year", "year-to-date", "since January") and as written.
-    "On the day" and "on Wednesday" are both one day, as a figure over a day is."""
+    "On the day" and "on Wednesday" are both one day, as a figure over a day is. ``weekdays``
+    False leaves out "on Wednesday", which in a source often dates a statement ("said on
+    Wednesday it expects…") rather than spans its figure."""
     out: dict[str, str] = {}
     for m in _PERIOD.finditer(text):
         phrase = m.group()
         low = phrase.lower()
+        if not weekdays and low.startswith("on ") and low[3:] in _WEEKDAYS:
+            continue
         if _YEAR_TO_DATE.search(low):
             key = "year to date"
         elif _SAME_DAY.search(low) and not re.search(r"\b(?:past|last|previous)\b", low):

@@ -153,11 +153,13 @@ def test_a_part_asking_a_number_left_uncovered_gets_the_sources_sentence_that_st
 def test_a_figure_over_another_span_of_time_does_not_answer():
     # True figures, cited right, but over another span than the question asks about.
     shares = shown("Since January, shares of BlueWave have climbed 18%. Harbor Lights rose 4% on Tuesday.",
-                   "BlueWave's ridership grew 6% in the past month.")
+                   "BlueWave's ridership grew 6% in the past month.",
+                   "Last month, BlueWave pledged 52 million euros to new routes. BlueWave said on Monday it "
+                   "expects ridership to grow 9%.")
     result = check("BlueWave shares rose 18% [1].", "How much did BlueWave shares rise on the day of the launch?",
                    shares)
     assert result.refused and result.removed[0].reason == (
-        "[1] gives 18% Since January, and the question asks on the day")
+        "[1] gives 18% since January, and the question asks on the day")
     assert check("BlueWave shares rose 18% on the day [1].", "By what percentage did BlueWave shares rise on "
                  "Tuesday?", shares).refused  # the question's span copied onto another span's figure
     assert check("BlueWave's ridership grew 6% [2].", "How much has BlueWave's ridership grown this year?",
@@ -169,6 +171,9 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
         ("Harbor Lights rose 4% [1].", "How much did Harbor Lights rise on the day of the launch?"),  # Tuesday
         ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed?"),  # no span asked
         ("BlueWave's ridership grew 6% [2].", "How much did BlueWave's ridership grow over the last month?"),
+        # Not a change over a span: an amount dated by one, and a weekday that dates a statement.
+        ("BlueWave pledged 52 million euros [3].", "How much did BlueWave pledge this year?"),
+        ("BlueWave expects ridership to grow 9% [3].", "How much does BlueWave expect ridership to grow this year?"),
     ]:
         assert not check(answer, question, shares).removed, (answer, question)
     # A part asking about one span is not answered with another span's sentence either.
