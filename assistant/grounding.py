@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Mapping, Optional, Sequence
@@ -533,36 +534,69 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
 
 def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence``'s percentage is a change over a span of time other than the one the
-    question asks about, or "": every cited sentence that holds it gives it over another span,
-    and the answer does not say so. "By what percentage did the index rise on the day of the
-    launch?" answered "The index rose over 30% [2]" from "Since January, the index has surged
-    over 30%" states a true figure for another question. An answer that names the source's span
-    ("…over 30% since January") is kept: it says what its figure is. Only percentages: an amount
-    or a count dated by a span ("pledged $52 billion last month") may well fall within the span
-    asked about ("this year"); a change over one span is not the change over another."""
+    question asks about, or "": every cited sentence that holds it gives it over another span
+    (``spans_of``), and the answer does not say so. "By what percentage did the index rise on the
+    day of the launch?" answered "The index rose over 30% [2]" from "Since January, the index has
+    surged over 30%" states a true figure for another question. An answer that names the
+    source's span ("…over 30% since January") is kept: it says what its figure is. Only a
+    percentage in a sentence that says something moved: a level ("held its rate at 4.5%") or an
+    amount dated by a span ("pledged 52 million euros last month") may well hold for the span
+    asked about; a change over one span is not the change over another."""
     asked = txt.periods(question)
     body = txt.strip_citations(sentence)
     figures = [parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)]
     figures = [n for n in figures if re.search(r"%|percent", n.text, re.IGNORECASE)]
-    if not asked or not figures:
+    if not asked or not figures or not txt.states_change(body):
         return ""
     told = txt.periods(body)
     for n in figures:
-        spans = [(p, txt.periods(s, weekdays=False)) for p in refs_of(sentence, numbers)
-                 for s in txt.sentences(numbers[p].text)
-                 if any(n.matches(parse_number(m.group())) for m in _ANY_NUMBER.finditer(s))]
+        spans = [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
+                 if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))]
         if not spans or not all(_over_another(asked, given) for _, given in spans):
             continue
         if any(given.keys() & told.keys() for _, given in spans):
             continue
         where, given = spans[0]
-        said, wanted = next(iter(given.values())), next(iter(asked.values()))
-        return f"[{where}] gives {n.text.strip()} {said[0].lower() + said[1:]}, and the question asks {wanted}"
+        return (f'its {n.text.strip()} is over another span of time in [{where}] ("{next(iter(given.values()))}"), '
+                f'and the question asks about "{next(iter(asked.values()))}"')
     return ""
 
 
+# Words between a figure and a span that make the span another figure's, a comparison's or the
+# statement's: "…12%, compared with last year", "the highest since 2021", "said last week".
+_BASELINE = re.compile(r"\b(?:compared|than|versus|vs|against|from|after|before|same)\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b(?:\w+est|best|worst|most|least|first|record|where it has been|has kept|kept)\b", re.I)
+# Where a sentence moves on to another statement, whose span is not the figure's before it.
+_PARTS = re.compile(r";|,\s*(?:and|but|while|whereas|which|who|after|before|compared|adding|bringing|up|down)\b|"
+                    r"\s(?:while|whereas|but)\s", re.IGNORECASE)
+_DATED = re.compile(r"\b(?:said|says|say|published|released|reported|announced|showed)\s+(?:\w+\s+)?$", re.I)
+
+
+def spans_of(sentence: str, n: Number) -> dict[str, str]:
+    """The spans of time (``txt.period_spans``) ``sentence`` gives ``n`` over: each span belongs to
+    the figure nearest it in its part of the sentence (parts end at ";", ", and", ", which"…),
+    and not one that dates the statement ("said last week", "on Monday"),
+    nor one across a comparison ("compared with last year") or after a record ("its worst session
+    since March")."""
+    figures = [m for m in CLAIM_NUMBER.finditer(sentence) if not _year(parse_number(m.group()))]
+    ends = [m.end() for m in _PARTS.finditer(sentence)]
+    out: dict[str, str] = {}
+    for a, b, key, phrase in txt.period_spans(sentence):
+        if txt.is_weekday_span(phrase) or _DATED.search(sentence[:a]):
+            continue
+        outside = [m for m in figures if (m.end() <= a or m.start() >= b) and bisect_right(ends, m.start()) == bisect_right(ends, a)]
+        if not outside:
+            continue
+        near = min(outside, key=lambda m: a - m.end() if m.end() <= a else m.start() - b)
+        between = sentence[near.end():a] if near.end() <= a else sentence[b:near.start()]
+        if n.matches(parse_number(near.group())) and not _BASELINE.search(between) and not (
+                key.startswith("since") and _RECORD.search(sentence[max(0, a - 40):a])):
+            out.setdefault(key, phrase)
+    return out
+
+
 def _over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
-    """Whether a source sentence's spans of time (``txt.periods``) are all other than the asked ones."""
+    """Whether a figure's spans of time (``spans_of``) are all other than the asked ones."""
     return bool(asked and given) and not asked.keys() & given.keys()
 
 
@@ -680,11 +714,10 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
     span = txt.periods(part)
     for n, passage in numbers.items():
         for sentence in txt.sentences(passage.text):
-            if _over_another(span, txt.periods(sentence, weekdays=False)):  # a change over another span
-                continue
             for _, clause in _clauses(sentence):
-                if not _counts(clause):  # the cheap test first: most clauses hold no number
-                    continue
+                counts = _counts(clause)  # the cheap test first: most clauses hold no number
+                if not counts or any(_over_another(span, spans_of(sentence, c)) for c in counts):
+                    continue  # a figure over another span of time than the part asks about
                 terms = sentence_terms(clause)
                 shared = len(wanted & terms)
                 if shared > score and all(set(name) <= terms for name in asked):

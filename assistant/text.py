@@ -293,43 +293,79 @@ def asks_figure(question: str) -> bool:
 
 
 # The span of time a figure is over ("risen 71% so far this year", "surged 8% on Wednesday").
-_UNITS = r"(?:days?|weeks?|months?|quarters?|years?|sessions?)"
-_PERIOD = re.compile(
-    r"\b(?:(?:so far |since the (?:start|beginning) of )?this year|year[- ]to[- ]date|since (?:the (?:start|beginning) "
-    r"of the year|january)"
-    rf"|(?:(?:in|over|during|for) )?the (?:past|last|previous) (?:\w+ )?{_UNITS}|(?:past|last) {_UNITS}"
-    r"|this (?:week|month|quarter)"
-    r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
-    r"|on (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
-    r"|since (?:february|march|april|may|june|july|august|september|october|november|december|(?:19|20)\d\d))\b",
-    re.IGNORECASE)
+_MONTHS = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_SAME_DAY = re.compile(r"\b(?:day|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b|intraday", re.I)
-_SAME_SPAN = {"past 12 month": "past year", "past seven day": "past week", "past 7 day": "past week"}
-_YEAR_TO_DATE = re.compile(r"this year|year[- ]to[- ]date|of the year|january", re.I)
+_COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+           "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_PERIOD = re.compile(
+    r"\b(?:(?:so far )?this year|so far in (?:19|20)\d\d|(?:in )?the year to date|year[- ]to[- ]date"
+    r"|since the (?:start|beginning) of the year"
+    rf"|since {_MONTHS}(?:,? (?:of )?(?:(?:19|20)\d\d|last year))?|since (?:19|20)\d\d|since last year"
+    r"|(?:(?:in|over|during|for) (?:the |this )?(?:past|last|previous)|(?:the |this )?past|(?<!the )last) "
+    r"(?:(\w+) )?(hours?|days?|weeks?|months?|quarters?|years?|sessions?)"
+    r"|this (week|month|quarter)"
+    r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
+    rf"|on (?:{'|'.join(_WEEKDAYS)}))\b",
+    re.IGNORECASE)
+# A span of N units, as the span it is: "the past 52 weeks" is the past year, "24 hours" a day.
+_SAME_SPAN = {(12, "month"): "past year", (52, "week"): "past year", (365, "day"): "past year",
+              (1, "year"): "past year", (3, "month"): "past quarter", (1, "quarter"): "past quarter",
+              (7, "day"): "past week", (1, "week"): "past week", (1, "month"): "past month",
+              (30, "day"): "past month", (4, "week"): "past month", (24, "hour"): "one day", (1, "day"): "one day",
+              (1, "session"): "one day"}
 
 
-def periods(text: str, weekdays: bool = True) -> dict[str, str]:
-    """The spans of time ``text`` gives a figure over, each as a key (one span said in different
-    words has one key: "so far this year", "year-to-date", "since January") and as written.
-    "On the day" and "on Wednesday" are both one day, as a figure over a day is. ``weekdays``
-    False leaves out "on Wednesday", which in a source often dates a statement ("said on
-    Wednesday it expects…") rather than spans its figure."""
-    out: dict[str, str] = {}
+def period_spans(text: str) -> list[tuple[int, int, str, str]]:
+    """Each span of time ``text`` gives a figure over, as (start, end, key, as written): one span said
+    in different words has one key ("so far this year", "year-to-date", "since January"; "the past
+    52 weeks", "the last twelve months"; "on the day", "on Wednesday", "the previous session"), and
+    a span that is two ("since June last year": since June, the past year) is listed with each."""
+    out = []
     for m in _PERIOD.finditer(text):
-        phrase = m.group()
-        low = phrase.lower()
-        if not weekdays and low.startswith("on ") and low[3:] in _WEEKDAYS:
-            continue
-        if _YEAR_TO_DATE.search(low):
+        low = m.group().lower()
+        if re.search(r"this year|so far in|year[- ]to[- ]date|year to date|of the year", low) or \
+                re.fullmatch(r"since january", low):
             key = "year to date"
-        elif _SAME_DAY.search(low) and not re.search(r"\b(?:past|last|previous)\b", low):
+        elif low.startswith("since") and "last year" in low:  # "since June last year": both spans
+            month = re.search(_MONTHS, low)
+            if month:
+                out.append((m.start(), m.end(), f"since {month.group()}", m.group()))
+            key = "past year"
+        elif low.startswith("since"):
+            key = "since " + next(x.group() for x in (re.search(r"(?:19|20)\d\d", low), re.search(_MONTHS, low)) if x)
+        elif m.group(2) or m.group(3):
+            unit = (m.group(2) or m.group(3)).lower().rstrip("s")
+            count = m.group(1) or "1"
+            n = int(count) if count.isdigit() else _COUNTS.get(count.lower())
+            key = _SAME_SPAN.get((n, unit), f"past {n} {unit}") if n else low
+        else:
             key = "one day"
-        else:  # "over the past month", "in the last month", "this month" are one span; "past two weeks" its own
-            key = re.sub(r"^(?:(?:in|over|during|for) )?(?:the )?(?:past|last|previous|this) ", "past ", low)
-            key = _SAME_SPAN.get(re.sub(r"s$", "", key), re.sub(r"s$", "", key))
+        out.append((m.start(), m.end(), key, m.group()))
+    return out
+
+
+def periods(text: str) -> dict[str, str]:
+    """The keys of ``period_spans(text)``, each with the first span written so."""
+    out: dict[str, str] = {}
+    for _, _, key, phrase in period_spans(text):
         out.setdefault(key, phrase)
     return out
+
+
+def is_weekday_span(phrase: str) -> bool:
+    """"on Wednesday": in a source it most often dates a statement ("said on Monday it expects…")."""
+    return phrase.lower().removeprefix("on ") in _WEEKDAYS
+
+
+_MOVES = re.compile(r"\b(?:rise[ns]?|rising|rose|f[ae]ll(?:s|en|ing)?|gr[eo]w(?:s|n|ing|th)?|jump\w*|climb\w*|"
+                    r"surg\w*|soar\w*|gain\w*|drop\w*|declin\w*|slid\w*|slump\w*|tumbl\w*|plung\w*|rall(?:y|ied|ies)|"
+                    r"lost|los(?:e|es|ing)|increas\w*|decreas\w*|up|down|higher|lower)\b", re.IGNORECASE)
+
+
+def states_change(sentence: str) -> bool:
+    """Whether ``sentence`` says something moved (rose, fell, grew, jumped, was up…): a figure in it
+    is most likely a change over some span, not a level (a rate, a share of a vote)."""
+    return bool(_MOVES.search(sentence))
 
 
 # Citation markers, continued -------------------------------------------------------------------

@@ -97,9 +97,12 @@ def test_question_kinds():
 
 @pytest.mark.parametrize("phrase, key", [
     ("So far this year", "year to date"), ("year-to-date", "year to date"), ("Since January", "year to date"),
-    ("since the start of the year", "year to date"), ("on the day", "one day"), ("on Wednesday", "one day"),
-    ("by the end of the day", "one day"), ("in the past month", "past month"), ("last month", "past month"),
-    ("over the past two weeks", "past two week"), ("since March", "since march"), ("this month", "past month"), ("in the last 12 months", "past year"),
+    ("since the start of the year", "year to date"), ("so far in 2025", "year to date"), ("on the day", "one day"),
+    ("on Wednesday", "one day"), ("by the end of the day", "one day"), ("in the past 24 hours", "one day"),
+    ("in the previous session", "one day"), ("in the past month", "past month"), ("last month", "past month"),
+    ("this month", "past month"), ("over the past two weeks", "past 2 week"), ("in the last 2 weeks", "past 2 week"),
+    ("since March", "since march"), ("since January 2020", "since 2020"), ("in the last twelve months", "past year"),
+    ("over the past 52 weeks", "past year"), ("in the past three months", "past quarter"),
 ])
 def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
     assert text.periods(f"Shares rose 4% {phrase}.") == {key: phrase}
@@ -107,3 +110,9 @@ def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
 
 def test_periods_find_nothing_in_a_sentence_without_a_span():
     assert text.periods("Shares rose 4% after the launch in Porto Verde.") == {}
+    assert text.periods("Most of the gain came on the last day of trading.") == {}
+
+
+def test_a_span_that_is_two_spans_has_both_keys():
+    assert text.periods("It has risen 25% since June last year.") == {"since june": "since June last year",
+                                                                       "past year": "since June last year"}
