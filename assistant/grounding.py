@@ -533,32 +533,31 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
 
 
 def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
-    """Why ``sentence``'s percentage is a change over a span of time other than the one the
-    question asks about, or "": every cited sentence that holds it gives it over another span
-    (``spans_of``), and the answer does not say so. "By what percentage did the index rise on the
-    day of the launch?" answered "The index rose over 30% [2]" from "Since January, the index has
-    surged over 30%" states a true figure for another question. An answer that names the
-    source's span ("…over 30% since January") is kept: it says what its figure is. Only a
-    percentage in a sentence that says something moved: a level ("held its rate at 4.5%") or an
-    amount dated by a span ("pledged 52 million euros last month") may well hold for the span
-    asked about; a change over one span is not the change over another."""
+    """Why ``sentence``'s percentage is a change over another span of time than the one the
+    question asks about, or "": the answer gives it over another span ("rose 30% in the past
+    month" for "since the start of the year"), or every cited sentence that holds it gives it
+    over another, whatever span the answer copied from the question ("By what percentage did the index rise on the day of the launch?"
+    answered "The index rose over 30% [2]" from "Since January, the index has surged over 30%").
+    Like a count of another subject, it is a true figure for another question. Only a percentage
+    in a sentence that says something moved: a level ("held its rate at 4.5%") or an amount dated
+    by a span ("pledged 52 million euros last month") may well hold for the span asked about; a
+    change over one span is not the change over another."""
     asked = txt.periods(question)
     body = txt.strip_citations(sentence)
     figures = [parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)]
     figures = [n for n in figures if re.search(r"%|percent", n.text, re.IGNORECASE)]
     if not asked or not figures or not txt.states_change(body):
         return ""
-    told = txt.periods(body)
+    wanted = f'the question asks about "{next(iter(asked.values()))}"'
     for n in figures:
+        own = spans_of(body, n)
+        if _over_another(asked, own):
+            return f'it gives {n.text.strip()} over "{next(iter(own.values()))}", and {wanted}'
         spans = [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
                  if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))]
-        if not spans or not all(_over_another(asked, given) for _, given in spans):
-            continue
-        if any(given.keys() & told.keys() for _, given in spans):
-            continue
-        where, given = spans[0]
-        return (f'its {n.text.strip()} is over another span of time in [{where}] ("{next(iter(given.values()))}"), '
-                f'and the question asks about "{next(iter(asked.values()))}"')
+        if spans and all(_over_another(asked, given) for _, given in spans):
+            where, given = spans[0]
+            return f'[{where}] gives {n.text.strip()} over "{next(iter(given.values()))}", and {wanted}'
     return ""
 
 

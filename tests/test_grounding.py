@@ -161,9 +161,14 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
     result = check("BlueWave shares rose 18% [1].", "How much did BlueWave shares rise on the day of the launch?",
                    shares)
     assert result.refused and result.removed[0].reason == (
-        'its 18% is over another span of time in [1] ("Since January"), and the question asks about "on the day"')
+        '[1] gives 18% over "Since January", and the question asks about "on the day"')
+    result = check("BlueWave's ridership grew 6% in the past month [2].",
+                   "How much has BlueWave's ridership grown since the start of the year?", shares)
+    assert result.refused and result.removed[0].reason == (
+        'it gives 6% over "in the past month", and the question asks about "since the start of the year"')
     for answer, question in [
         ("BlueWave shares rose 18% on the day [1].", "By what percentage did BlueWave shares rise on Tuesday?"),
+        ("BlueWave shares have climbed 18% since January [1].", "How much did BlueWave shares rise on the day?"),
         ("BlueWave's ridership grew 6% [2].", "How much has BlueWave's ridership grown this year?"),
         ("Ridership has fallen 10% [4].", "How much has ridership fallen in the past year?"),  # this week's
     ]:
@@ -171,7 +176,6 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
     for answer, question in [
         ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed so far this year?"),
         ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed year-to-date?"),
-        ("BlueWave shares have climbed 18% since January [1].", "How much did BlueWave shares rise on the day?"),
         ("Harbor Lights rose 4% [1].", "How much did Harbor Lights rise on the day of the launch?"),  # Tuesday
         ("BlueWave shares have climbed 18% [1].", "How much have BlueWave shares climbed?"),  # no span asked
         ("BlueWave's ridership grew 6% [2].", "How much did BlueWave's ridership grow over the last 30 days?"),
