@@ -536,12 +536,13 @@ def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -
     """Why ``sentence``'s percentage is a change over another span of time than the one the
     question asks about, or "": the answer gives it over another span ("rose 30% in the past
     month" for "since the start of the year"), or every cited sentence that holds it gives it
-    over another, whatever span the answer copied from the question ("By what percentage did the index rise on the day of the launch?"
-    answered "The index rose over 30% [2]" from "Since January, the index has surged over 30%").
-    Like a count of another subject, it is a true figure for another question. Only a percentage
-    in a sentence that says something moved: a level ("held its rate at 4.5%") or an amount dated
-    by a span ("pledged 52 million euros last month") may well hold for the span asked about; a
-    change over one span is not the change over another."""
+    over another, whatever span the answer copied from the question ("By what percentage did
+    the index rise on the day of the launch?" answered "The index rose over 30% [2]" from
+    "Since January, the index has surged over 30%"). Like a count of another subject, it is a
+    true figure for another question. Only a percentage in a sentence that says something moved:
+    a level ("held its rate at 4.5%") or an amount dated by a span ("pledged 52 million euros last
+    month") may well hold for the span asked about; a change over one span is not the change
+    over another."""
     asked = txt.periods(question)
     body = txt.strip_citations(sentence)
     figures = [parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)]
@@ -574,16 +575,16 @@ _DATED = re.compile(r"\b(?:said|says|say|published|released|reported|announced|s
 def spans_of(sentence: str, n: Number) -> dict[str, str]:
     """The spans of time (``txt.period_spans``) ``sentence`` gives ``n`` over: each span belongs to
     the figure nearest it in its part of the sentence (parts end at ";", ", and", ", which"…),
-    and not one that dates the statement ("said last week", "on Monday"),
-    nor one across a comparison ("compared with last year") or after a record ("its worst session
-    since March")."""
+    and not one that dates the statement ("said last week", "on Monday"), nor one across a
+    comparison ("compared with last year") or after a record ("its worst session since March")."""
     figures = [m for m in CLAIM_NUMBER.finditer(sentence) if not _year(parse_number(m.group()))]
     ends = [m.end() for m in _PARTS.finditer(sentence)]
     out: dict[str, str] = {}
     for a, b, key, phrase in txt.period_spans(sentence):
         if txt.is_weekday_span(phrase) or _DATED.search(sentence[:a]):
             continue
-        outside = [m for m in figures if (m.end() <= a or m.start() >= b) and bisect_right(ends, m.start()) == bisect_right(ends, a)]
+        part = bisect_right(ends, a)
+        outside = [m for m in figures if (m.end() <= a or m.start() >= b) and bisect_right(ends, m.start()) == part]
         if not outside:
             continue
         near = min(outside, key=lambda m: a - m.end() if m.end() <= a else m.start() - b)
@@ -715,7 +716,7 @@ def quoted(part: str, numbers: Mapping[int, Passage], proper: frozenset[str]) ->
         for sentence in txt.sentences(passage.text):
             for _, clause in _clauses(sentence):
                 counts = _counts(clause)  # the cheap test first: most clauses hold no number
-                if not counts or any(_over_another(span, spans_of(sentence, c)) for c in counts):
+                if not counts or span and any(_over_another(span, spans_of(sentence, c)) for c in counts):
                     continue  # a figure over another span of time than the part asks about
                 terms = sentence_terms(clause)
                 shared = len(wanted & terms)
