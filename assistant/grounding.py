@@ -533,30 +533,36 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
 
 
 def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
-    """Why ``sentence``'s percentage is a change over another span of time than the one the
-    question asks about, or "": the answer gives it over another span ("rose 30% in the past
-    month" for "since the start of the year"), or every cited sentence that holds it gives it
-    over another, whatever span the answer copied from the question ("By what percentage did
-    the index rise on the day of the launch?" answered "The index rose over 30% [2]" from
-    "Since January, the index has surged over 30%"). Like a count of another subject, it is a
-    true figure for another question. Only a percentage in a sentence that says something moved:
-    a level ("held its rate at 4.5%") or an amount dated by a span ("pledged 52 million euros last
-    month") may well hold for the span asked about; a change over one span is not the change
-    over another."""
+    """Why a figure of ``sentence`` is one over another span of time than the question asks about,
+    or "": the answer gives it over another span ("rose 30% in the past month" for "since the start
+    of the year"), or every cited sentence that holds it does, whatever span the answer copied from
+    the question ("By what percentage did the index rise on the day of the launch?" answered "The
+    index rose over 30% [2]" from "Since January, the index has surged over 30%"). Like a count of
+    another subject, it is a true figure for another question.
+
+    A percentage in a sentence that says something moved is over another span when the spans
+    differ: a change over one span is not the change over another. Any other figure only when its
+    span lies on the other side of now ("pledged 52 million euros over the next three years" for
+    "over the past decade"): a level ("held its rate at 4.5%") or an amount dated by a span
+    ("pledged 52 million euros last month") may well hold for the span asked about."""
     asked = txt.periods(question)
     body = txt.strip_citations(sentence)
-    figures = [parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)]
-    figures = [n for n in figures if re.search(r"%|percent", n.text, re.IGNORECASE)]
-    if not asked or not figures or not txt.states_change(body):
+    if not asked:
         return ""
+    change = txt.states_change(body)
     wanted = f'the question asks about "{next(iter(asked.values()))}"'
-    for n in figures:
+    for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)):
+        if _year(n):
+            continue
+        other = _over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
+        if other is _other_side and _PLANS.search(question):
+            continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
         own = spans_of(body, n)
-        if _over_another(asked, own):
+        if other(asked, own):
             return f'it gives {n.text.strip()} over "{next(iter(own.values()))}", and {wanted}'
         spans = [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
                  if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))]
-        if spans and all(_over_another(asked, given) for _, given in spans):
+        if spans and all(other(asked, given) for _, given in spans):
             where, given = spans[0]
             return f'[{where}] gives {n.text.strip()} over "{next(iter(given.values()))}", and {wanted}'
     return ""
@@ -569,14 +575,20 @@ _RECORD = re.compile(r"\b(?:\w+est|best|worst|most|least|first|record|where it h
 # Where a sentence moves on to another statement, whose span is not the figure's before it.
 _PARTS = re.compile(r";|,\s*(?:and|but|while|whereas|which|who|after|before|compared|adding|bringing|up|down)\b|"
                     r"\s(?:while|whereas|but)\s", re.IGNORECASE)
-_DATED = re.compile(r"\b(?:said|says|say|published|released|reported|announced|showed)\s+(?:\w+\s+)?$", re.I)
+# A question about what was said or planned at a time, whose figure may be for another time.
+_PLANS = re.compile(r"\b(?:announc|pledg|promis|plan|commit|vow|unveil|sa[iy]|report|forecast|expect|predict|"
+                    r"project|target|aim)\w*", re.IGNORECASE)
+_SAYING = r"\b(?:said|says|say|told|published|released|reported|announced|showed)\b"
+_DATED = re.compile(rf"{_SAYING}\s+(?:\w+\s+)?$", re.I)
 
 
 def spans_of(sentence: str, n: Number) -> dict[str, str]:
     """The spans of time (``txt.period_spans``) ``sentence`` gives ``n`` over: each span belongs to
     the figure nearest it in its part of the sentence (parts end at ";", ", and", ", which"…),
-    and not one that dates the statement ("said last week", "on Monday"), nor one across a
-    comparison ("compared with last year") or after a record ("its worst session since March")."""
+    and not one that dates the statement ("said last week", "on Monday", "Last week, it announced
+    plans to…"), nor one across a comparison ("compared with last year") or another span ("over
+    the next three years, more than over the past decade"), nor one after a record ("its worst
+    session since March")."""
     figures = [m for m in CLAIM_NUMBER.finditer(sentence) if not _year(parse_number(m.group()))]
     ends = [m.end() for m in _PARTS.finditer(sentence)]
     out: dict[str, str] = {}
@@ -590,7 +602,8 @@ def spans_of(sentence: str, n: Number) -> dict[str, str]:
         near = min(outside, key=lambda m: a - m.end() if m.end() <= a else m.start() - b)
         between = sentence[near.end():a] if near.end() <= a else sentence[b:near.start()]
         if n.matches(parse_number(near.group())) and not _BASELINE.search(between) and not (
-                key.startswith("since") and _RECORD.search(sentence[max(0, a - 40):a])):
+                key.startswith("since") and _RECORD.search(sentence[max(0, a - 40):a])) and not (
+                re.search(_SAYING, between, re.I) or txt.period_spans(between)):
             out.setdefault(key, phrase)
     return out
 
@@ -598,6 +611,13 @@ def spans_of(sentence: str, n: Number) -> dict[str, str]:
 def _over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
     """Whether a figure's spans of time (``spans_of``) are all other than the asked ones."""
     return bool(asked and given) and not asked.keys() & given.keys()
+
+
+def _other_side(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
+    """Whether a figure's spans of time all lie on the other side of now than the asked ones: what
+    is planned "over the next three years" was not spent "over the past decade"."""
+    sides = [{txt.span_direction(key) for key in spans} for spans in (asked, given)]
+    return all(len(side) == 1 and "" not in side for side in sides) and sides[0] != sides[1]
 
 
 def _year(n: Number) -> bool:

@@ -302,7 +302,9 @@ _PERIOD = re.compile(
     r"|since the (?:start|beginning) of the year"
     rf"|since {_MONTHS}(?:,? (?:of )?(?:(?:19|20)\d\d|last year))?|since (?:19|20)\d\d|since last year"
     r"|(?:(?:in|over|during|for) (?:the |this )?(?:past|last|previous)|(?:the |this )?past|(?<!the )last) "
-    r"(?:(\w+) )?(hours?|days?|weeks?|months?|quarters?|years?|sessions?)"
+    r"(?:(\w+) )?(hours?|days?|weeks?|months?|quarters?|years?|decades?|sessions?)"
+    # Ahead of now only when plural or a decade: "the next day" and "the next year" often tell a story.
+    r"|(?:(?:in|over|during|for|within) )?the (?:next|coming) (?:(\w+) )?((?:day|week|month|quarter|year|decade)s|decade)"
     r"|this (week|month|quarter)"
     r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
     rf"|on (?:{'|'.join(_WEEKDAYS)}))\b",
@@ -333,15 +335,33 @@ def period_spans(text: str) -> list[tuple[int, int, str, str]]:
             key = "past year"
         elif low.startswith("since"):
             key = "since " + next(x.group() for x in (re.search(r"(?:19|20)\d\d", low), re.search(_MONTHS, low)) if x)
-        elif m.group(2) or m.group(3):
-            unit = (m.group(2) or m.group(3)).lower().rstrip("s")
-            count = m.group(1) or "1"
-            n = int(count) if count.isdigit() else _COUNTS.get(count.lower())
-            key = _SAME_SPAN.get((n, unit), f"past {n} {unit}") if n else low
+        elif m.group(2) or m.group(5):
+            key = _length(m.group(1), m.group(2) or m.group(5))
+        elif m.group(4):  # a span ahead: "over the next three years"
+            key = "next " + _length(m.group(3), m.group(4)).removeprefix("past ")
         else:
             key = "one day"
         out.append((m.start(), m.end(), key, m.group()))
     return out
+
+
+def _length(count: str | None, unit: str) -> str:
+    """The key of the past span of ``count`` ``unit``s: ("twelve", "months") is "past year", ("a",
+    "decade") "past 10 year", ("few", "weeks") "past few week"."""
+    unit, count = unit.lower().rstrip("s"), (count or "1").lower()
+    n = int(count) if count.isdigit() else _COUNTS.get(count)
+    if not n:
+        return f"past {count} {unit}"
+    if unit == "decade":
+        n, unit = 10 * n, "year"
+    return _SAME_SPAN.get((n, unit), f"past {n} {unit}")
+
+
+def span_direction(key: str) -> str:
+    """"past" for a span that ends now or earlier ("past month", "since 2020"), "next" for one
+    ahead ("next 3 year"), "" for one that may be either ("year to date", "one day": "this year"
+    is both what has happened and what is planned)."""
+    return "past" if key.startswith(("past ", "since ")) else "next" if key.startswith("next ") else ""
 
 
 def periods(text: str) -> dict[str, str]:

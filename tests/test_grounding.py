@@ -195,6 +195,29 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
                            '"how much did BlueWave shares rise on the day of the launch".')
 
 
+def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
+    # Any figure, amounts too: what is planned over the next years was not spent over the past ones.
+    plans = shown("Last week, BlueWave announced plans to invest 300 million euros in new ferries over the next "
+                  "three years, more than it spent over the past decade.",
+                  "Last month, BlueWave spent 12 million euros on a new terminal.")
+    question = "How much did BlueWave invest in new ferries over the past decade?"
+    result = check("BlueWave invested 300 million euros in new ferries over the past decade [1].", question, plans)
+    assert result.refused and result.removed[0].reason == (
+        '[1] gives 300 million over "over the next three years", and the question asks about '
+        '"over the past decade"')
+    result = check("BlueWave spent 12 million euros [2].", "How much will BlueWave spend over the coming two years?",
+                   plans)
+    assert result.refused and "over \"Last month\"" in result.removed[0].reason
+    for answer, question in [
+        ("BlueWave will invest 300 million euros [1].", "How much will BlueWave invest over the next three years?"),
+        ("BlueWave spent 12 million euros [2].", "How much did BlueWave spend in the past year?"),  # within it
+        # "Last week" dates the announcement, not the plan; the decade is the comparison's.
+        ("BlueWave announced 300 million euros [1].", "How much did BlueWave announce last week?"),
+        ("BlueWave will invest 300 million euros [1].", "How much will BlueWave invest this year?"),
+    ]:
+        assert not check(answer, question, plans).removed, (answer, question)
+
+
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
     result = check("The terminal cost 85.6 million euros [1]. Its chief executive is Tom Reyes [1].")
     assert result.text == "The terminal cost 85.6 million euros [1]."

@@ -103,6 +103,9 @@ def test_question_kinds():
     ("this month", "past month"), ("over the past two weeks", "past 2 week"), ("in the last 2 weeks", "past 2 week"),
     ("since March", "since march"), ("since January 2020", "since 2020"), ("in the last twelve months", "past year"),
     ("over the past 52 weeks", "past year"), ("in the past three months", "past quarter"),
+    ("over the past decade", "past 10 year"), ("in the past ten years", "past 10 year"),
+    ("over the next three years", "next 3 year"), ("in the coming two decades", "next 20 year"),
+    ("over the next few months", "next few month"),
 ])
 def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
     assert text.periods(f"Shares rose 4% {phrase}.") == {key: phrase}
@@ -111,6 +114,13 @@ def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
 def test_periods_find_nothing_in_a_sentence_without_a_span():
     assert text.periods("Shares rose 4% after the launch in Porto Verde.") == {}
     assert text.periods("Most of the gain came on the last day of trading.") == {}
+
+
+def test_a_span_lies_before_now_after_it_or_either():
+    assert [text.span_direction(k) for k in ("past month", "since 2020", "next 3 year", "year to date", "one day")] \
+        == ["past", "past", "next", "", ""]
+    # "the next day" and "the next year" most often tell what happened after an event.
+    assert text.periods("The next day, shares fell 3%. The next year it opened two routes.") == {}
 
 
 def test_a_span_that_is_two_spans_has_both_keys():
