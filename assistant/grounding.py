@@ -465,13 +465,14 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     return None
 
 
-def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str) -> str:
+def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str) -> tuple[str, str]:
     """The name a cited passage says ``sentence``'s claim of, when that is not the name the
-    sentence gives it; "" when there is none. The check reads two adjacent sentences as one
-    window, so "Alibaba has failed to generate as much AI buzz [1]" passes on "Alibaba stock rose
-    40%. Even Baidu, which has failed to generate the same AI buzz…": here the name the sentence
-    adds (not the question's) stands only in the sentence beside the one with its words, and
-    that one names another ("Baidu"). Words cannot tell who did what; a judge that reads can."""
+    sentence gives it, with the name the sentence gives it as written: ("Baidu", "Alibaba"); ("",
+    "") when there is none. The check reads two adjacent sentences as one window, so "Alibaba has
+    failed to generate as much AI buzz [1]" passes on "Alibaba stock rose 40%. Even Baidu, which
+    has failed to generate the same AI buzz…": here the name the sentence adds (not the
+    question's) stands only in the sentence beside the one with its words, and that one names
+    another ("Baidu"). Words cannot tell who did what; a judge that reads can."""
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     cited = [numbers[n] for n in refs_of(sentence, numbers)]
@@ -484,8 +485,8 @@ def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str
         for p in cited:
             other = _named_beside(claim, new, txt.sentences(p.text), proper, subject)
             if other:
-                return other
-    return ""
+                return other, next(w for w, t in claim.names if t in new)
+    return "", ""
 
 
 def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[str], proper: frozenset[str],

@@ -27,8 +27,11 @@ claim can see that "built" is not stated. The same test also passes a paraphrase
 it?" answered "X started it", the passage saying "founded"), which the judge keeps. It also
 judges a sentence whose claim its passage says of another name in the sentence beside
 (``grounding.said_of_another``: "X has struggled…" from "X carried… Even Y, which has
-struggled…"). A sentence in the passage's own words, about the names it stands with, costs
-nothing.
+struggled…"). When such a sentence is judged not stated and the question asks for that name
+("Which operator has struggled…?"), the answer gives the claim of Y if the judge finds it stated
+of Y more than of X: the words already stand in Y's sentence, so the judge only chooses between
+two names. The sentence as the model wrote it is recorded as removed. A sentence in the passage's own words, about the names it stands
+with, costs nothing.
 
 The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
 the question's subject by another name) are judged in every mode, on the source that check
@@ -86,6 +89,14 @@ def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: fl
     return None
 
 
+def prefers(llm, renamed: str, sentence: str, numbers: Mapping[int, Passage]) -> bool:
+    """Whether the model judges ``sentence``'s cited passages state ``renamed`` rather than
+    ``sentence``: the two differ only in the name the claim is said of, so this is a choice
+    between two names, not a verdict on a claim."""
+    cited = [numbers[n] for n in refs_of(sentence, numbers)]
+    return llm.p_yes(statement_prompt(claim_of(renamed), cited)) > llm.p_yes(statement_prompt(claim_of(sentence), cited))
+
+
 def claim_of(sentence: str) -> str:
     """The sentence as a claim, its markers taken out ("Verde [1]." becomes "Verde.")."""
     return re.sub(r"\s+([.!?,;:])", r"\1", txt.strip_citations(sentence)).strip()
@@ -124,7 +135,7 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
     for sentence in txt.sentences(grounded.text):
         triggered = only_unstated and checkable(sentence)
         lacking = unstated(question, sentence, numbers) if triggered else []
-        other = said_of_another(sentence, numbers, question) if triggered and not lacking else ""
+        other, given = said_of_another(sentence, numbers, question) if triggered and not lacking else ("", "")
         doubt = doubts.get(sentence, "")
         if not doubt and (not checkable(sentence) or (only_unstated and not lacking and not other)):
             kept.append(sentence)
@@ -138,15 +149,16 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             # for every other passage would be paid mostly by fabrications). A doubtful one, or
             # one judged only for a name said of another, stands or falls with its source.
             found = supporting(llm, sentence, numbers, threshold, lacking, move=not (doubt or other))
+            renamed = renamed_claim(sentence, question, other, given) if found is None else ""
+            if renamed:
+                judged += 1
+                renamed = renamed if prefers(llm, renamed, sentence, numbers) else ""
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
             return undoubted(grounded, question)
         if found is None:
-            refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
-            said = ", ".join(repr(w) for w in written(sentence, lacking))
-            why = f" (it takes {said} from the question)" if said else f" (it says so of {other!r})" if other else ""
-            removed.append(Removed(sentence, f"{doubt}, and the model judged {refs} does not state it"
-                                   if doubt else f"the model judged {refs} does not state it{why}"))
+            removed.append(Removed(sentence, _why(sentence, numbers, doubt, lacking, other, renamed)))
+            kept.extend([renamed] if renamed else [])
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
         else:
@@ -157,6 +169,29 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
     if kept == txt.sentences(grounded.text):
         return replace(grounded, doubtful=()) if grounded.doubtful else grounded
     return _rebuilt(grounded, question, kept, removed, numbers)
+
+
+def _why(sentence: str, numbers: Mapping[int, Passage], doubt: str, lacking: Sequence[str], other: str,
+         renamed: str) -> str:
+    """The reason recorded for a sentence the judge found no source states."""
+    refs = " and ".join(f"[{n}]" for n in refs_of(sentence, numbers))
+    if doubt:
+        return f"{doubt}, and the model judged {refs} does not state it"
+    said = ", ".join(repr(w) for w in written(sentence, lacking))
+    why = f" (it takes {said} from the question)" if said else f" (it says so of {other!r})" if other else ""
+    return f"the model judged {refs} does not state it{why}" + (f"; the answer names {other}" if renamed else "")
+
+
+def renamed_claim(sentence: str, question: str, other: str, given: str) -> str:
+    """``sentence`` with its name ``given`` replaced by ``other``, the name its cited passage says
+    the claim of, when the question asks for that name ("Which ferry operator has struggled…?",
+    "Who…?") and does not name ``given`` itself; else "". A small model answering "which one"
+    often names the corpus's best-known subject; the passage beside names the right one. The
+    renamed sentence is only kept if the judge prefers it (``prefers``)."""
+    asks_name = txt.asked_kind(question) or re.match(r"\W*who\b", question, re.IGNORECASE)
+    if not other or not given or not asks_name or re.search(rf"\b{re.escape(given)}\b", question, re.IGNORECASE):
+        return ""
+    return re.sub(rf"\b{re.escape(given)}\b", other, sentence)
 
 
 def undoubted(grounded: Grounded, question: str) -> Grounded:

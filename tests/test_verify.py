@@ -281,11 +281,11 @@ def test_a_name_standing_beside_a_claim_said_of_another_is_found():
     from assistant.grounding import said_of_another
 
     assert final_answer(SWAPPED, STRUGGLE_Q, STRUGGLE).text == SWAPPED  # two adjacent sentences: the words pass
-    assert said_of_another(SWAPPED, STRUGGLE, STRUGGLE_Q) == "BlueWave"
-    assert said_of_another("BlueWave has struggled to fill its boats [1].", STRUGGLE, STRUGGLE_Q) == ""
+    assert said_of_another(SWAPPED, STRUGGLE, STRUGGLE_Q) == ("BlueWave", "Harbor Lights")
+    assert said_of_another("BlueWave has struggled to fill its boats [1].", STRUGGLE, STRUGGLE_Q) == ("", "")
     referred = {1: Passage("Harbor Lights opened a terminal in May. It has struggled to fill its boats since. "
                            "Analysts praised Harbor Lights.", "r.txt", 0, 120, 1.0)}
-    assert said_of_another(SWAPPED, referred, STRUGGLE_Q) == ""  # "It": no other name, the subject carries on
+    assert said_of_another(SWAPPED, referred, STRUGGLE_Q) == ("", "")  # "It": no other name, the subject carries on
 
 
 def test_the_judge_decides_a_claim_said_of_another():
@@ -293,11 +293,29 @@ def test_the_judge_decides_a_claim_said_of_another():
     result = unstated_checked(SWAPPED, llm, STRUGGLE_Q, STRUGGLE)
     assert result.refused and [r.reason for r in result.removed] == [
         "the model judged [1] does not state it (it says so of 'BlueWave')"]
-    assert len(llm.checks) == 1  # judged on its own source, not moved
+    assert len(llm.checks) == 3  # on its own source, not moved; then said of BlueWave against of Harbor Lights
     assert unstated_checked(SWAPPED, JudgingLLM(default=0.9), STRUGGLE_Q, STRUGGLE).text == SWAPPED
     llm = JudgingLLM(default=0.0)
     right = "BlueWave has struggled to fill its boats [1]."
     assert unstated_checked(right, llm, STRUGGLE_Q, STRUGGLE).text == right and not llm.checks
+
+
+def test_a_claim_said_of_another_is_given_to_the_name_asked_for_when_the_judge_finds_it_stated():
+    right = "BlueWave has struggled to fill its boats [1]."
+    llm = JudgingLLM(verdicts={"Statement: BlueWave has struggled": 0.9}, default=0.2)
+    result = unstated_checked(SWAPPED, llm, STRUGGLE_Q, STRUGGLE)
+    assert result.text == right and not result.refused
+    assert [(r.sentence, r.reason) for r in result.removed] == [(SWAPPED, (
+        "the model judged [1] does not state it (it says so of 'BlueWave'); the answer names BlueWave"))]
+    who = "Who has struggled to fill its boats?"
+    assert unstated_checked(SWAPPED, JudgingLLM(verdicts={"Statement: BlueWave": 0.9}, default=0.2), who,
+                            STRUGGLE).text == right
+    # Not where the question asks about the name the answer gives, nor for a question that asks no name.
+    for question in ("Has Harbor Lights struggled to fill its boats?",
+                     "Why has the ferry operator struggled to fill its boats?"):
+        llm = JudgingLLM(verdicts={"Statement: BlueWave": 0.9}, default=0.2)
+        result = unstated_checked(SWAPPED, llm, question, STRUGGLE)
+        assert "BlueWave has struggled" not in result.text, question
 
 
 def test_yes_probability_is_a_softmax_over_the_yes_and_no_spellings():
