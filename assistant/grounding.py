@@ -519,7 +519,7 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     from .conflicts import calendar_word
 
     body = txt.strip_citations(sentence)
-    counts = [n for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)) if not _year(n)]
+    counts = _counts(body)
     if not asked or not counts or _REFERS_TO_ONE.search(body):
         return ""
     if any(set(name) <= sentence_terms(body) for name in asked):
@@ -552,9 +552,7 @@ def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -
         return ""
     change = txt.states_change(body)
     wanted = f'the question asks about "{next(iter(asked.values()))}"'
-    for n in (parse_number(m.group()) for m in CLAIM_NUMBER.finditer(body)):
-        if _year(n):
-            continue
+    for n in _counts(body):
         other = _over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
         if other is _other_side and _PLANS.search(question):
             continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
