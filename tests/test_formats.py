@@ -19,7 +19,7 @@ import pytest
 from assistant import Assistant, AssistantError, Settings, documents, readers
 from assistant.chunking import chunk_document
 
-from .conftest import SMALL_MODEL, pdf_pages
+from .conftest import pdf_pages
 from .fakes import HashEmbedder, ScriptedLLM
 
 COUNT = HashEmbedder().count_tokens
@@ -512,8 +512,10 @@ def test_bad_files_of_every_new_format_are_named_and_nothing_indexed_is_lost(set
 
 @pytest.mark.slow
 def test_real_models_answer_from_a_pdf_page_and_cite_it(tmp_path):
+    # The shipped default model: the 0.5B's greedy answer to this one-sentence passage moves with
+    # the CPU's floating-point sums (a refusal on one machine, the answer on another).
     folder = every_format(tmp_path / "mixed")
-    settings = Settings(index_dir=tmp_path / "index", corpus=[], model=str(SMALL_MODEL), n_ctx=4096)
+    settings = Settings(index_dir=tmp_path / "index", corpus=[], model="default", n_ctx=4096)
     with Assistant(settings) as a:
         report = a.ingest([folder])
         assert report.failed == 0, report.errors
