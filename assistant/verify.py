@@ -30,8 +30,8 @@ judges a sentence whose claim its passage says of another name in the sentence b
 struggled…"). When such a sentence is judged not stated and the question asks for that name
 ("Which operator has struggled…?"), the answer gives the claim of Y if the judge finds it stated
 of Y more than of X: the words already stand in Y's sentence, so the judge only chooses between
-two names. The sentence as the model wrote it is recorded as removed. A sentence in the passage's own words, about the names it stands
-with, costs nothing.
+two names. The sentence as the model wrote it is recorded as removed. A sentence in the
+passage's own words, about the names it stands with, costs nothing.
 
 The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
 the question's subject by another name) are judged in every mode, on the source that check
@@ -94,7 +94,8 @@ def prefers(llm, renamed: str, sentence: str, numbers: Mapping[int, Passage]) ->
     ``sentence``: the two differ only in the name the claim is said of, so this is a choice
     between two names, not a verdict on a claim."""
     cited = [numbers[n] for n in refs_of(sentence, numbers)]
-    return llm.p_yes(statement_prompt(claim_of(renamed), cited)) > llm.p_yes(statement_prompt(claim_of(sentence), cited))
+    ask = [statement_prompt(claim_of(claim), cited) for claim in (renamed, sentence)]
+    return llm.p_yes(ask[0]) > llm.p_yes(ask[1])
 
 
 def claim_of(sentence: str) -> str:
