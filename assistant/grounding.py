@@ -39,7 +39,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .text import question_parts
@@ -465,14 +465,23 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     return None
 
 
-def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str) -> tuple[str, str]:
+class Said(NamedTuple):
+    """A claim a passage says of another name: that name, the name the answer gives it as
+    written, and the two adjacent sentences that hold the claim."""
+
+    other: str = ""
+    given: str = ""
+    window: str = ""
+
+
+def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str) -> Said:
     """The name a cited passage says ``sentence``'s claim of, when that is not the name the
-    sentence gives it, with the name the sentence gives it as written: ("Baidu", "Alibaba"); ("",
-    "") when there is none. The check reads two adjacent sentences as one window, so "Alibaba has
-    failed to generate as much AI buzz [1]" passes on "Alibaba stock rose 40%. Even Baidu, which
-    has failed to generate the same AI buzz…": here the name the sentence adds (not the
-    question's) stands only in the sentence beside the one with its words, and that one names
-    another ("Baidu"). Words cannot tell who did what; a judge that reads can."""
+    sentence gives it (``Said("Baidu", "Alibaba", …)``); ``Said()`` when there is none. The check
+    reads two adjacent sentences as one window, so "Alibaba has failed to generate as much AI
+    buzz [1]" passes on "Alibaba stock rose 40%. Even Baidu, which has failed to generate the same
+    AI buzz…": here the name the sentence adds (not the question's) stands only in the sentence
+    beside the one with most of its words, and that one names another ("Baidu"). Words cannot
+    tell who did what; a judge that reads can."""
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     cited = [numbers[n] for n in refs_of(sentence, numbers)]
@@ -483,28 +492,32 @@ def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str
         if supported(claim, [w for p in cited for w in windows(p.text) if len(w.sentences) == 1], subject, True):
             continue
         for p in cited:
-            other = _named_beside(claim, new, txt.sentences(p.text), proper, subject)
+            other, window = _named_beside(claim, new, txt.sentences(p.text), proper, subject)
             if other:
-                return other, next(w for w, t in claim.names if t in new)
-    return "", ""
+                return Said(other, next(w for w, t in claim.names if t in new), window)
+    return Said()
 
 
 def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[str], proper: frozenset[str],
-                  subject: frozenset[str]) -> str:
-    """For adjacent sentences that hold ``claim`` together, with its ``new`` names only in the one
-    without most of its words: a name that one gives that the claim does not."""
+                  subject: frozenset[str]) -> tuple[str, str]:
+    """For adjacent sentences that hold most of ``claim``'s words, with its ``new`` names only in
+    the one without most of them: a name that one gives that the claim does not (no month or
+    weekday), and the two sentences; ("", "") when there is none."""
+    from .conflicts import calendar_word
+
     claimed = {t for _, t in claim.names}
     for a, b in zip(said, said[1:]):
         ta, tb = sentence_terms(a), sentence_terms(b)
-        if not all(set(t) <= ta | tb for t in new) or len(claim.words & (ta | tb)) < len(claim.words) // 2:
+        if not all(set(t) <= ta | tb for t in new) or 2 * len(claim.words & (ta | tb)) <= len(claim.words):
             continue
         words, terms = (b, tb) if len(claim.words & tb) > len(claim.words & ta) else (a, ta)
         if all(set(t) <= terms for t in new):
             continue
-        others = [w for w, t in names(words, proper) if t not in claimed and not set(t) <= subject]
+        others = [w for w, t in names(words, proper)
+                  if t not in claimed and not set(t) <= subject and not calendar_word(w)]
         if others:
-            return others[0]
-    return ""
+            return others[0], f"{a} {b}"
+    return "", ""
 
 
 def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str],
@@ -550,17 +563,23 @@ def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -
     body = txt.strip_citations(sentence)
     if not asked:
         return ""
-    change = txt.states_change(body)
+    change, counts = txt.states_change(body), _counts(body)
     wanted = f'the question asks about "{next(iter(asked.values()))}"'
-    for n in _counts(body):
+    held = {n.text: [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
+                     if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))] for n in counts}
+    # "expects 20 million over the next five years, up from 9 million over the past three" answers
+    # a question about the years ahead: a figure its source gives over the asked side is there.
+    sides = {txt.span_direction(key, phrase) for key, phrase in asked.items()} - {""}
+    answers = any(txt.span_direction(key, phrase) in sides
+                  for spans in held.values() for _, given in spans for key, phrase in given.items())
+    for n in counts:
         other = _over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
-        if other is _other_side and _PLANS.search(question):
+        if other is _other_side and (_PLANS.search(question) or answers):
             continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
         own = spans_of(body, n)
         if other(asked, own):
             return f'it gives {n.text.strip()} over "{next(iter(own.values()))}", and {wanted}'
-        spans = [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
-                 if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))]
+        spans = held[n.text]
         if spans and all(other(asked, given) for _, given in spans):
             where, given = spans[0]
             return f'[{where}] gives {n.text.strip()} over "{next(iter(given.values()))}", and {wanted}'
@@ -575,8 +594,12 @@ _RECORD = re.compile(r"\b(?:\w+est|best|worst|most|least|first|record|where it h
 _PARTS = re.compile(r";|,\s*(?:and|but|while|whereas|which|who|after|before|compared|adding|bringing|up|down)\b|"
                     r"\s(?:while|whereas|but)\s", re.IGNORECASE)
 # A question about what was said or planned at a time, whose figure may be for another time.
-_PLANS = re.compile(r"\b(?:announc|pledg|promis|plan|commit|vow|unveil|sa[iy]|report|forecast|expect|predict|"
-                    r"project|target|aim)\w*", re.IGNORECASE)
+# Whole verb forms, so that "committee", "plants" or "reporters" do not count.
+_PLANS = re.compile(r"\b(?:announc(?:e|es|ed|ing|ement)|pledg(?:e|es|ed|ing)|promis(?:e|es|ed|ing)|"
+                    r"plan(?:s|ned|ning)?|commit(?:s|ted|ting|ment)?|vow(?:s|ed)?|unveil(?:s|ed|ing)?|"
+                    r"say|says|said|report(?:s|ed)?|forecast(?:s|ed)?|expect(?:s|ed)?|predict(?:s|ed)?|projected|"
+                    r"targets?|targeted|aim(?:s|ed)?|approv(?:e|es|ed)|ordered|sign(?:s|ed)|award(?:s|ed))\b",
+                    re.IGNORECASE)
 _SAYING = r"\b(?:said|says|say|told|published|released|reported|announced|showed)\b"
 _DATED = re.compile(rf"{_SAYING}\s+(?:\w+\s+)?$", re.I)
 
@@ -615,12 +638,12 @@ def _over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
 def _other_side(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
     """Whether a figure's spans of time all lie on the other side of now than the asked ones: what
     is planned "over the next three years" was not spent "over the past decade"."""
-    sides = [{txt.span_direction(key) for key in spans} for spans in (asked, given)]
+    sides = [{txt.span_direction(key, phrase) for key, phrase in spans.items()} for spans in (asked, given)]
     return all(len(side) == 1 and "" not in side for side in sides) and sides[0] != sides[1]
 
 
 def _year(n: Number) -> bool:
-    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and "%" not in n.text
+    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and not re.search(r"[%,]", n.text)
 
 
 def _clauses(sentence: str) -> list[tuple[str, str]]:

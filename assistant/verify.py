@@ -28,10 +28,10 @@ it?" answered "X started it", the passage saying "founded"), which the judge kee
 judges a sentence whose claim its passage says of another name in the sentence beside
 (``grounding.said_of_another``: "X has struggled…" from "X carried… Even Y, which has
 struggled…"). When such a sentence is judged not stated and the question asks for that name
-("Which operator has struggled…?"), the answer gives the claim of Y if the judge finds it stated
-of Y more than of X: the words already stand in Y's sentence, so the judge only chooses between
-two names. The sentence as the model wrote it is recorded as removed. A sentence in the
-passage's own words, about the names it stands with, costs nothing.
+("Which operator has struggled…?"), the answer gives the claim of Y if the judge, reading the two
+sentences that hold it, finds it stated of Y, and more than of X. The sentence as the model wrote
+it is recorded as removed. A sentence in the passage's own words, about the names it stands
+with, costs nothing.
 
 The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
 the question's subject by another name) are judged in every mode, on the source that check
@@ -47,7 +47,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, cover_notes, nothing_supported, refs_of, said_of_another, sentence_terms
+from .grounding import Grounded, Said, cover_notes, nothing_supported, refs_of, said_of_another, sentence_terms
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -89,13 +89,15 @@ def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: fl
     return None
 
 
-def prefers(llm, renamed: str, sentence: str, numbers: Mapping[int, Passage]) -> bool:
-    """Whether the model judges ``sentence``'s cited passages state ``renamed`` rather than
-    ``sentence``: the two differ only in the name the claim is said of, so this is a choice
-    between two names, not a verdict on a claim."""
-    cited = [numbers[n] for n in refs_of(sentence, numbers)]
-    ask = [statement_prompt(claim_of(claim), cited) for claim in (renamed, sentence)]
-    return llm.p_yes(ask[0]) > llm.p_yes(ask[1])
+def prefers(llm, renamed: str, sentence: str, said: Said, numbers: Mapping[int, Passage],
+            threshold: float) -> bool:
+    """Whether the model judges the two sentences that hold the claim (``said.window``) state
+    ``renamed``, and more than ``sentence``: the two differ only in the name the claim is said of.
+    The judge reads those two sentences alone, the evidence the rename rests on; a renamed claim
+    the model would rather deny is not kept, however much worse the name as written fares."""
+    source = replace(numbers[refs_of(sentence, numbers)[0]], text=said.window)
+    yes = llm.p_yes(statement_prompt(claim_of(renamed), [source]))
+    return yes >= threshold and yes > llm.p_yes(statement_prompt(claim_of(sentence), [source]))
 
 
 def claim_of(sentence: str) -> str:
@@ -136,9 +138,9 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
     for sentence in txt.sentences(grounded.text):
         triggered = only_unstated and checkable(sentence)
         lacking = unstated(question, sentence, numbers) if triggered else []
-        other, given = said_of_another(sentence, numbers, question) if triggered and not lacking else ("", "")
+        said = said_of_another(sentence, numbers, question) if triggered and not lacking else Said()
         doubt = doubts.get(sentence, "")
-        if not doubt and (not checkable(sentence) or (only_unstated and not lacking and not other)):
+        if not doubt and (not checkable(sentence) or (only_unstated and not lacking and not said.other)):
             kept.append(sentence)
             continue
         if not available(llm):
@@ -149,16 +151,16 @@ def verify(grounded: Grounded, question: str, numbers: Mapping[int, Passage], ll
             # (so a paraphrase that cites the wrong passage is removed, not moved: a check each
             # for every other passage would be paid mostly by fabrications). A doubtful one, or
             # one judged only for a name said of another, stands or falls with its source.
-            found = supporting(llm, sentence, numbers, threshold, lacking, move=not (doubt or other))
-            renamed = renamed_claim(sentence, question, other, given) if found is None else ""
+            found = supporting(llm, sentence, numbers, threshold, lacking, move=not (doubt or said.other))
+            renamed = renamed_claim(sentence, question, said.other, said.given) if found is None else ""
             if renamed:
                 judged += 1
-                renamed = renamed if prefers(llm, renamed, sentence, numbers) else ""
+                renamed = renamed if prefers(llm, renamed, sentence, said, numbers, threshold) else ""
         except AssistantError as exc:  # the answer stays as the lexical check left it
             log.warning("verify_claims: the yes/no check failed (%s); the answer is not verified", exc)
             return undoubted(grounded, question)
         if found is None:
-            removed.append(Removed(sentence, _why(sentence, numbers, doubt, lacking, other, renamed)))
+            removed.append(Removed(sentence, _why(sentence, numbers, doubt, lacking, said.other, renamed)))
             kept.extend([renamed] if renamed else [])
         elif found == refs_of(sentence, numbers):
             kept.append(sentence)
@@ -185,14 +187,21 @@ def _why(sentence: str, numbers: Mapping[int, Passage], doubt: str, lacking: Seq
 
 def renamed_claim(sentence: str, question: str, other: str, given: str) -> str:
     """``sentence`` with its name ``given`` replaced by ``other``, the name its cited passage says
-    the claim of, when the question asks for that name ("Which ferry operator has struggled…?",
-    "Who…?") and does not name ``given`` itself; else "". A small model answering "which one"
+    the claim of, when the question asks for a name ("Which ferry operator has struggled…?",
+    "Who…?"; not "What problems…?") and does not name ``given`` itself; else "". A small model answering "which one"
     often names the corpus's best-known subject; the passage beside names the right one. The
-    renamed sentence is only kept if the judge prefers it (``prefers``)."""
-    asks_name = txt.asked_kind(question) or re.match(r"\W*who\b", question, re.IGNORECASE)
+    renamed sentence is only kept if the judge finds it stated, and more than the sentence as
+    written (``prefers``). Nothing is renamed where the swap could garble the sentence: a name
+    written more than once, one that may be the end of a longer name ("Harbor Lights" read as
+    "Lights"), or one followed by an apostrophe."""
+    asks_name = re.match(r"\W*(?:which|who|whose)\b", question, re.IGNORECASE)
     if not other or not given or not asks_name or re.search(rf"\b{re.escape(given)}\b", question, re.IGNORECASE):
         return ""
-    return re.sub(rf"\b{re.escape(given)}\b", other, sentence)
+    found = list(re.finditer(rf"\b{re.escape(given)}\b", sentence))
+    if len(found) != 1 or re.search(r"[A-Z][\w.\-]*\s+$", sentence[:found[0].start()]) or \
+            sentence[found[0].end():found[0].end() + 1] in ("'", "’"):
+        return ""
+    return sentence[:found[0].start()] + other + sentence[found[0].end():]
 
 
 def undoubted(grounded: Grounded, question: str) -> Grounded:

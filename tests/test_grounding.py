@@ -214,8 +214,26 @@ def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
         # "Last week" dates the announcement, not the plan; the decade is the comparison's.
         ("BlueWave announced 300 million euros [1].", "How much did BlueWave announce last week?"),
         ("BlueWave will invest 300 million euros [1].", "How much will BlueWave invest this year?"),
+        # "this month" may be what has happened or what is planned.
+        ("BlueWave spent 12 million euros [2].", "How much will BlueWave spend this month?"),
     ]:
         assert not check(answer, question, plans).removed, (answer, question)
+    # A committee is not a plan; a decision at a time is asked about as a plan is.
+    assert check("BlueWave invested 300 million euros [1].", "How much did the BlueWave committee invest over the "
+                 "past decade?", plans).refused
+    assert not check("BlueWave will invest 300 million euros [1].", "How much did BlueWave approve over the past "
+                     "decade?", plans).removed
+    # A sentence whose source gives one of its figures over the asked side answers, whatever it compares it with.
+    riders = shown("BlueWave expects 20 million passengers over the next five years, up from 9 million over the "
+                   "past three years.")
+    answer = "BlueWave expects 20 million passengers over the next five years, up from 9 million over the past " \
+             "three years [1]."
+    assert not check(answer, "How many passengers will BlueWave carry over the next five years?", riders).removed
+    assert check("BlueWave carried 9 million passengers [1].", "How many passengers will BlueWave carry over the "
+                 "next five years?", riders).refused
+    # "2,000" is a count, not a year.
+    from assistant.grounding import _counts
+    assert [n.value for n in _counts("It hired 2,000 crew in 1999.")] == [2000]
 
 
 def test_an_unsupported_sentence_goes_and_the_rest_stands():

@@ -281,11 +281,15 @@ def test_a_name_standing_beside_a_claim_said_of_another_is_found():
     from assistant.grounding import said_of_another
 
     assert final_answer(SWAPPED, STRUGGLE_Q, STRUGGLE).text == SWAPPED  # two adjacent sentences: the words pass
-    assert said_of_another(SWAPPED, STRUGGLE, STRUGGLE_Q) == ("BlueWave", "Harbor Lights")
-    assert said_of_another("BlueWave has struggled to fill its boats [1].", STRUGGLE, STRUGGLE_Q) == ("", "")
+    said = said_of_another(SWAPPED, STRUGGLE, STRUGGLE_Q)
+    assert said.other == "BlueWave" and said.given == "Harbor Lights" and ROUTES.startswith(said.window)
+    assert said.window.endswith("Santa Clara.")
+    assert not said_of_another("BlueWave has struggled to fill its boats [1].", STRUGGLE, STRUGGLE_Q).other
+    dated = {1: Passage(ROUTES.replace("Even BlueWave,", "In March, BlueWave,"), "routes.txt", 0, len(ROUTES), 1.0)}
+    assert said_of_another(SWAPPED, dated, STRUGGLE_Q).other == "BlueWave"  # a month is not the name
     referred = {1: Passage("Harbor Lights opened a terminal in May. It has struggled to fill its boats since. "
                            "Analysts praised Harbor Lights.", "r.txt", 0, 120, 1.0)}
-    assert said_of_another(SWAPPED, referred, STRUGGLE_Q) == ("", "")  # "It": no other name, the subject carries on
+    assert not said_of_another(SWAPPED, referred, STRUGGLE_Q).other  # "It": no other name, the subject carries on
 
 
 def test_the_judge_decides_a_claim_said_of_another():
@@ -293,7 +297,7 @@ def test_the_judge_decides_a_claim_said_of_another():
     result = unstated_checked(SWAPPED, llm, STRUGGLE_Q, STRUGGLE)
     assert result.refused and [r.reason for r in result.removed] == [
         "the model judged [1] does not state it (it says so of 'BlueWave')"]
-    assert len(llm.checks) == 3  # on its own source, not moved; then said of BlueWave against of Harbor Lights
+    assert len(llm.checks) == 2  # on its own source, not moved; then said of BlueWave, not stated either
     assert unstated_checked(SWAPPED, JudgingLLM(default=0.9), STRUGGLE_Q, STRUGGLE).text == SWAPPED
     llm = JudgingLLM(default=0.0)
     right = "BlueWave has struggled to fill its boats [1]."
@@ -305,14 +309,30 @@ def test_a_claim_said_of_another_is_given_to_the_name_asked_for_when_the_judge_f
     llm = JudgingLLM(verdicts={"Statement: BlueWave has struggled": 0.9}, default=0.2)
     result = unstated_checked(SWAPPED, llm, STRUGGLE_Q, STRUGGLE)
     assert result.text == right and not result.refused
+    # The choice between the names is judged on the two sentences that hold the claim, not the rest of the passage.
+    assert "Even BlueWave" in llm.checks[-1][-1]["content"] and "terminal" not in llm.checks[-1][-1]["content"]
     assert [(r.sentence, r.reason) for r in result.removed] == [(SWAPPED, (
         "the model judged [1] does not state it (it says so of 'BlueWave'); the answer names BlueWave"))]
     who = "Who has struggled to fill its boats?"
     assert unstated_checked(SWAPPED, JudgingLLM(verdicts={"Statement: BlueWave": 0.9}, default=0.2), who,
                             STRUGGLE).text == right
+    # Not when the model would rather deny the renamed claim too, however much worse the name as written fares.
+    result = unstated_checked(SWAPPED, JudgingLLM(verdicts={"Statement: BlueWave": 0.3}, default=0.05),
+                              STRUGGLE_Q, STRUGGLE)
+    assert result.refused
+    # Not where the swap could garble the sentence: a name written twice, or followed by an apostrophe.
+    from assistant.verify import renamed_claim
+
+    assert renamed_claim("Harbor Lights' crews say Harbor Lights has struggled [1].", STRUGGLE_Q, "BlueWave",
+                         "Harbor Lights") == ""
+    assert renamed_claim("Harbor Lights' boats have struggled [1].", STRUGGLE_Q, "BlueWave", "Harbor Lights") == ""
+    assert renamed_claim("Harbor Lights has struggled [1].", STRUGGLE_Q, "BlueWave", "Lights") == ""
+    assert renamed_claim(SWAPPED, STRUGGLE_Q, "BlueWave", "Harbor Lights") == (
+        "BlueWave has struggled to fill its boats [1].")
     # Not where the question asks about the name the answer gives, nor for a question that asks no name.
     for question in ("Has Harbor Lights struggled to fill its boats?",
-                     "Why has the ferry operator struggled to fill its boats?"):
+                     "Why has the ferry operator struggled to fill its boats?",
+                     "What problems has the ferry operator struggled with?"):
         llm = JudgingLLM(verdicts={"Statement: BlueWave": 0.9}, default=0.2)
         result = unstated_checked(SWAPPED, llm, question, STRUGGLE)
         assert "BlueWave has struggled" not in result.text, question
