@@ -574,9 +574,11 @@ def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -
                   for spans in held.values() for _, given in spans for key, phrase in given.items())
     for n in counts:
         other = _over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
-        if other is _other_side and (_PLANS.search(question) or answers):
-            continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
         own = spans_of(body, n)
+        # A figure the answer itself puts on the asked side is still checked against its source.
+        placed = {txt.span_direction(key, phrase) for key, phrase in own.items()} & sides
+        if other is _other_side and (_PLANS.search(question) or (answers and not placed)):
+            continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
         if other(asked, own):
             return f'it gives {n.text.strip()} over "{next(iter(own.values()))}", and {wanted}'
         spans = held[n.text]
@@ -595,10 +597,10 @@ _PARTS = re.compile(r";|,\s*(?:and|but|while|whereas|which|who|after|before|comp
                     r"\s(?:while|whereas|but)\s", re.IGNORECASE)
 # A question about what was said or planned at a time, whose figure may be for another time.
 # Whole verb forms, so that "committee", "plants" or "reporters" do not count.
-_PLANS = re.compile(r"\b(?:announc(?:e|es|ed|ing|ement)|pledg(?:e|es|ed|ing)|promis(?:e|es|ed|ing)|"
-                    r"plan(?:s|ned|ning)?|commit(?:s|ted|ting|ment)?|vow(?:s|ed)?|unveil(?:s|ed|ing)?|"
-                    r"say|says|said|report(?:s|ed)?|forecast(?:s|ed)?|expect(?:s|ed)?|predict(?:s|ed)?|projected|"
-                    r"targets?|targeted|aim(?:s|ed)?|approv(?:e|es|ed)|ordered|sign(?:s|ed)|award(?:s|ed))\b",
+_PLANS = re.compile(r"\b(?:announc(?:e|es|ed|ing|ements?)|pledg(?:e|es|ed|ing)|promis(?:es|ed|ing)|"
+                    r"plan(?:s|ned|ning)?|commit(?:s|ted|ting|ments?)|vow(?:s|ed)?|unveil(?:s|ed|ing)?|"
+                    r"say|says|said|reported|forecast(?:s|ed|ing)?|expect(?:s|ed|ing|ations?)?|predict(?:s|ed|ing)?|"
+                    r"projected|projections?|targeted|aim(?:s|ed)|approv(?:e|es|ed)|ordered|signed|awarded)\b",
                     re.IGNORECASE)
 _SAYING = r"\b(?:said|says|say|told|published|released|reported|announced|showed)\b"
 _DATED = re.compile(rf"{_SAYING}\s+(?:\w+\s+)?$", re.I)
@@ -643,7 +645,7 @@ def _other_side(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
 
 
 def _year(n: Number) -> bool:
-    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and not re.search(r"[%,]", n.text)
+    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and not re.search(r"%|\d,\d", n.text)
 
 
 def _clauses(sentence: str) -> list[tuple[str, str]]:

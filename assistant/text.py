@@ -361,7 +361,7 @@ def span_direction(key: str, phrase: str = "") -> str:
     """"past" for a span that ends now or earlier ("past month", "since 2020"), "next" for one
     ahead ("next 3 year"), "" for one that may be either ("year to date", "one day", a ``phrase``
     "this month": "this year" is both what has happened and what is planned)."""
-    if re.match(r"this\b", phrase, re.IGNORECASE):
+    if re.match(r"this\s+(?:week|month|quarter)\b", phrase, re.IGNORECASE):
         return ""
     return "past" if key.startswith(("past ", "since ")) else "next" if key.startswith("next ") else ""
 

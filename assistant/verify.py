@@ -194,7 +194,8 @@ def renamed_claim(sentence: str, question: str, other: str, given: str) -> str:
     written (``prefers``). Nothing is renamed where the swap could garble the sentence: a name
     written more than once, one that may be the end of a longer name ("Harbor Lights" read as
     "Lights"), or one followed by an apostrophe."""
-    asks_name = re.match(r"\W*(?:which|who|whose)\b", question, re.IGNORECASE)
+    asks_name = re.match(r"\W*(?:who|whose)\b", question, re.IGNORECASE) or (
+        re.match(r"\W*which\b", question, re.IGNORECASE) and txt.asked_kind(question))
     if not other or not given or not asks_name or re.search(rf"\b{re.escape(given)}\b", question, re.IGNORECASE):
         return ""
     found = list(re.finditer(rf"\b{re.escape(given)}\b", sentence))

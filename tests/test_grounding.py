@@ -231,9 +231,21 @@ def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
     assert not check(answer, "How many passengers will BlueWave carry over the next five years?", riders).removed
     assert check("BlueWave carried 9 million passengers [1].", "How many passengers will BlueWave carry over the "
                  "next five years?", riders).refused
-    # "2,000" is a count, not a year.
+    # … but not a figure the answer itself puts on the asked side while its source gives it over the other.
+    jobs = shown("The plant created 1,200 jobs over the past decade and will create 800 more over the next five years.")
+    assert check("The plant will create 1,200 jobs over the next five years, on top of 800 others [1].",
+                 "How many jobs will the plant create over the next five years?", jobs).refused
+    # "this past year" lies behind; "According to the report" asks no plan.
+    past = shown("BlueWave carried 4 million passengers this past year.")
+    assert check("BlueWave will carry 4 million passengers over the next three years [1].",
+                 "How many passengers will BlueWave carry over the next three years?", past).refused
+    assert check("BlueWave will carry 4 million passengers over the next three years [1].",
+                 "According to the report, how many passengers will BlueWave carry over the next three years?",
+                 past).refused
+    # "2,000" is a count, not a year; "2023," is still a year.
     from assistant.grounding import _counts
     assert [n.value for n in _counts("It hired 2,000 crew in 1999.")] == [2000]
+    assert _counts("Revenue rose in 2023, the company said.") == []
 
 
 def test_an_unsupported_sentence_goes_and_the_rest_stands():
