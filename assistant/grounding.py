@@ -140,16 +140,21 @@ class Window:
     new boat. The Gaivota reaches 38 knots." 38 knots is never Harbor Lights'."""
 
     terms: frozenset[str]
-    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool], ...]  # terms, numbers, refers back
+    # terms, numbers, refers back, and the numbers stated of a compared name (``compared_numbers``)
+    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...]], ...]
     negated: bool
     refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
-        for i, (terms, numbers, refers) in enumerate(self.sentences):
+        for i, (terms, numbers, refers, compared) in enumerate(self.sentences):
             if not any(n.matches(m) and (not n.unit or n.unit in terms) for m in numbers):
                 continue
+            theirs = [of for m, of in compared if n.matches(m)]
+            if names and theirs and len(theirs) >= sum(n.matches(m) for m in numbers) and not any(
+                    set(name) <= of for name in names for of in theirs):
+                continue  # "fewer than DeepSeek's R1, which boasts 671 billion": R1's, unless claimed of R1
             before = self.sentences[i - 1][0] if i else frozenset()
             if all(self._near(name, terms, refers, before, set(name) <= subject) for name in names):
                 return True
@@ -227,7 +232,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     body = txt.strip_citations(sentence)
     out = []
     for _, clause in _clauses(body):
-        numbers = tuple(parse_number(m.group(), unit_after(clause, m.end())) for m in CLAIM_NUMBER.finditer(clause))
+        # "71%" carries its unit: the word after it is not what it counts ("71% since January").
+        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
+                        for m in CLAIM_NUMBER.finditer(clause))
         found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
@@ -247,14 +254,29 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = sentence_terms(sentence)
         numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
-        read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence))))
+        read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence)),
+                     compared_numbers(sentence)))
     out = []
     for size in (1, 2):
         for i in range(len(read) - size + 1):
             group = read[i:i + size]
-            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3]) for r in group),
+            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3], r[4]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
     return tuple(out)
+
+
+# A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".
+_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unlike)\s+((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*"
+                       r"[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
+
+
+def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
+    """The numbers of ``sentence`` stated in a clause of a name it compares something with, each
+    with that name's terms: in "The model has 32 billion parameters, fewer than DeepSeek's R1, which
+    boasts 671 billion parameters, with 37 billion active", 671 and 37 billion are R1's, not the
+    model's, though "the model" is the sentence's subject."""
+    return tuple((parse_number(n.group()), sentence_terms(m.group(1)))
+                 for m in _COMPARED.finditer(sentence) for n in _ANY_NUMBER.finditer(m.group(2)))
 
 
 def sentence_terms(text: str) -> frozenset[str]:

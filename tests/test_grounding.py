@@ -496,6 +496,26 @@ def test_a_negated_restatement_of_the_question_is_still_a_claim():
     assert result.refused
 
 
+def test_a_number_in_the_clause_of_a_compared_name_is_that_names():
+    fleet = shown("BlueWave launched the Gaivota in May. The new ferry carries 400 passengers, far fewer than "
+                  "Harbor Lights' Titan, which seats 1,200 passengers, with 300 in cabins.")
+    question = "How many passengers does the Gaivota carry in cabins?"
+    result = check("The Gaivota carries 300 passengers in cabins [1].", question, fleet)
+    assert result.refused and "do not stand together" in result.removed[0].reason
+    for answer in ("The Gaivota carries 400 passengers [1].", "The Titan seats 1,200 passengers, 300 in cabins [1]."):
+        assert check(answer, "How many passengers do the ferries carry?", fleet).text == answer
+
+
+def test_a_percentage_takes_no_unit_from_the_word_after_it():
+    # "since" after "71%" is not what the figure counts; the source writes "71%," before its span.
+    gains = shown("So far this year, BlueWave's shares in Lisbon have jumped nearly 71%, underscoring its lead.")
+    answer = "BlueWave's Lisbon-listed shares have gained nearly 71% since the start of the year [1]."
+    assert check(answer, "How much have BlueWave's Lisbon shares gained since the start of the year?", gains).text \
+        == answer
+    assert check("BlueWave's shares have gained nearly 17% since the start of the year [1].", "How much have "
+                 "BlueWave's shares gained since the start of the year?", gains).refused
+
+
 def test_a_price_question_answered_with_another_unit_is_refused():
     crossing = shown("Chief executive Lena Morrow said the terminal would cut crossing times to Santa Clara "
                      "from 55 minutes to 40 minutes. Morrow declined to comment on ticket prices.")
