@@ -266,8 +266,8 @@ def windows(text: str) -> tuple[Window, ...]:
 
 
 # A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".
-_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unlike)\s+((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*"
-                       r"[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
+_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unlike)\s+"
+                       r"((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
 
 
 def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
@@ -591,14 +591,13 @@ def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -
                      if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))] for n in counts}
     # "expects 20 million over the next five years, up from 9 million over the past three" answers
     # a question about the years ahead: a figure its source gives over the asked side is there.
-    sides = {txt.span_direction(key, phrase) for key, phrase in asked.items()} - {""}
-    answers = any(txt.span_direction(key, phrase) in sides
-                  for spans in held.values() for _, given in spans for key, phrase in given.items())
+    sides = _directions(asked) - {""}
+    answers = any(_directions(given) & sides for spans in held.values() for _, given in spans)
     for n in counts:
         other = _over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
         own = spans_of(body, n)
         # A figure the answer itself puts on the asked side is still checked against its source.
-        placed = {txt.span_direction(key, phrase) for key, phrase in own.items()} & sides
+        placed = _directions(own) & sides
         if other is _other_side and (_PLANS.search(question) or (answers and not placed)):
             continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
         if other(asked, own):
@@ -662,12 +661,18 @@ def _over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
 def _other_side(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
     """Whether a figure's spans of time all lie on the other side of now than the asked ones: what
     is planned "over the next three years" was not spent "over the past decade"."""
-    sides = [{txt.span_direction(key, phrase) for key, phrase in spans.items()} for spans in (asked, given)]
+    sides = [_directions(asked), _directions(given)]
     return all(len(side) == 1 and "" not in side for side in sides) and sides[0] != sides[1]
 
 
+def _directions(spans: Mapping[str, str]) -> set[str]:
+    """The sides of now (``txt.span_direction``) that spans of time lie on."""
+    return {txt.span_direction(key, phrase) for key, phrase in spans.items()}
+
+
 def _year(n: Number) -> bool:
-    return n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100 and not re.search(r"%|\d,\d", n.text)
+    return (n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100
+            and not re.search(r"%|\d,\d", n.text))
 
 
 def _clauses(sentence: str) -> list[tuple[str, str]]:
