@@ -297,6 +297,12 @@ _MONTHS = r"(?:january|february|march|april|may|june|july|august|september|octob
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
            "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_BEFORE_OPEN = (r"(?:(?:in|during) (?:the )?)?pre-?market(?: trading| session| hours)?"
+                r"|before the (?:opening )?bell|before (?:the )?markets? opened")
+_AFTER_CLOSE = (r"(?:(?:in|during) (?:the )?)?(?:after[- ]hours(?: trading| session)?|extended trading)"
+                r"|after the closing bell")
+_REGULAR_HOURS = (r"(?:at|by) the (?:close|closing bell)(?: of (?:regular )?trading)?|(?:in|during) regular trading"
+                  r"|the regular (?:trading )?session")
 _PERIOD = re.compile(
     r"\b(?:(?:so far )?this year|so far in (?:19|20)\d\d|(?:in )?the year to date|year[- ]to[- ]date"
     r"|since the (?:start|beginning) of the year"
@@ -307,6 +313,8 @@ _PERIOD = re.compile(
     r"|(?:(?:in|over|during|for|within) )?the (?:next|coming) (?:(\w+) )?((?:day|week|month|quarter|year|decade)s|decade)"
     r"|this (week|month|quarter)"
     r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
+    # The parts of a trading day: a move before the open or after the close is not the day's.
+    rf"|{_BEFORE_OPEN}|{_AFTER_CLOSE}|{_REGULAR_HOURS}"
     rf"|on (?:{'|'.join(_WEEKDAYS)}))\b",
     re.IGNORECASE)
 # A span of N units, as the span it is: "the past 52 weeks" is the past year, "24 hours" a day.
@@ -339,6 +347,10 @@ def period_spans(text: str) -> list[tuple[int, int, str, str]]:
             key = _length(m.group(1), m.group(2) or m.group(5))
         elif m.group(4):  # a span ahead: "over the next three years"
             key = "next " + _length(m.group(3), m.group(4)).removeprefix("past ")
+        elif re.fullmatch(_BEFORE_OPEN, low):
+            key = "before the open"
+        elif re.fullmatch(_AFTER_CLOSE, low):
+            key = "after the close"
         else:
             key = "one day"
         out.append((m.start(), m.end(), key, m.group()))

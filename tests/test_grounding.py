@@ -195,6 +195,25 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
                            '"how much did BlueWave shares rise on the day of the launch".')
 
 
+def test_a_move_before_the_open_or_after_the_close_is_not_the_days():
+    # The parts of a trading day are spans too: a premarket rise is not the day's gain.
+    shares = shown("BlueWave's U.S.-listed shares rose 2.5% in premarket trading.",
+                   "Harbor Lights fell 4% in after-hours trading. It had closed up 1% at the close.")
+    for answer, question in [
+        ("BlueWave's U.S.-listed shares gained 2.5% by the close of regular trading [1].",
+         "How much did BlueWave's U.S.-listed shares gain by the close of regular trading that day?"),
+        ("BlueWave's shares rose 2.5% [1].", "How much did BlueWave's shares rise on the day of the launch?"),
+        ("Harbor Lights fell 4% [2].", "How much did Harbor Lights fall during regular trading?"),
+    ]:
+        assert check(answer, question, shares).refused, (answer, question)
+    for answer, question in [
+        ("BlueWave's shares rose 2.5% [1].", "How much did BlueWave's shares rise before the opening bell?"),
+        ("Harbor Lights fell 4% [2].", "How much did Harbor Lights fall in extended trading?"),
+        ("BlueWave's shares rose 2.5% [1].", "How much did BlueWave's shares rise?"),  # no span asked
+    ]:
+        assert not check(answer, question, shares).removed, (answer, question)
+
+
 def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
     # Any figure, amounts too: what is planned over the next years was not spent over the past ones.
     plans = shown("Last week, BlueWave announced plans to invest 300 million euros in new ferries over the next "

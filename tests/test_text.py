@@ -105,7 +105,10 @@ def test_question_kinds():
     ("over the past 52 weeks", "past year"), ("in the past three months", "past quarter"),
     ("over the past decade", "past 10 year"), ("in the past ten years", "past 10 year"),
     ("over the next three years", "next 3 year"), ("in the coming two decades", "next 20 year"),
-    ("over the next few months", "next few month"),
+    ("over the next few months", "next few month"), ("in premarket trading", "before the open"),
+    ("before the opening bell", "before the open"), ("in after-hours trading", "after the close"),
+    ("in extended trading", "after the close"), ("by the close of regular trading", "one day"),
+    ("at the close", "one day"), ("during regular trading", "one day"),
 ])
 def test_periods_give_one_key_to_one_span_said_in_different_words(phrase, key):
     assert text.periods(f"Shares rose 4% {phrase}.") == {key: phrase}
