@@ -443,12 +443,19 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             reason = counted_of_another(sentence, asked, proper, numbers)
         if not reason and not refusing:
             reason = another_span(sentence, question, numbers)
+        if not reason and not refusing:
+            reason, instead = said_by_another(sentence, question, numbers, proper)
+            if reason:  # their own sentence answers in its place
+                removed.append(Removed(sentence, reason))
+                kept.append(instead)
+                continue
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
         if reason:
             removed.append(Removed(sentence, reason))
         else:
             kept.append(sentence)
+    kept = list(dict.fromkeys(kept))  # a sentence put in for another may be one the model wrote too
     stated = [s for s in kept if not is_refusal(s)]
     if amount and not any(gives_amount(s, question, figure) for s in stated):
         removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
@@ -566,6 +573,51 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
         return ""
     return f"its number is {other}'s, and the question asks about another"
+
+
+def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]
+                    ) -> tuple[str, str]:
+    """Why the figure of ``sentence`` is not the one a question asks someone for ("How much has it
+    risen, according to Scope Group's analyst?"), and the shown sentence where they give theirs,
+    cited; ("", "") when it is theirs, or when no shown sentence of theirs gives a figure (words
+    cannot tell then). A figure is theirs when a window of a cited passage holds it and names
+    them (or refers back to them: "The company said…"). Another source's true figure ("Alibaba
+    stock has risen over 40%") is not what they said ("With BABA up 42%…", the analyst)."""
+    whose = [terms for _, terms in names(txt.attribution(question), proper)]
+    counts = _counts(txt.strip_citations(sentence))
+    if not whose or not counts:
+        return "", ""
+    if any(w.holds_number(n) and any(w.holds_name(name, subject=True) for name in whose)
+           for p in refs_of(sentence, numbers) for w in windows(numbers[p].text) for n in counts):
+        return "", ""
+    instead = their_figure(question, whose, numbers, proper)
+    if not instead:
+        return "", ""
+    return f"the question asks for {txt.attribution(question)}'s word, and its source does not give the figure as theirs", instead
+
+
+def their_figure(question: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
+                 proper: frozenset[str]) -> str:
+    """The shown sentence, cited, where the source a question names (``whose``: its names' terms)
+    gives a figure: it or the sentence before names them, it holds a number that is not a year
+    or a date, over no other span of time than the question asks about, and it shares most of
+    the question's other words among such sentences; "" when none does."""
+    own = {t for name in whose for t in name} | set(txt.terms(txt.attribution(question)))
+    wanted = set(txt.terms(question)) - own - {t for _, terms in names(question, proper) for t in terms}
+    span = txt.periods(question)
+    best, score = "", 0
+    for n, passage in numbers.items():
+        said = txt.sentences(passage.text)
+        for i, sentence in enumerate(said):
+            counts = _counts(sentence)
+            named = sentence_terms(" ".join(said[max(0, i - 1):i + 1]))
+            if not counts or not any(set(name) <= named for name in whose) or span and all(
+                    _over_another(span, spans_of(sentence, c)) for c in counts):
+                continue
+            shared = len(wanted & sentence_terms(sentence))
+            if shared > score:
+                best, score = txt.cite(sentence.strip(), n), shared
+    return best
 
 
 def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:

@@ -227,6 +227,17 @@ def asks_who_where_why(question: str) -> bool:
     return bool(parts) and all(_WHO_WHERE_WHY.search(p) for p in parts)
 
 
+# Whose word a question asks for: "…, according to the bank's chief economist?".
+_ACCORDING = re.compile(r"\baccording to\s+([^,;?]+)", re.IGNORECASE)
+
+
+def attribution(question: str) -> str:
+    """Whose word ``question`` asks for ("How much did it rise, according to Scope Group's
+    analyst?": "Scope Group's analyst"), or ""."""
+    m = _ACCORDING.search(question)
+    return m.group(1).strip() if m else ""
+
+
 _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)

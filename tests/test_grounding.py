@@ -195,6 +195,32 @@ def test_a_figure_over_another_span_of_time_does_not_answer():
                            '"how much did BlueWave shares rise on the day of the launch".')
 
 
+def test_a_figure_asked_of_someone_is_theirs_or_is_replaced_by_theirs():
+    # "according to X": another source's true figure is not what X said; X's own sentence is.
+    sources = shown("BlueWave's ridership has grown over 20% in the past year, while Harbor Lights grew 9%.",
+                    "Ticket sales were strong. As Rita Okafor, chief analyst at Marlin Research, put it, "
+                    "\u201cwith BWV up 23% over the past year, the rest of the market looks slow.\u201d",
+                    "Marlin Research was founded in 1998 and employs 40 people.")
+    question = "How much has BlueWave's ridership grown over the past year, according to Marlin Research's chief analyst?"
+    okafor = ("As Rita Okafor, chief analyst at Marlin Research, put it, \u201cwith BWV up 23% over the past year, "
+              "the rest of the market looks slow.\u201d [2]")
+    result = check("BlueWave's ridership has grown over 20% in the past year [1].", question, sources)
+    assert result.text == okafor and not result.refused
+    assert result.removed[0].reason == ("the question asks for Marlin Research's chief analyst's word, and its source "
+                                        "does not give the figure as theirs")
+    # Written both ways by the model: their sentence once.
+    assert check(f"BlueWave's ridership has grown over 20% [1]. {okafor}", question, sources).text == okafor
+    # Their figure, cited to them, stays; so does any figure when the question names no one, or
+    # names someone no shown sentence gives a figure for.
+    assert not check("BWV is up 23% over the past year, Rita Okafor said [2].", question, sources).removed
+    assert not check("BlueWave's ridership has grown over 20% [1].", "How much has BlueWave's ridership grown?",
+                     sources).removed
+    assert not check("BlueWave's ridership has grown over 20% [1].",
+                     "How much has BlueWave's ridership grown, according to Porto Verde's mayor?", sources).removed
+    assert not check("BlueWave's ridership has grown over 20% [1].",
+                     "How much has BlueWave's ridership grown, according to the reports?", sources).removed
+
+
 def test_a_move_before_the_open_or_after_the_close_is_not_the_days():
     # The parts of a trading day are spans too: a premarket rise is not the day's gain.
     shares = shown("BlueWave's U.S.-listed shares rose 2.5% in premarket trading.",

@@ -129,3 +129,10 @@ def test_a_span_lies_before_now_after_it_or_either():
 def test_a_span_that_is_two_spans_has_both_keys():
     assert text.periods("It has risen 25% since June last year.") == {"since june": "since June last year",
                                                                        "past year": "since June last year"}
+
+
+def test_attribution_is_whose_word_a_question_asks_for():
+    assert text.attribution("How much did it rise, according to Marlin Research's chief analyst?") == \
+        "Marlin Research's chief analyst"
+    assert text.attribution("According to the mayor, when will the bridge open?") == "the mayor"
+    assert text.attribution("How much did it rise?") == ""
