@@ -343,7 +343,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
-    cited = [w for n in dict.fromkeys(cited_numbers) for w in windows(numbers[n].text)] or everywhere
+    cited = [w for n in refs_of(sentence, numbers) for w in windows(numbers[n].text)]
     found = claims(sentence, proper, subject)
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     for claim in found:
