@@ -329,6 +329,9 @@ def test_a_claim_said_of_another_is_given_to_the_name_asked_for_when_the_judge_f
     assert renamed_claim("Harbor Lights has struggled [1].", STRUGGLE_Q, "BlueWave", "Lights") == ""
     assert renamed_claim(SWAPPED, STRUGGLE_Q, "BlueWave", "Harbor Lights") == (
         "BlueWave has struggled to fill its boats [1].")
+    # "Which year…?" asks for a date, not a name.
+    assert renamed_claim(SWAPPED, "Which year did the ferry operator struggle to fill its boats?", "BlueWave",
+                         "Harbor Lights") == ""
     # Not where the question asks about the name the answer gives, nor for a question that asks no name.
     for question in ("Has Harbor Lights struggled to fill its boats?",
                      "Why has the ferry operator struggled to fill its boats?",
