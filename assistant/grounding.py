@@ -591,9 +591,8 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
            for p in refs_of(sentence, numbers) for w in windows(numbers[p].text) for n in counts):
         return "", ""
     instead = their_figure(question, whose, numbers, proper)
-    if not instead:
-        return "", ""
-    return f"the question asks for {txt.attribution(question)}'s word, and its source does not give the figure as theirs", instead
+    why = f"the question asks for {txt.attribution(question)}'s word, and its source does not give the figure as theirs"
+    return (why, instead) if instead else ("", "")
 
 
 def their_figure(question: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
