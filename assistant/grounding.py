@@ -445,9 +445,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             reason = another_span(sentence, question, numbers)
         if not reason and not refusing:
             reason, instead = said_by_another(sentence, question, numbers, proper)
-            if reason:  # their own sentence answers in its place
+            if reason:  # their own sentence, if any, answers in its place
                 removed.append(Removed(sentence, reason))
-                kept.append(instead)
+                kept += [instead] if instead else []
                 continue
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
@@ -579,10 +579,12 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
                     ) -> tuple[str, str]:
     """Why the figure of ``sentence`` is not the one a question asks someone for ("How much has it
     risen, according to Scope Group's analyst?"), and the shown sentence where they give theirs,
-    cited; ("", "") when it is theirs, or when no shown sentence of theirs gives a figure (words
-    cannot tell then). A figure is theirs when a window of a cited passage holds it and names
-    them (or refers back to them: "The company said…"). Another source's true figure ("Alibaba
-    stock has risen over 40%") is not what they said ("With BABA up 42%…", the analyst)."""
+    cited, or "" when none of their sentences gives a figure; ("", "") when it is theirs. A figure
+    is theirs when a window of a cited passage holds it and names them (or refers back to them:
+    "The company said…"). Another source's true figure ("Alibaba stock has risen over 40%") is
+    not what they said ("With BABA up 42%…", the analyst). Where none of their sentences has a
+    figure, the figure is kept unless the sources name them and no cited passage that holds it
+    does: a source never named may be the document itself ("according to the Gazette")."""
     whose = [terms for _, terms in names(txt.attribution(question), proper)]
     counts = _counts(txt.strip_citations(sentence))
     if not whose or not counts:
@@ -590,9 +592,18 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
     if any(w.holds_number(n) and any(w.holds_name(name, subject=True) for name in whose)
            for p in refs_of(sentence, numbers) for w in windows(numbers[p].text) for n in counts):
         return "", ""
+    who = txt.attribution(question)
     instead = their_figure(question, whose, numbers, proper)
-    why = f"the question asks for {txt.attribution(question)}'s word, and its source does not give the figure as theirs"
-    return (why, instead) if instead else ("", "")
+    if instead:
+        return f"the question asks for {who}'s word, and its source does not give the figure as theirs", instead
+    # None of their sentences has a figure. Where the sources name them, but no cited passage that
+    # holds the figure does, it is someone else's; where no source names them, words cannot tell.
+    named = [n for n, p in numbers.items() if any(set(name) <= sentence_terms(p.text) for name in whose)]
+    holding = [p for p in refs_of(sentence, numbers)
+               if any(w.holds_number(n) for w in windows(numbers[p].text) for n in counts)]
+    if named and holding and not set(holding) & set(named):
+        return f"the question asks for {who}'s word, and the sources that name them give no such figure", ""
+    return "", ""
 
 
 def their_figure(question: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],

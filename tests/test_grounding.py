@@ -217,6 +217,12 @@ def test_a_figure_asked_of_someone_is_theirs_or_is_replaced_by_theirs():
                      sources).removed
     assert not check("BlueWave's ridership has grown over 20% [1].",
                      "How much has BlueWave's ridership grown, according to Porto Verde's mayor?", sources).removed
+    # Someone the sources name, but never with a figure: the figure is someone else's.
+    named = {1: sources[1], 2: Passage("Porto Verde's mayor, Ana Ruiz, praised the new routes.", "m.txt", 0, 9, 0.5)}
+    result = check("BlueWave's ridership has grown over 20% [1].",
+                   "How much has BlueWave's ridership grown, according to Ana Ruiz?", named)
+    assert result.refused and result.removed[0].reason == (
+        "the question asks for Ana Ruiz's word, and the sources that name them give no such figure")
     assert not check("BlueWave's ridership has grown over 20% [1].",
                      "How much has BlueWave's ridership grown, according to the reports?", sources).removed
 
