@@ -319,9 +319,11 @@ def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
 
 
 def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset(),
-              named: bool = False) -> bool:
+              named: bool = False, introduced: Mapping[str, frozenset[str]] = {}) -> bool:
     """True when one window holds every value of the claim and half its other words (its polarity
-    too). Names of the question's ``subject`` may be referred to ("the company") rather than named."""
+    too). Names of the question's ``subject`` may be referred to ("the company") rather than named,
+    or stood for by a name ``introduced`` with them ("Newman said…" after "Dan Newman, CEO of
+    Futurum Group,")."""
     # The values carry the claim, and its other words may be paraphrased: half of them, or, when
     # no name says what the number is about, the larger half ("the deck area is 400 passengers").
     need = len(claim.words) // 2 if claim.names or named else -(-len(claim.words) // 2)
@@ -331,7 +333,8 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
         claimed_of = [t for _, t in claim.names]
         if not all(w.holds_number(n, claimed_of, subject) for n in claim.numbers):
             continue
-        if not all(w.holds_name(t, set(t) <= subject) for _, t in claim.names):
+        if not all(w.holds_name(t, set(t) <= subject) or set(t) <= subject and any(
+                who in w.terms and set(t) <= theirs for who, theirs in introduced.items()) for _, t in claim.names):
             continue
         if len(claim.words & w.terms) >= need:
             return True
@@ -346,18 +349,38 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     cited = [w for n in refs_of(sentence, numbers) for w in windows(numbers[n].text)]
     found = claims(sentence, proper, subject)
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
+    introduced = appositions(tuple(p.text for p in numbers.values()))
     for claim in found:
         absent = missing_value(claim, everywhere)
         if absent:
             return f"'{absent}' is in none of the sources"
         if claim.restates:
             continue
-        if claim.has_values and not supported(claim, cited, subject, named):
+        if claim.has_values and not supported(claim, cited, subject, named, introduced):
             where = ", ".join(f"[{n}]" for n in dict.fromkeys(cited_numbers)) or "any source"
             return f"its facts do not stand together in {where}"
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
     return ""
+
+
+# A person introduced by a role at a named body: "Dan Newman, CEO of Futurum Group," or "Rita
+# Okafor, chief analyst at Marlin Research,". A later "Newman said…" speaks for that body.
+_BODY = r"[A-Z][\w&’'.\-]*(?:\s+(?:(?:for|of|and|&)\s+)?[A-Z][\w&’'.\-]*)*"
+_APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an|the)\s+)?(?:[\w\-]+\s+){1,4}?"
+                         rf"(?:of|at)\s+(?:the\s+)?({_BODY})\s*[,.]")
+
+
+@lru_cache(maxsize=256)
+def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Each person the passages introduce by a role at a named body, by their surname's term, with
+    that body's terms: {"newman": {"futurum", "group"}}."""
+    out: dict[str, frozenset[str]] = {}
+    for text in texts:
+        for m in _APPOSITION.finditer(text):
+            for who in txt.terms(m.group(1)):
+                out[who] = out.get(who, frozenset()) | sentence_terms(m.group(2))
+    return out
 
 
 @dataclass(frozen=True)
@@ -421,6 +444,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     kept: list[str] = []
     removed: list[Removed] = []
     doubtful: list[Removed] = []
+    moved = False  # a sentence now cites the shown passage that holds it
     money, amount, figure = txt.asks_price(question), txt.asks_amount(question), txt.asks_figure(question)
     yes_no, counts = txt.asks_yes_no(question), txt.asks_number(question)
     for sentence in txt.sentences(answer):
@@ -432,7 +456,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
             if other is not None:
-                sentence, reason = txt.cite(sentence, other), ""
+                sentence, reason, moved = txt.cite(sentence, other), "", True
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
             if source is not None:  # kept for the judge to decide
@@ -462,7 +486,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         kept = [s for s in kept if s not in stated]
     doubtful = [d for d in doubtful if d.sentence in kept]
     if not removed:
-        return Grounded(" ".join(kept) if doubtful else answer, (), False, doubtful=tuple(doubtful))
+        return Grounded(" ".join(kept) if doubtful or moved else answer, (), False, doubtful=tuple(doubtful))
     if not any(txt.strip_citations(s).strip(" .") and not is_refusal(s) for s in kept):
         return Grounded(refusal, tuple(removed), True)
     text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])

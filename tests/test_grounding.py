@@ -327,6 +327,30 @@ def test_a_refusal_is_left_alone_and_citations_are_repointed_first():
     assert result.text == "The terminal cost 85.6 million euros [1]." and not result.removed
 
 
+def test_a_claim_the_citation_check_leaves_on_the_wrong_source_is_repointed_by_the_claim_check():
+    # The words of the claim are in both passages, so the citation check keeps [2]; only [1] holds
+    # its name and its words together, and the answer shows [1] even when nothing is removed.
+    sources = shown("Harbor Lights: night crossings drew record crowds.",
+                    "Night crossings drew record crowds in Porto Verde, BlueWave said.")
+    result = final_answer("Night crossings drew record crowds at Harbor Lights [2].",
+                          "What drew record crowds at Harbor Lights?", sources, check_conflicts=False)
+    assert result.text == "Night crossings drew record crowds at Harbor Lights [1]." and not result.removed
+
+
+def test_a_person_introduced_by_their_role_speaks_for_the_body_the_question_names():
+    # "Lena Morrow, chief executive of Harbor Lights Ltd.," in one passage; "Morrow said…" in another.
+    sources = shown("Lena Morrow, chief executive of Harbor Lights Ltd., spoke in Porto Verde on Tuesday.",
+                    "Morrow said the future of the company lies in night crossings.")
+    result = check("The chief executive of Harbor Lights said the future lies in night crossings [2].",
+                   "What did the chief executive of Harbor Lights say the future lies in?", sources)
+    assert not result.removed
+    # Not for another body, nor for a name the question does not give.
+    assert check("The chief executive of BlueWave said the future lies in night crossings [2].",
+                 "What did the chief executive of BlueWave say the future lies in?", sources).refused
+    assert check("Harbor Lights said the future lies in night crossings [2].",
+                 "What does the company say the future lies in?", sources).refused
+
+
 def test_the_independent_rule_counts_values_that_no_shown_passage_has():
     passages = list(SOURCES.values())
     assert unsupported_sentences("The terminal cost 85.6 million euros [1].", passages) == []
