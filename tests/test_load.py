@@ -11,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -89,10 +90,14 @@ def test_eight_clients_each_get_their_own_answer_streamed_in_order(settings):
 def test_memory_stays_flat_over_many_questions(settings):
     llm = EchoLLM(delay=0)
     with Assistant(settings, embedder=HashEmbedder(), llm=llm) as a, running(a) as (url, _):
-        clients = [client(url) for _ in range(CLIENTS)]
+        # One client per worker thread: a gradio_client Client shared by two threads at once can
+        # end one job's event stream when the other's completes (a CancelledError under load).
+        local = threading.local()
 
         def ask(i: int) -> str:
-            return clients[i % CLIENTS].predict(f"What about item {i}?", api_name="/ask")["answer"]
+            if not hasattr(local, "client"):
+                local.client = client(url)
+            return local.client.predict(f"What about item {i}?", api_name="/ask")["answer"]
 
         with ThreadPoolExecutor(CLIENTS) as pool:
             assert all(f"Item {i} " in r for i, r in zip(range(16), pool.map(ask, range(16))))  # warm up
