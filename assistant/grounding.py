@@ -167,12 +167,16 @@ class Window:
         reach = (before | self.earlier) if subject else before
         return refers and all(part in reach for part in name)
 
-    def holds_name(self, name: tuple[str, ...], subject: bool = False) -> bool:
+    def holds_name(self, name: tuple[str, ...], subject: bool = False,
+                   introduced: Mapping[str, frozenset[str]] = {}) -> bool:
         """The name is here; or, for the question's own subject, the window refers back to it
-        ("The company released…") and the passage named it before."""
+        ("The company released…") and the passage named it before, or it names someone the
+        passages introduced with it (``appositions``: "Newman said…" after "Dan Newman, CEO of
+        Futurum Group,")."""
         if all(part in self.terms for part in name):
             return True
-        return subject and self.refers and all(part in self.earlier for part in name)
+        return subject and (self.refers and all(part in self.earlier for part in name) or any(
+            who in self.terms and set(name) <= theirs for who, theirs in introduced.items()))
 
 
 # Reading claims and passages ---------------------------------------------------------------------
@@ -291,6 +295,11 @@ def question_terms(question: str) -> frozenset[str]:
     return frozenset(t for w in txt.words(question) for t in _name_terms(w))
 
 
+def _named_in(names: Sequence[tuple[str, ...]], terms: frozenset[str]) -> bool:
+    """Whether ``terms`` hold every term of one of ``names``."""
+    return any(set(name) <= terms for name in names)
+
+
 def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
     """The shown sources a sentence cites; all of them when it cites none."""
     cited = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
@@ -322,8 +331,7 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
               named: bool = False, introduced: Mapping[str, frozenset[str]] = {}) -> bool:
     """True when one window holds every value of the claim and half its other words (its polarity
     too). Names of the question's ``subject`` may be referred to ("the company") rather than named,
-    or stood for by a name ``introduced`` with them ("Newman said…" after "Dan Newman, CEO of
-    Futurum Group,")."""
+    or stood for by someone ``introduced`` with them (``Window.holds_name``)."""
     # The values carry the claim, and its other words may be paraphrased: half of them, or, when
     # no name says what the number is about, the larger half ("the deck area is 400 passengers").
     need = len(claim.words) // 2 if claim.names or named else -(-len(claim.words) // 2)
@@ -333,8 +341,7 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
         claimed_of = [t for _, t in claim.names]
         if not all(w.holds_number(n, claimed_of, subject) for n in claim.numbers):
             continue
-        if not all(w.holds_name(t, set(t) <= subject) or set(t) <= subject and any(
-                who in w.terms and set(t) <= theirs for who, theirs in introduced.items()) for _, t in claim.names):
+        if not all(w.holds_name(t, set(t) <= subject, introduced) for _, t in claim.names):
             continue
         if len(claim.words & w.terms) >= need:
             return True
@@ -588,7 +595,7 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     counts = _counts(body)
     if not asked or not counts or _REFERS_TO_ONE.search(body):
         return ""
-    if any(set(name) <= sentence_terms(body) for name in asked):
+    if _named_in(asked, sentence_terms(body)):
         return ""
     given = {t for name in asked for t in name}
     other = next((written for written, name in names(body, proper)
@@ -609,45 +616,45 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
     not what they said ("With BABA up 42%…", the analyst). Where none of their sentences has a
     figure, the figure is kept unless the sources name them and no cited passage that holds it
     does: a source never named may be the document itself ("according to the Gazette")."""
-    whose = [terms for _, terms in names(txt.attribution(question), proper)]
+    who = txt.attribution(question)
+    whose = [terms for _, terms in names(who, proper)]
     counts = _counts(txt.strip_citations(sentence))
     if not whose or not counts:
         return "", ""
-    if any(w.holds_number(n) and any(w.holds_name(name, subject=True) for name in whose)
-           for p in refs_of(sentence, numbers) for w in windows(numbers[p].text) for n in counts):
+    holding = {p: [w for w in windows(numbers[p].text) if any(w.holds_number(n) for n in counts)]
+               for p in refs_of(sentence, numbers)}
+    if any(w.holds_name(name, subject=True) for held in holding.values() for w in held for name in whose):
         return "", ""
-    who = txt.attribution(question)
-    instead = their_figure(question, whose, numbers, proper)
+    instead = their_figure(question, who, whose, numbers, proper)
     if instead:
         return f"the question asks for {who}'s word, and its source does not give the figure as theirs", instead
     # None of their sentences has a figure. Where the sources name them, but no cited passage that
     # holds the figure does, it is someone else's; where no source names them, words cannot tell.
-    named = [n for n, p in numbers.items() if any(set(name) <= sentence_terms(p.text) for name in whose)]
-    holding = [p for p in refs_of(sentence, numbers)
-               if any(w.holds_number(n) for w in windows(numbers[p].text) for n in counts)]
-    if named and holding and not set(holding) & set(named):
+    named = {n for n, p in numbers.items() if _named_in(whose, sentence_terms(p.text))}
+    held = {p for p, found in holding.items() if found}
+    if named and held and not held & named:
         return f"the question asks for {who}'s word, and the sources that name them give no such figure", ""
     return "", ""
 
 
-def their_figure(question: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
+def their_figure(question: str, who: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
                  proper: frozenset[str]) -> str:
-    """The shown sentence, cited, where the source a question names (``whose``: its names' terms)
-    gives a figure: it or the sentence before names them, it holds a number that is not a year
+    """The shown sentence, cited, where the source a question names (``who``, as written; ``whose``:
+    its names' terms) gives a figure: it or the sentence before names them, it holds a number that is not a year
     or a date, over no other span of time than the question asks about, and it shares most of
     the question's other words among such sentences; "" when none does."""
-    own = {t for name in whose for t in name} | set(txt.terms(txt.attribution(question)))
+    own = {t for name in whose for t in name} | set(txt.terms(who))
     wanted = set(txt.terms(question)) - own - {t for _, terms in names(question, proper) for t in terms}
     span = txt.periods(question)
     best, score = "", 0
     for n, passage in numbers.items():
         said = txt.sentences(passage.text)
         for i, sentence in enumerate(said):
-            counts = _counts(sentence)
-            named = sentence_terms(" ".join(said[max(0, i - 1):i + 1]))
-            if not counts or not any(set(name) <= named for name in whose) or span and all(
-                    _over_another(span, spans_of(sentence, c)) for c in counts):
+            counts = _counts(sentence)  # the cheap test first: most sentences hold no number
+            if not counts or not _named_in(whose, sentence_terms(" ".join(said[max(0, i - 1):i + 1]))):
                 continue
+            if span and all(_over_another(span, spans_of(sentence, c)) for c in counts):
+                continue  # a figure over another span of time than the question asks about
             shared = len(wanted & sentence_terms(sentence))
             if shared > score:
                 best, score = txt.cite(sentence.strip(), n), shared
@@ -791,7 +798,7 @@ def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], proper: frozenset[st
         terms = frozenset().union(*map(sentence_terms, own)) if alone else sentence_terms(sentence)
         if i and _OPENS_WITH_ONE.match(sentence):
             terms |= sentence_terms(said[i - 1])
-        if any(set(name) <= terms for name in asked):
+        if _named_in(asked, terms):
             return True
     return False
 

@@ -191,11 +191,12 @@ def renamed_claim(sentence: str, question: str, other: str, given: str) -> str:
     "Who…?"; not "What problems…?" nor "Which year…?") and does not name ``given`` itself; else
     "". A small model answering "which one" often names the corpus's best-known subject; the
     passage beside names the right one. The renamed sentence is only kept if the judge finds it
-    stated, and more than the sentence as written (``prefers``). Nothing is renamed where the swap could garble the sentence: a name
-    written more than once, one that may be the end of a longer name ("Harbor Lights" read as
-    "Lights"), or one followed by an apostrophe."""
+    stated, and more than the sentence as written (``prefers``). Nothing is renamed where the swap
+    could garble the sentence: a name written more than once, one that may be the end of a longer
+    name ("Harbor Lights" read as "Lights"), or one followed by an apostrophe."""
     asks_name = re.match(r"\W*(?:who|whose)\b", question, re.IGNORECASE) or (
-        re.match(r"\W*which\b", question, re.IGNORECASE) and txt.asked_kind(question) and not txt.asks_date(question))
+        re.match(r"\W*which\b", question, re.IGNORECASE) and txt.asked_kind(question)
+        and not txt.asks_date(question))
     if not other or not given or not asks_name or re.search(rf"\b{re.escape(given)}\b", question, re.IGNORECASE):
         return ""
     found = list(re.finditer(rf"\b{re.escape(given)}\b", sentence))
