@@ -90,8 +90,9 @@ class Settings(BaseSettings):
     n_batch: int = Field(512, ge=8, description="llama.cpp prompt batch size")
     n_gpu_layers: int = Field(0, description="layers offloaded to a GPU (-1: all)")
     extra_buffers: Literal["auto", "on", "off"] = Field(
-        "auto", description="llama.cpp's extra CPU buffer types (weight repacking, AMX): auto is off on a CPU with "
-        "AMX, whose kernels crash there (SIGILL), and on elsewhere (README: When something goes wrong)")
+        "auto", description="llama.cpp's extra CPU buffer types (weight repacking, AMX): auto is off (AMX kernels "
+        "crash, and repacking costs every load time and memory); on where make bench shows it pays (README: When "
+        "something goes wrong)")
     isolate_engine: bool = Field(
         True, description="run llama.cpp in a child process: a crash inside it fails one answer with its reason, "
         "and the next question reloads the model")

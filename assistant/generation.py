@@ -258,15 +258,16 @@ def cpu_flags() -> set[str]:
 
 
 def use_extra_buffers(setting: str) -> bool:
-    """The ``extra_buffers`` setting as llama.cpp's ``use_extra_bufts``.
+    """The ``extra_buffers`` setting as llama.cpp's ``use_extra_bufts``: "auto" is off.
 
-    "auto" turns them off where the CPU reports AMX: llama.cpp then repacks weights into its AMX
-    buffer type, whose kernels run on worker threads that never asked the kernel for AMX
-    permission, and the process dies with SIGILL at the first token. Elsewhere the extra types
-    are llama.cpp's AVX2/AVX-512 weight repacking, which is safe and speeds prompt reading up.
+    On a CPU with AMX, llama.cpp repacks the weights into its AMX buffer type, whose kernels run
+    on worker threads that never asked the kernel for AMX permission: SIGILL at the first token.
+    Elsewhere the extra types are its AVX2/AVX-512/ARM weight repacking, redone at every load into
+    a private copy of the weights: a new process pays it before its first token (llama.cpp issue
+    12759: minutes for large Q4_K models), and each process holds its copy beside the mapped file
+    that processes share. Where it reads prompts fast enough to pay for that (``make bench``'s
+    engine stage measures both ways), "on" turns it on.
     """
-    if setting == "auto":
-        return "amx_tile" not in cpu_flags()
     return setting == "on"
 
 

@@ -848,8 +848,52 @@ def stage_engine(ctx: Context) -> dict[str, Any]:
             "ttft_ratio": r3(med([r["isolated_ttft"] / r["in_process_ttft"] for r in rows])),
             "gen_time_ratio": r3(med([r["isolated_gen_s"] / r["in_process_gen_s"] for r in rows
                                       if r["isolated_gen_s"] and r["in_process_gen_s"]])),
-            "same_answers": f"{same}/{len(rows)}",
+            "same_answers": f"{same}/{len(rows)}", "extra_buffers_ab": repack_ab(path, ctx.args.reps),
             "questions": [{k: (r3(v) if isinstance(v, float) else v) for k, v in r.items()} for r in rows]}
+
+
+# One load of the model in a new process with llama.cpp's extra buffer types on or off: the load's
+# seconds, prompt reading and generation speeds, and the process's private memory (repacked
+# weights are a copy; the mapped file is shared).
+_REPACK_SCRIPT = """
+import json, sys, time
+import llama_cpp
+from assistant.generation import model_params
+path, extra, text = sys.argv[1], sys.argv[2] == "on", open(sys.argv[3]).read()
+started = time.time()
+with model_params(use_extra_bufts=extra):
+    llm = llama_cpp.Llama(model_path=path, n_ctx=2048, n_batch=512, verbose=False)
+load = time.time() - started
+tokens = llm.tokenize(text.encode())[:512]
+started = time.time()
+llm.eval(tokens)
+prefill = len(tokens) / (time.time() - started)
+started = time.time()
+for token in tokens[:32]:
+    llm.eval([token])
+generate = 32 / (time.time() - started)
+anon = [int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("RssAnon")]
+print(json.dumps({"load_s": load, "prefill_tok_s": prefill, "gen_tok_s": generate,
+                  "rss_anon_mb": anon[0] / 1024 if anon else None}))
+"""
+
+
+def repack_ab(path: Path, reps: int) -> dict[str, Any]:
+    """llama.cpp's extra buffer types (weight repacking) on against off, each load in a new process,
+    alternating. Not "on" on a CPU with AMX, where its kernels crash."""
+    from assistant.generation import cpu_flags
+
+    if "amx_tile" in cpu_flags():
+        return {"skipped": "AMX: the repacked kernels crash on this CPU"}
+    text = next(iter(sorted(ARTICLES.glob("*.txt"))))
+    rows: dict[str, list[dict[str, float]]] = {"on": [], "off": []}
+    for rep in range(max(1, reps)):
+        for extra in (("on", "off") if rep % 2 == 0 else ("off", "on")):
+            done = subprocess.run([sys.executable, "-c", _REPACK_SCRIPT, str(path), extra, str(text)], cwd=ROOT,
+                                  capture_output=True, text=True, check=True)
+            rows[extra].append(json.loads(done.stdout.strip().splitlines()[-1]))
+            log(f"extra buffers {extra}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[extra][-1].items() if v))
+    return {extra: {k: r3(med([r[k] for r in runs if r[k] is not None])) for k in runs[0]} for extra, runs in rows.items()}
 
 
 class CaptureLLM:
@@ -1274,6 +1318,10 @@ def table(results: dict[str, Any]) -> str:
                   f"first token: child process {e['ttft_isolated_s']}s, in process {e['ttft_in_process_s']}s, "
                   f"ratio {e['ttft_ratio']}; generation time ratio {e['gen_time_ratio']}; "
                   f"same answers {e['same_answers']}"]
+        for extra, r in e.get("extra_buffers_ab", {}).items():
+            lines.append(f"extra buffers {extra}: {r}" if isinstance(r, str) else
+                         f"extra buffers {extra}: load {r['load_s']}s, prompt {r['prefill_tok_s']} tok/s, "
+                         f"generation {r['gen_tok_s']} tok/s, private memory {r['rss_anon_mb']} MB")
     if "start" in st:
         t = st["start"]
         lines += ["", f"== start: a new process's first token; the warm page's for the same question "

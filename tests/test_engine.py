@@ -90,15 +90,16 @@ def test_extra_buffers_setting_reaches_the_model_parameters(extra):
     assert C.llama_model_default_params is original  # restored after the load
 
 
-def test_auto_never_uses_extra_buffers_on_a_cpu_with_amx(monkeypatch):
+@pytest.mark.parametrize("flags", [{"avx2", "avx512f", "amx_tile", "amx_int8"}, {"avx2", "avx512f"}, {"avx2"},
+                                   {"asimd", "i8mm"}, set()])
+def test_auto_uses_no_extra_buffers_on_any_cpu(monkeypatch, flags):
     from assistant import generation
 
-    monkeypatch.setattr(generation, "cpu_flags", lambda: {"avx2", "avx512f", "amx_tile", "amx_int8"})
+    # AMX kernels crash; elsewhere repacking costs every load and a private copy of the weights.
+    monkeypatch.setattr(generation, "cpu_flags", lambda: flags)
     assert Settings().extra_buffers == "auto"
     assert generation.use_extra_buffers("auto") is False
     assert generation.use_extra_buffers("on") is True
-    monkeypatch.setattr(generation, "cpu_flags", lambda: {"avx2", "avx512f"})
-    assert generation.use_extra_buffers("auto") is True  # repacking for AVX2/AVX-512 stays
     assert generation.use_extra_buffers("off") is False
 
 
