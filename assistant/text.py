@@ -328,6 +328,9 @@ _PERIOD = re.compile(
     rf"|{_BEFORE_OPEN}|{_AFTER_CLOSE}|{_REGULAR_HOURS}"
     rf"|on (?:{'|'.join(_WEEKDAYS)}))\b",
     re.IGNORECASE)
+# A span named by the one before it: "rose 40% in the past month, while B climbed 30% in the same
+# period". Not "at the same time", which usually means "meanwhile".
+_SAME_PERIOD = re.compile(r"\b(?:the|that) same (?:period|time ?frame|span|stretch|interval)\b", re.IGNORECASE)
 # A span of N units, as the span it is: "the past 52 weeks" is the past year, "24 hours" a day.
 _SAME_SPAN = {(12, "month"): "past year", (52, "week"): "past year", (365, "day"): "past year",
               (1, "year"): "past year", (3, "month"): "past quarter", (1, "quarter"): "past quarter",
@@ -340,7 +343,8 @@ def period_spans(text: str) -> list[tuple[int, int, str, str]]:
     """Each span of time ``text`` gives a figure over, as (start, end, key, as written): one span said
     in different words has one key ("so far this year", "year-to-date", "since January"; "the past
     52 weeks", "the last twelve months"; "on the day", "on Wednesday", "the previous session"), and
-    a span that is two ("since June last year": since June, the past year) is listed with each."""
+    a span that is two ("since June last year": since June, the past year) is listed with each; "the
+    same period" has the key of the span given before it."""
     out = []
     for m in _PERIOD.finditer(text):
         low = m.group().lower()
@@ -365,7 +369,12 @@ def period_spans(text: str) -> list[tuple[int, int, str, str]]:
         else:
             key = "one day"
         out.append((m.start(), m.end(), key, m.group()))
-    return out
+    for m in _SAME_PERIOD.finditer(text):
+        before = [span for span in out if span[1] <= m.start()]
+        if before:  # the last span given before it; with none in the text, nothing can be told
+            key = max(before, key=lambda span: span[1])[2]
+            out.append((m.start(), m.end(), key, m.group()))
+    return sorted(out)
 
 
 def _length(count: str | None, unit: str) -> str:

@@ -246,6 +246,14 @@ def test_a_move_before_the_open_or_after_the_close_is_not_the_days():
         assert not check(answer, question, shares).removed, (answer, question)
 
 
+def test_a_figure_over_the_same_period_as_another_is_over_that_period():
+    # The answer copies "the same period" and the span it names stands earlier in the sentence.
+    sources = shown("BlueWave's shares rose 12% in the past month, while Harbor Lights gained 8% in the same period.")
+    answer = "Harbor Lights gained 8% in the same period [1]."
+    assert check(answer, "How much has Harbor Lights gained since the start of the year?", sources).refused
+    assert not check(answer, "How much did Harbor Lights gain over the past month?", sources).removed
+
+
 def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
     # Any figure, amounts too: what is planned over the next years was not spent over the past ones.
     plans = shown("Last week, BlueWave announced plans to invest 300 million euros in new ferries over the next "

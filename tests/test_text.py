@@ -131,6 +131,14 @@ def test_a_span_that_is_two_spans_has_both_keys():
                                                                        "past year": "since June last year"}
 
 
+def test_the_same_period_is_the_span_named_before_it():
+    spans = text.period_spans("BlueWave rose 12% in the past month, while Harbor Lights gained 8% in the same period.")
+    assert [(key, phrase) for _, _, key, phrase in spans] == [("past month", "in the past month"),
+                                                              ("past month", "the same period")]
+    assert text.periods("Harbor Lights gained 8% in the same period.") == {}  # nothing before it to name
+    assert text.periods("At the same time, Harbor Lights gained 8% this year.") == {"year to date": "this year"}
+
+
 def test_attribution_is_whose_word_a_question_asks_for():
     assert text.attribution("How much did it rise, according to Marlin Research's chief analyst?") == \
         "Marlin Research's chief analyst"
