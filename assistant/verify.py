@@ -19,7 +19,8 @@ When nothing is left, the answer is the refusal. A model that offers no yes/no c
 OpenAI-compatible server) is not verified, with one log line.
 
 By default (``verify_claims = "unstated"``) only the sentences the lexical check cannot tell
-apart are judged: those that use a word of the question which their cited passages lack. A
+apart are judged: those that use a word of the question which their cited passages lack (where
+they name what the sentence adds to the question: a sentence, or two adjacent). A
 small model fills the question's relation with a name from the passage ("Who built the
 ferry?" answered "BlueWave built the ferry [1]" from a passage that names both and says
 nothing of building); the names stand together, so the words pass, and only a reader of the
@@ -47,7 +48,8 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import Grounded, Said, cover_notes, nothing_supported, refs_of, said_of_another, sentence_terms
+from .grounding import (Grounded, Said, cover_notes, names, nothing_supported, proper_words, question_terms, refs_of,
+                        said_of_another, sentence_terms, windows)
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")
@@ -106,14 +108,27 @@ def claim_of(sentence: str) -> str:
 
 
 def unstated(question: str, sentence: str, numbers: Mapping[int, Passage]) -> list[str]:
-    """The words ``sentence`` takes from ``question`` (numbers aside) that none of its cited
-    passages holds: the question's relation restated rather than found in the sources."""
-    sources = set()
-    for n in refs_of(sentence, numbers):
-        sources |= sentence_terms(numbers[n].text)
+    """The words ``sentence`` takes from ``question`` (numbers aside) that its cited passages do
+    not hold where they name what the sentence adds: the question's relation restated rather than
+    found in the sources. "Who runs BlueWave?" answered "BlueWave is run by Baixa Capital [1]"
+    from "BlueWave runs 12 ferries. … Analysts at Baixa Capital said…": "runs" is in the passage,
+    but not beside Baixa Capital, so the judge is asked."""
+    sources = _where_named(sentence, question, [numbers[n] for n in refs_of(sentence, numbers)], numbers)
     asked = set(txt.terms(question))
     return [t for t in dict.fromkeys(txt.terms(txt.strip_citations(sentence)))
             if t in asked and t not in sources and not any(ch.isdigit() for ch in t)]
+
+
+def _where_named(sentence: str, question: str, cited: Sequence[Passage], numbers: Mapping[int, Passage]
+                 ) -> frozenset[str]:
+    """The terms of the cited windows (a sentence, or two adjacent) that hold every name
+    ``sentence`` gives and the question does not; of the whole cited passages when it gives none,
+    or when no one window holds them all (the lexical check decides that case)."""
+    proper = proper_words(list(numbers.values()), question)
+    asked = question_terms(question)
+    new = [t for _, t in names(txt.strip_citations(sentence), proper) if not set(t) <= asked]
+    held = [w.terms for p in cited for w in windows(p.text) if new and all(w.holds_name(t) for t in new)]
+    return frozenset().union(*held) if held else frozenset().union(*(sentence_terms(p.text) for p in cited))
 
 
 def written(sentence: str, terms: Sequence[str]) -> list[str]:

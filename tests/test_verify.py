@@ -130,6 +130,23 @@ def test_the_question_relation_no_cited_source_states_goes_to_the_judge():
         (BUILT, "the model judged [1] does not state it (it takes 'built' from the question)")]
 
 
+def test_the_question_relation_away_from_the_name_the_answer_adds_goes_to_the_judge():
+    from assistant.verify import unstated
+
+    text = ("BlueWave runs 12 ferries between Porto Verde and the islands. Chief executive Marta Quintas "
+            "expects 1.4 million passengers. Analysts at Baixa Capital said the operators compete on speed. "
+            "BlueWave's shares fell 1.5% on the news.")
+    source = {1: Passage(text, "bluewave.txt", 0, len(text), 1.0)}
+    wrong, right = "BlueWave is run by Baixa Capital [1].", "Marta Quintas runs BlueWave [1]."
+    assert final_answer(wrong, "Who runs BlueWave?", source).text == wrong  # the names stand together
+    # "runs" is in the passage, but in no window that holds Baixa Capital; it is in the one with Quintas.
+    assert unstated("Who runs BlueWave?", wrong, source) == ["run"]
+    assert unstated("Who runs BlueWave?", right, source) == []
+    assert unstated("Does BlueWave run ferries?", "BlueWave runs 12 ferries [1].", source) == []  # adds no name
+    result = unstated_checked(wrong, JudgingLLM(default=0.1), "Who runs BlueWave?", source)
+    assert result.refused and [r.sentence for r in result.removed] == [wrong]
+
+
 def test_a_sentence_in_its_sources_words_is_not_judged():
     llm = JudgingLLM(default=0.0)
     answer = "The Gaivota will enter service in July [1]."
