@@ -374,7 +374,7 @@ def period_spans(text: str) -> list[tuple[int, int, str, str]]:
         if before:  # the last span given before it; with none in the text, nothing can be told
             key = max(before, key=lambda span: span[1])[2]
             out.append((m.start(), m.end(), key, m.group()))
-    return sorted(out)
+    return sorted(out, key=lambda span: span[0])  # in text order; a span that is two keeps its order
 
 
 def _length(count: str | None, unit: str) -> str:

@@ -124,11 +124,14 @@ def _where_named(sentence: str, question: str, cited: Sequence[Passage], numbers
     """The terms of the cited windows (a sentence, or two adjacent) that hold every name
     ``sentence`` gives and the question does not; of the whole cited passages when it gives none,
     or when no one window holds them all (the lexical check decides that case)."""
-    proper = proper_words(list(numbers.values()), question)
+    whole = frozenset().union(*(sentence_terms(p.text) for p in cited))
     asked = question_terms(question)
-    new = [t for _, t in names(txt.strip_citations(sentence), proper) if not set(t) <= asked]
-    held = [w.terms for p in cited for w in windows(p.text) if new and all(w.holds_name(t) for t in new)]
-    return frozenset().union(*held) if held else frozenset().union(*(sentence_terms(p.text) for p in cited))
+    new = [t for _, t in names(txt.strip_citations(sentence), proper_words(list(numbers.values()), question))
+           if not set(t) <= asked]
+    if not new:
+        return whole
+    held = [w.terms for p in cited for w in windows(p.text) if all(w.holds_name(t) for t in new)]
+    return frozenset().union(*held) if held else whole
 
 
 def written(sentence: str, terms: Sequence[str]) -> list[str]:
