@@ -508,29 +508,21 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     What the question says is taken as given: a name of the question is missing from the
     source, and one window of it holds the names the sentence adds, half its words that the
     question lacks, and another of the question's names (``asked``), so that it speaks of what
-    was asked (``_speaks_of_asked``). Only names: a number beside another subject is that subject's number far more
+    was asked. Only names: a number beside another subject is that subject's number far more
     often than an alias's ("32 billion" beside QwQ-32B, claimed of Hunyuan), and the binding
     rule for numbers (``Window``) stands. Words cannot tell an alias from another subject; a
     judge that reads meaning can."""
     found = claims(sentence, proper, subject)
     given = {terms for c in found for _, terms in c.names if set(terms) <= subject}
     own = [replace(c, names=tuple(x for x in c.names if x[1] not in given), words=c.words - subject) for c in found]
-    if not given or any(c.numbers for c in own) or not any(c.names for c in own):
+    others = [t for t in asked if t not in given]
+    if not given or not others or any(c.numbers for c in own) or not any(c.names for c in own):
         return None
     for n, passage in numbers.items():
-        near = [w for w in windows(passage.text) if _speaks_of_asked(w, asked, given)]
+        near = [w for w in windows(passage.text) if any(w.holds_name(t) for t in others)]
         if near and all(not c.has_values or supported(c, near, subject, True) for c in own):
             return n
     return None
-
-
-def _speaks_of_asked(w: Window, asked: Sequence[tuple[str, ...]], given: set[tuple[str, ...]]) -> bool:
-    """The window names one of the question's names, and either one the sentence does not give
-    (the sentence names the subject, the window another of the question's names) or not one the
-    sentence gives (the sentence names all three of "Which analyst compared Alibaba with Nvidia?",
-    the window "BABA" and Nvidia)."""
-    held = [t for t in asked if w.holds_name(t)]
-    return any(t not in given for t in held) or bool(held) and any(not w.holds_name(t) for t in given)
 
 
 class Said(NamedTuple):

@@ -244,19 +244,6 @@ def test_without_a_judge_a_doubtful_sentence_is_removed(caplog):
                 "its facts do not stand together in any source"]
 
 
-def test_a_sentence_giving_every_name_of_the_question_is_doubtful_where_the_source_has_one_otherwise():
-    # The sentence names both operators; the analyst's window has BlueWave and "HLX", not Harbor Lights.
-    question = "Which analyst compared Harbor Lights with BlueWave?"
-    answer = "Rita Sousa compared Harbor Lights with BlueWave [1]."
-    assert final_answer(answer, question, LISTED).refused
-    grounded = final_answer(answer, question, LISTED, doubts=True)
-    assert grounded.text == answer and [d.sentence for d in grounded.doubtful] == [answer]
-    # A window that holds none of the question's names speaks of something else: removed.
-    question = "Which analyst praised Harbor Lights?"
-    result = final_answer("Rita Sousa praised Harbor Lights [1].", question, LISTED, doubts=True)
-    assert result.refused and not result.doubtful
-
-
 def test_no_doubt_for_a_claim_in_the_questions_words_or_a_number():
     # The question's relation filled with a value near its subject is what fabrication looks
     # like ("The context window of QwQ-32B is 32"): the lexical check alone decides it.
