@@ -242,12 +242,17 @@ _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:d
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
 _HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
-_ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b", re.IGNORECASE)
+# "At what price did the shares close?", "For what price…", "What fare does it charge?": the price
+# is the thing asked for, whatever the verb.
+_AT_WHAT_PRICE = (r"\b(?:at|for) what (?:price|cost|fee|fare)s?\b"
+                  r"|\bwhat (?:price|fee|fare)s? (?:did|does|do|will|would|is|was|are|were|has|have)\b")
+_ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b",
+                         re.IGNORECASE)
 # The everyday names of sums of money, in any domain; "what is the main cost" asks which item,
 # and "what was the revenue growth driven by" no sum.
 _MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
                 r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
-_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|\bwhat (?:is|was|are|were) "
+_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|are|were) "
                           r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
                           rf"{_MONEY_NOUNS}"
                           r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",

@@ -647,6 +647,12 @@ def test_what_a_price_was_is_not_answered_by_how_it_moved():
         said = shown(f"Harbor Lights shares closed {moved_by}.")
         assert check(f"Harbor Lights shares closed {moved_by} [1].",
                      "What was Harbor Lights' closing share price in 2024?", said).refused
+    # Asked "at what price", the price is still the thing asked for; a price answers it.
+    got = check("Harbor Lights shares closed 8% higher [1].", "At what price did Harbor Lights shares close?", moved)
+    assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
+    priced = shown("Harbor Lights shares closed at 14.20 euros in Lisbon, 8% higher.")
+    assert not check("Harbor Lights shares closed at 14.20 euros [1].", "At what price did Harbor Lights shares close?",
+                     priced).removed
     # A percentage answers how much a price moved, or what share something is.
     assert not check("Harbor Lights shares closed 8% higher [1].", "How much did the share price rise?", moved).removed
     assert not check("BlueWave's revenue increased 8% [1].", "What was the increase in BlueWave's revenue?",
