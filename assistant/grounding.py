@@ -454,11 +454,14 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     moved = False  # a sentence now cites the shown passage that holds it
     money, amount, figure = txt.asks_price(question), txt.asks_amount(question), txt.asks_figure(question)
     yes_no, counts = txt.asks_yes_no(question), txt.asks_number(question)
+    place = txt.asked_place_below_country(question)
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
         if money and not reason and not refusing:
             reason = not_money(sentence)
+        if place and not reason and not refusing:
+            reason = a_country_for(place, sentence, proper, subject)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
@@ -814,6 +817,16 @@ def restates_only(sentence: str, question: str) -> bool:
     asked = set(txt.terms(question)) | {w.lower() for w in txt.words(question)}
     own = set(txt.terms(body)) | {w.lower() for i, w in enumerate(txt.words(body)) if i and w[:1].isupper()}
     return bool(own) and own <= asked
+
+
+def a_country_for(place: str, sentence: str, proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why ``sentence`` does not answer a question asking which ``place`` (a city, a town…): every
+    name it adds to the question is a country ("Monica is based in China" for "In which city is
+    Monica based?", from "the Chinese company Monica"); "" otherwise."""
+    added = [written for written, terms in names(sentence, proper) if not set(terms) <= subject]
+    if added and all(re.sub(r"^the\s+", "", w, flags=re.IGNORECASE).lower() in txt.countries() for w in added):
+        return f"'{added[0]}' is a country, and the question asks which {place}"
+    return ""
 
 
 def not_money(sentence: str) -> str:

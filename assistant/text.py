@@ -295,6 +295,36 @@ def asked_kind(question: str) -> list[str]:
             if w.lower() not in STOPWORDS]
 
 
+# Kinds of place smaller than a country: "In which city is it based?" is not answered by "China".
+_BELOW_COUNTRY = frozenset({"city", "cities", "town", "towns", "village", "villages", "province", "provinces",
+                            "county", "counties", "district", "districts", "municipality", "neighbourhood",
+                            "neighborhood", "suburb", "capital"})
+
+
+def asked_place_below_country(question: str) -> str:
+    """The kind of place smaller than a country ``question`` asks which of ("city"), or ""."""
+    return next((w.lower() for w in asked_kind(question) if w.lower() in _BELOW_COUNTRY), "")
+
+
+@lru_cache(maxsize=1)
+def countries() -> frozenset[str]:
+    """The names of countries and territories, lower-cased, from the tz database's country table
+    (``pytz.country_names``: "China", "Britain (UK)", "Korea (South)"), with the everyday short
+    forms of two ("U.S.", "UK"). A country that the tz database names a zone after (Singapore,
+    Hong Kong, Monaco, Luxembourg, Kuwait…) is a city too, and is left out."""
+    import pytz
+
+    out = {"u.s.", "us", "usa", "u.s.a.", "america", "united states of america", "u.k.", "uk", "united kingdom"}
+    for code, name in pytz.country_names.items():
+        zones = {z.rsplit("/", 1)[-1].replace("_", " ") for z in pytz.country_timezones.get(code, [])}
+        base, _, inner = name.replace("&", "and").partition(" (")
+        inner = inner.rstrip(")")
+        if base in zones or base.split()[0] in zones:
+            continue
+        out |= {base.lower(), (inner if inner.isupper() else f"{inner} {base}").lower()} if inner else {base.lower()}
+    return frozenset(out)
+
+
 # Words of a question about a sum that a percentage or a comparison may answer.
 _ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|"
                           r"changes?|growth|increases?|decreases?|rises?|drops?|falls?|declines?|gains?|compared|"

@@ -662,6 +662,19 @@ def test_what_a_price_was_is_not_answered_by_how_it_moved():
                      "bring in?", share).removed
 
 
+def test_a_question_asking_which_city_is_not_answered_by_a_country():
+    founded = shown("The Portuguese operator BlueWave was founded in 2009. Its offices are in Faro, Portugal.")
+    got = check("BlueWave is based in Portugal [1].", "In which city is BlueWave based?", founded)
+    assert got.refused and got.removed[0].reason == "'Portugal' is a country, and the question asks which city"
+    # A city, with or without its country, answers it; a country answers a question asking which country.
+    for answer in ("BlueWave is based in Faro [1].", "BlueWave is based in Faro, Portugal [1]."):
+        assert not check(answer, "In which city is BlueWave based?", founded).removed, answer
+    assert not check("BlueWave is based in Portugal [1].", "In which country is BlueWave based?", founded).removed
+    # A city-state is a city too.
+    port = shown("Marlin Research has its office in Singapore.")
+    assert not check("It is based in Singapore [1].", "Which city is Marlin Research based in?", port).removed
+
+
 def test_a_sentence_made_of_the_questions_own_words_answers_nothing():
     for answer, question in (("BlueWave is led by BlueWave [2].", "Who leads BlueWave?"),
                              ("BlueWave is run by BlueWave [2].", "Who runs BlueWave?")):

@@ -99,6 +99,15 @@ def test_question_kinds():
     assert not text.asks_price("At what time did the terminal open?")
 
 
+def test_which_city_asks_a_place_below_a_country_and_countries_come_from_the_tz_table():
+    assert text.asked_place_below_country("In which city is BlueWave based?") == "city"
+    assert text.asked_place_below_country("Which Portuguese town has the terminal?") == "town"
+    for q in ("Where is BlueWave based?", "Which country is it in?", "Which state-owned firms use it?"):
+        assert not text.asked_place_below_country(q), q
+    assert {"portugal", "china", "united states", "u.s.", "uk", "south korea"} <= text.countries()
+    assert not {"singapore", "hong kong", "monaco", "faro"} & text.countries()
+
+
 @pytest.mark.parametrize("phrase, key", [
     ("So far this year", "year to date"), ("year-to-date", "year to date"), ("Since January", "year to date"),
     ("since the start of the year", "year to date"), ("so far in 2025", "year to date"), ("on the day", "one day"),
