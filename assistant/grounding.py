@@ -357,6 +357,9 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     found = claims(sentence, proper, subject)
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(tuple(p.text for p in numbers.values()))
+    dated = unstated_date(sentence, [numbers[n] for n in refs_of(sentence, numbers)], numbers)
+    if dated:
+        return dated
     for claim in found:
         absent = missing_value(claim, everywhere)
         if absent:
@@ -369,6 +372,27 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
     return ""
+
+
+def unstated_date(sentence: str, cited: Sequence[Passage], numbers: Mapping[int, Passage]) -> str:
+    """Why a date (a month and its day) that ``sentence`` gives is not supported, or "". The day is
+    a number, and numbers are read leniently in passages, also inside names: "January 1" would
+    stand on "R1" beside "January". A date must stand as a date."""
+    given = _dates(txt.strip_citations(sentence))
+    for written, day in given.items():
+        if not any(day in _dates(p.text).values() for p in numbers.values()):
+            return f"'{written}' is in none of the sources"
+        if not any(day in _dates(p.text).values() for p in cited):
+            return f"its date is not in {', '.join(f'[{n}]' for n in txt.cited_numbers(sentence)) or 'any source'}"
+    return ""
+
+
+@lru_cache(maxsize=1024)
+def _dates(text: str) -> dict[str, tuple[int, int]]:
+    """The dates ``text`` gives, as written, with their (month, day)."""
+    from .conflicts import values
+
+    return {v.text: v.key for v in values(text) if v.kind == "date"}
 
 
 # A person introduced by a role at a named body: "Dan Newman, CEO of Futurum Group," or "Rita

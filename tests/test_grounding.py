@@ -662,6 +662,19 @@ def test_what_a_price_was_is_not_answered_by_how_it_moved():
                      "bring in?", share).removed
 
 
+def test_a_date_must_stand_as_a_date_not_as_a_number_inside_a_name():
+    # "G2" holds a 2 beside "July", but no source gives July 2.
+    service = shown("The Gaivota will enter service on July 14. It was built in Aveiro.",
+                    "BlueWave's G2 ferry starts in July, the company said.")
+    got = check("BlueWave's G2 ferry starts on July 2 [2].", "When does BlueWave's G2 ferry start?", service)
+    assert got.refused and got.removed[0].reason == "'July 2' is in none of the sources"
+    # The date as the source writes it, in either order, stands; cited elsewhere, it cites its source.
+    for answer in ("The Gaivota enters service on July 14 [1].", "The Gaivota enters service on 14 July [1]."):
+        assert not check(answer, "When does the Gaivota enter service?", service).removed, answer
+    moved = check("The Gaivota enters service on July 14 [2].", "When does the Gaivota enter service?", service)
+    assert moved.text == "The Gaivota enters service on July 14 [1]." and not moved.removed
+
+
 def test_a_question_asking_which_city_is_not_answered_by_a_country():
     founded = shown("The Portuguese operator BlueWave was founded in 2009. Its offices are in Faro, Portugal.")
     got = check("BlueWave is based in Portugal [1].", "In which city is BlueWave based?", founded)
