@@ -244,8 +244,8 @@ _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|hi
 _HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
 # "At what price did the shares close?", "For what price…", "What fare does it charge?": the price
 # is the thing asked for, whatever the verb.
-_AT_WHAT_PRICE = (r"\b(?:at|for) what (?:price|cost|fee|fare)s?\b"
-                  r"|\bwhat (?:price|fee|fare)s? (?:did|does|do|will|would|is|was|are|were|has|have)\b")
+_AT_WHAT_PRICE = (r"\b(?:at|for) what (?:[\w\-]+ )?(?:price|cost|fee|fare)s?\b"
+                  r"|\bwhat (?:[\w\-]+ )?(?:price|fee|fare)s? (?:did|does|do|will|would|is|was|are|were|has|have)\b")
 _ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|are|were) the (?:price|cost|fee|fare)\b",
                          re.IGNORECASE)
 # The everyday names of sums of money, in any domain; "what is the main cost" asks which item,
@@ -326,7 +326,7 @@ def countries() -> frozenset[str]:
 
 
 # Words of a question about a sum that a percentage or a comparison may answer.
-_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share|percent|percentage|proportion|rate|ratio|margin|"
+_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share(?! price)|percent|percentage|proportion|rate|ratio|margin|"
                           r"changes?|growth|increases?|decreases?|rises?|drops?|falls?|declines?|gains?|compared|"
                           r"versus|vs)\b", re.IGNORECASE)
 

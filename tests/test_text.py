@@ -94,7 +94,8 @@ def test_question_kinds():
     assert text.asks_figure("What was BlueWave's revenue in 2024?") and text.asks_figure("What is the fare to Porto Verde?")
     assert not text.asks_figure("How much did it cost?") and not text.asks_figure("What share of revenue is it?")
     for q in ("At what price did the shares close?", "For what price was the terminal sold?",
-              "What fare does BlueWave charge?"):
+              "What fare does BlueWave charge?", "At what share price did the stock close?",
+              "What ticket price will the operator charge?"):
         assert text.asks_price(q) and text.asks_figure(q), q
     assert not text.asks_price("At what time did the terminal open?")
 
