@@ -476,16 +476,12 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     removed: list[Removed] = []
     doubtful: list[Removed] = []
     moved = False  # a sentence now cites the shown passage that holds it
-    money, amount, figure = txt.asks_price(question), txt.asks_amount(question), txt.asks_figure(question)
     yes_no, counts = txt.asks_yes_no(question), txt.asks_number(question)
-    place = txt.asked_place_below_country(question)
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
-        if money and not reason and not refusing:
-            reason = not_money(sentence)
-        if place and not reason and not refusing:
-            reason = a_country_for(place, sentence, proper, subject)
+        if not reason and not refusing:
+            reason = another_kind(sentence, question, proper, subject)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
@@ -515,8 +511,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             kept.append(sentence)
     kept = list(dict.fromkeys(kept))  # a sentence put in for another may be one the model wrote too
     stated = [s for s in kept if not is_refusal(s)]
-    if amount and not any(gives_amount(s, question, figure) for s in stated):
-        removed += [Removed(s, "it gives no amount, which the question asks for") for s in stated]
+    unanswered = not_given(question, stated, proper, subject) if stated else ""
+    if unanswered:
+        removed += [Removed(s, unanswered) for s in stated]
         kept = [s for s in kept if s not in stated]
     doubtful = [d for d in doubtful if d.sentence in kept]
     if not removed:
@@ -841,6 +838,57 @@ def restates_only(sentence: str, question: str) -> bool:
     asked = set(txt.terms(question)) | {w.lower() for w in txt.words(question)}
     own = set(txt.terms(body)) | {w.lower() for i, w in enumerate(txt.words(body)) if i and w[:1].isupper()}
     return bool(own) and own <= asked
+
+
+def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
+    price, a country for a city, a sum of money for how long), or ""."""
+    place = txt.asked_place_below_country(question)
+    if txt.asks_price(question) and not_money(sentence):
+        return not_money(sentence)
+    if place:
+        return a_country_for(place, sentence, proper, subject)
+    return not_a_span(sentence) if txt.asks_how_long(question) else ""
+
+
+def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why no sentence of ``stated`` gives the kind of thing ``question`` asks for: an amount
+    ("What was its revenue?" answered "revenue was robust") or a name ("Which corporation was the
+    first…?" answered "Some of the country's largest corporations…"); "" when one does."""
+    if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
+        return "it gives no amount, which the question asks for"
+    if txt.asks_name(question) and not any(_gives_name(s, proper, subject) for s in stated):
+        return "it gives no name, which the question asks for"
+    return ""
+
+
+def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str]) -> bool:
+    """Whether ``sentence`` names something the question does not. Its first word counts when it
+    is capitalised and no stopword: the sources may write a name only at a sentence's start
+    ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word."""
+    plain = txt.strip_citations(sentence)
+    if any(not set(terms) <= subject for _, terms in names(plain, proper)):
+        return True
+    first = txt.words(plain)[:1]
+    return bool(first) and first[0][:1].isupper() and first[0].lower() not in txt.STOPWORDS and not set(
+        txt.terms(first[0])) <= subject
+
+
+def not_a_span(sentence: str) -> str:
+    """Why ``sentence`` does not say how long: every number it gives is a sum of money or a
+    percentage ("spent 380 billion yuan" for "How long did it spend training…?"); "" otherwise.
+    A sentence without a number ("a few weeks") may well answer it."""
+    plain = txt.strip_citations(sentence)
+    found = list(CLAIM_NUMBER.finditer(plain))
+    if found and all(_percentage(plain, m) or _money(plain, m) for m in found):
+        return f"'{found[0].group().strip()}' is not a span of time or a length, which the question asks for"
+    return ""
+
+
+def _money(sentence: str, m: re.Match) -> bool:
+    """Whether the number ``m`` of ``sentence`` is a sum of money ("380 billion yuan", "$52.4 billion")."""
+    return unit_after(sentence, m.end()) in _CURRENCIES or bool(
+        _CURRENCY_SIGN.search(sentence[max(0, m.start() - 2):m.start()]))
 
 
 def a_country_for(place: str, sentence: str, proper: frozenset[str], subject: frozenset[str]) -> str:

@@ -269,6 +269,11 @@ def asks_number(question: str) -> bool:
     return bool(_ASKS_NUMBER.search(question))
 
 
+def asks_how_long(question: str) -> bool:
+    """Whether ``question`` asks how long: a span of time or a length, never a sum of money."""
+    return bool(re.search(r"\bhow long\b", question, re.IGNORECASE))
+
+
 def asks_price(question: str) -> bool:
     """Whether ``question`` asks a price or a cost: an amount of money, in a currency, answers it."""
     return bool(_ASKS_PRICE.search(question))
@@ -293,6 +298,36 @@ def asked_kind(question: str) -> list[str]:
     gives the value need not write the kind."""
     return [w.rstrip(".-") for m in _ASKED_KIND.finditer(question) for w in m.group(1).split()
             if w.lower() not in STOPWORDS]
+
+
+# Kinds of thing that are called by a name: "Which Chinese corporation was the first…?" asks for
+# one, and "Some of the country's largest corporations…" names none. Kinds that ordinary words
+# answer ("Which training method…": "reinforcement learning") are not here.
+_NAMED_KINDS = frozenset({
+    "company", "corporation", "firm", "startup", "business", "brokerage", "bank", "fund", "investor", "agency",
+    "organisation", "organization", "institution", "university", "tank", "network", "broadcaster", "channel",
+    "newspaper", "outlet", "publication", "analyst", "executive", "official", "person", "founder", "co-founder",
+    "leader", "president", "minister", "scholar", "researcher", "country", "city", "town", "exchange", "operator",
+    "rival", "competitor", "subsidiary", "unit", "model", "product", "chatbot", "app", "name"})
+_WHO_IS_THE = re.compile(r"^\W*who\s+(?:is|was)\s+(?:the|its|their|his|her)\s+([\w\-]+)", re.IGNORECASE)
+# "Which ferry operator was…": the words between "which" and the verb, the last the kind's noun.
+_WHICH_BEFORE_VERB = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:which|what)\s+((?:[\w\-’']+\s+){1,3}?)"
+                                r"(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b", re.IGNORECASE)
+_SECOND_ASK = re.compile(r"\b(?:and|or)\s+(?:who|what|when|where|which|why|how)\b", re.IGNORECASE)
+_NAME_OF = re.compile(r"\bwhat\s+(?:is|was)\s+(?:the|its|their|his|her)\s+name\b", re.IGNORECASE)
+
+
+def asks_name(question: str) -> bool:
+    """Whether ``question`` asks for one thing of a kind called by a name: "Which corporation…?",
+    "Who is the founder of…?", "What is the name of…?". Only a name answers it. A plural kind
+    ("Which companies…") or a question with several parts is left alone."""
+    if len(_split_question(question)) > 1 or _SECOND_ASK.search(question):
+        return False
+    phrase = _WHICH_BEFORE_VERB.match(question)
+    kinds = phrase.group(1).lower().split() if phrase else [w.lower() for w in asked_kind(question)]
+    who = _WHO_IS_THE.search(question)
+    return bool((kinds and kinds[-1] in _NAMED_KINDS) or _NAME_OF.search(question)
+                or (who and stem(who.group(1).lower()) == who.group(1).lower() and not who.group(1).endswith("s")))
 
 
 # Kinds of place smaller than a country: "In which city is it based?" is not answered by "China".

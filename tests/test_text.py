@@ -100,6 +100,16 @@ def test_question_kinds():
     assert not text.asks_price("At what time did the terminal open?")
 
 
+def test_questions_for_one_named_thing_and_for_how_long():
+    for q in ("Which ferry operator was the first?", "Who is the founder of BlueWave?",
+              "What is the name of BlueWave's chief executive?", "Which firm's analysts expect more routes?"):
+        assert text.asks_name(q), q
+    for q in ("Which operators were first?", "Which training method did they use?", "Who benefits from it?",
+              "Who is Marta Quintas?", "Which company runs it, and when did it start?"):
+        assert not text.asks_name(q), q
+    assert text.asks_how_long("How long did the crossing take?") and not text.asks_how_long("How far is it?")
+
+
 def test_which_city_asks_a_place_below_a_country_and_countries_come_from_the_tz_table():
     assert text.asked_place_below_country("In which city is BlueWave based?") == "city"
     assert text.asked_place_below_country("Which Portuguese town has the terminal?") == "town"
