@@ -16,6 +16,11 @@ sentence is checked as a claim:
 3. A negated claim ("did not respond") needs a negation in its window.
 4. A sentence made only of the question's own words answers nothing ("Who runs BlueWave?"
    "BlueWave is run by BlueWave [1]."), unless the question asks yes or no or offers a choice.
+5. A date (a month and its day) stands in a cited passage as a date, not as a number inside a
+   name ("January 1" is not "R1" beside "January").
+6. The answer gives the kind of value the question asks for (``another_kind``, ``not_given``):
+   an amount for a sum of money, a figure for a price, a span for "how long", not a country for
+   "which city", and a name for one named thing ("Which corporation…?").
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
