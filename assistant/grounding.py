@@ -849,8 +849,9 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
     price, a country for a city, a sum of money for how long), or ""."""
     place = txt.asked_place_below_country(question)
-    if txt.asks_price(question) and not_money(sentence):
-        return not_money(sentence)
+    unpriced = not_money(sentence) if txt.asks_price(question) else ""
+    if unpriced:
+        return unpriced
     if place:
         return a_country_for(place, sentence, proper, subject)
     return not_a_span(sentence) if txt.asks_how_long(question) else ""
@@ -911,8 +912,7 @@ def not_money(sentence: str) -> str:
     some other unit ("costs 55 minutes"); "" when it does not (a number with no unit is let be)."""
     for m in CLAIM_NUMBER.finditer(sentence):
         unit = unit_after(sentence, m.end())
-        if unit and unit not in _CURRENCIES and not _percentage(sentence, m) and not _CURRENCY_SIGN.search(
-                sentence[max(0, m.start() - 2) : m.start()]):
+        if unit and not _money(sentence, m) and not _percentage(sentence, m):
             return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
     return ""
 
