@@ -300,6 +300,13 @@ def question_terms(question: str) -> frozenset[str]:
     return frozenset(t for w in txt.words(question) for t in _name_terms(w))
 
 
+def added_names(sentence: str, proper: frozenset[str], asked: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The names of ``sentence`` (citations aside) that the question, whose terms are ``asked``,
+    does not give: what the sentence adds."""
+    return [(written, terms) for written, terms in names(txt.strip_citations(sentence), proper)
+            if not set(terms) <= asked]
+
+
 def _named_in(names: Sequence[tuple[str, ...]], terms: frozenset[str]) -> bool:
     """Whether ``terms`` hold every term of one of ``names``."""
     return any(set(name) <= terms for name in names)
@@ -358,11 +365,12 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
-    cited = [w for n in refs_of(sentence, numbers) for w in windows(numbers[n].text)]
+    refs = refs_of(sentence, numbers)
+    cited = [w for n in refs for w in windows(numbers[n].text)]
     found = claims(sentence, proper, subject)
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(tuple(p.text for p in numbers.values()))
-    dated = unstated_date(sentence, [numbers[n] for n in refs_of(sentence, numbers)], numbers)
+    dated = unstated_date(sentence, [numbers[n] for n in refs], numbers)
     if dated:
         return dated
     for claim in found:
@@ -872,10 +880,9 @@ def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str]) 
     """Whether ``sentence`` names something the question does not. Its first word counts when it
     is capitalised and no stopword: the sources may write a name only at a sentence's start
     ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word."""
-    plain = txt.strip_citations(sentence)
-    if any(not set(terms) <= subject for _, terms in names(plain, proper)):
+    if added_names(sentence, proper, subject):
         return True
-    first = txt.words(plain)[:1]
+    first = txt.words(txt.strip_citations(sentence))[:1]
     return bool(first) and first[0][:1].isupper() and first[0].lower() not in txt.STOPWORDS and not set(
         txt.terms(first[0])) <= subject
 
@@ -901,7 +908,7 @@ def a_country_for(place: str, sentence: str, proper: frozenset[str], subject: fr
     """Why ``sentence`` does not answer a question asking which ``place`` (a city, a town…): every
     name it adds to the question is a country ("Monica is based in China" for "In which city is
     Monica based?", from "the Chinese company Monica"); "" otherwise."""
-    added = [written for written, terms in names(sentence, proper) if not set(terms) <= subject]
+    added = [written for written, _ in added_names(sentence, proper, subject)]
     if added and all(re.sub(r"^the\s+", "", w, flags=re.IGNORECASE).lower() in txt.countries() for w in added):
         return f"'{added[0]}' is a country, and the question asks which {place}"
     return ""

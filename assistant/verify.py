@@ -48,7 +48,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import (Grounded, Said, cover_notes, names, nothing_supported, proper_words, question_terms, refs_of,
+from .grounding import (Grounded, Said, added_names, cover_notes, nothing_supported, proper_words, question_terms, refs_of,
                         said_of_another, sentence_terms, windows)
 from .types import Passage, Removed
 
@@ -126,8 +126,7 @@ def _where_named(sentence: str, question: str, cited: Sequence[Passage], numbers
     or when no one window holds them all (the lexical check decides that case)."""
     whole = frozenset().union(*(sentence_terms(p.text) for p in cited))
     asked = question_terms(question)
-    new = [t for _, t in names(txt.strip_citations(sentence), proper_words(list(numbers.values()), question))
-           if not set(t) <= asked]
+    new = [t for _, t in added_names(sentence, proper_words(list(numbers.values()), question), asked)]
     if not new:
         return whole
     held = [w.terms for p in cited for w in windows(p.text) if all(w.holds_name(t) for t in new)]
