@@ -110,6 +110,16 @@ def parse_number(text: str, unit: str = "") -> Number:
     return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
 
 
+def spelled_numbers(text: str) -> list[Number]:
+    """The counts ``text`` writes as words, with a scale word after them: "five", "two million"."""
+    out = []
+    for m in txt.SPELLED_NUMBER.finditer(text):
+        scale = re.match(rf"\s+({_SCALE_WORDS})\b", text[m.end():], re.IGNORECASE)
+        out.append(Number(m.group(), float(txt.spelled_value(m)), 0,
+                          _SCALES[scale.group(1).lower()] if scale else 1.0))
+    return out
+
+
 def unit_after(clause: str, end: int) -> str:
     """The noun a claimed number counts, when one follows it at once: "400 passengers" -> "passeng"."""
     m = re.match(r"\s+([A-Za-z][a-z\-]+)", clause[end:])
@@ -262,7 +272,9 @@ def windows(text: str) -> tuple[Window, ...]:
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
         terms = sentence_terms(sentence)
-        numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence))
+        # Counts may be written as words in a source ("five people had died") and in digits in an answer.
+        numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence)) + tuple(
+            spelled_numbers(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence)),
                      compared_numbers(sentence)))
     out = []
@@ -277,6 +289,20 @@ def windows(text: str) -> tuple[Window, ...]:
 # A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".
 _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unlike)\s+"
                        r"((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
+
+
+def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str] = frozenset(),
+               claimed: frozenset[str] = frozenset()) -> list[Window]:
+    """The windows of passage ``n``; one that names no one but what is ``claimed`` also knows what
+    its document said before it, in the shown passages of the same document that come earlier. A
+    document names its subject once ("the Veldanian Federation of Railway Workers") and then
+    refers to it ("the union"), often in a later passage. A window that names someone else
+    ("Alibaba released it…") most likely refers to them (``named``: the terms of names)."""
+    p = numbers[n]
+    before = frozenset().union(*(sentence_terms(q.text) for q in numbers.values()
+                                 if q.source == p.source and q.start < p.start))
+    return [replace(w, earlier=w.earlier | before) if before and (w.terms & named) <= claimed else w
+            for w in windows(p.text)]
 
 
 def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
@@ -366,7 +392,8 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     everywhere = [w for p in numbers.values() for w in windows(p.text)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
-    cited = [w for n in refs for w in windows(numbers[n].text)]
+    name_terms = frozenset(t for word in proper for t in txt.terms(word))
+    cited = [w for n in refs for w in in_context(n, numbers, name_terms, sentence_terms(sentence) | subject)]
     found = claims(sentence, proper, subject)
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(tuple(p.text for p in numbers.values()))

@@ -116,6 +116,23 @@ def terms(text: str) -> list[str]:
     return out
 
 
+# Counts written as words, as style guides have small numbers ("five people", "twenty-two
+# berths"). "one" is left out: it is a pronoun as often as a number ("one of the first").
+_UNITS = "one two three four five six seven eight nine".split()
+_TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+SPELLED_NUMBER = re.compile(rf"\b(?:({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNITS)}))?|({'|'.join(_UNITS[1:] + _TEENS)}))\b",
+                            re.IGNORECASE)
+
+
+def spelled_value(m: re.Match) -> int:
+    """The value of a ``SPELLED_NUMBER`` match: "twenty-two" is 22, "seven" 7."""
+    tens, unit, small = (g.lower() if g else g for g in m.groups())
+    if small:
+        return _UNITS.index(small) + 1 if small in _UNITS else _TEENS.index(small) + 10
+    return (_TENS.index(tens) + 2) * 10 + (_UNITS.index(unit) + 1 if unit else 0)
+
+
 # A place's adjective and the place: "Chinese"/China, "Japanese"/Japan, "Canadian"/Canada,
 # "Italian"/Italy, "European"/Europe, "Korean"/Korea, "Mexican"/Mexico, "Israeli"/Israel.
 # English forms the adjective from the place by one of these endings, in place of the place's own

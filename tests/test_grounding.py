@@ -1,6 +1,8 @@
 """Claim-level grounding on a made-up corpus: scripted answers with fabricated and supported
 sentences, compound questions, and the real small model on an unanswerable question."""
 
+from dataclasses import replace
+
 import pytest
 
 from assistant import Assistant, Settings
@@ -735,3 +737,34 @@ def test_a_sentence_made_of_the_questions_own_words_answers_nothing():
     # A restated clause before the answer's own clause stays (the second clause answers).
     assert not check("BlueWave could win passengers because its new catamaran carries 400 passengers [2].",
                      "Why could BlueWave win passengers?").removed
+
+
+def test_a_count_the_source_writes_in_words_supports_the_answers_digits():
+    """Style guides spell out small counts; a model answers in digits. Each must still be the
+    count of what the source says it counts."""
+    deaths = shown("Officials said 312 people had been infected in Porto Verde and that five people had died. "
+                   "Twenty-two berths are now open.")
+    question = "How many people have died in Porto Verde?"
+    assert not check("5 people have died in Porto Verde [1].", question, deaths).removed
+    assert not check("22 berths are now open [1].", "How many berths are open?", deaths).removed
+    assert check("7 people have died in Porto Verde [1].", question, deaths).refused
+    assert check("5 berths are open [1].", "How many berths are open?", deaths).refused  # five is people
+
+
+def test_a_document_names_its_subject_once_and_a_later_passage_refers_to_it():
+    """Two passages of one document: the first names the union, the second says "the union".
+    The later passage stands for the union only where it names no one else."""
+    first = "The Porto Verde Dockworkers' Union (PVDU) announced a 24-hour strike on Friday."
+    later = "\"They will not be written out of its future,\" said Ana Silva, the union's general secretary. " \
+            "Harbor Lights published its summer timetable on Monday."
+    sources = {1: Passage(first, "news.txt", 0, len(first), 1.0),
+               2: Passage(later, "news.txt", 400, 400 + len(later), 0.9)}
+    question = "Who is the general secretary of the Porto Verde Dockworkers' Union?"
+    answer = "Ana Silva is the general secretary of the Porto Verde Dockworkers' Union [2]."
+    assert not check(answer, question, sources).removed
+    # The same passage shown first, before the one that names the union: nothing to refer back to.
+    swapped = {1: replace(sources[1], start=800, end=800 + len(first)), 2: replace(sources[2], start=0)}
+    assert check(answer, question, swapped).refused
+    # A window that names another company speaks of that company.
+    assert check("The Porto Verde Dockworkers' Union published its summer timetable on Monday [2].",
+                 "When did the Porto Verde Dockworkers' Union publish its timetable?", sources).refused
