@@ -64,6 +64,8 @@ _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees
                                   "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
                                   "baht rupiah ringgit dinars dirhams shekels"))
 _CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
+# What a currency sign says in words, as terms: "€890m" is in euros, as an answer may write it.
+_SIGN_TERMS = {"$": ("dollar",), "€": ("euro",), "£": ("pound",), "¥": ("yen", "yuan"), "₹": ("rupe",)}
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
 # A code or an identifier: a letter right before a digit, in any case ("gv300x", "a100",
@@ -257,7 +259,7 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
-        units = {n.unit for n in numbers}  # checked with their numbers
+        units = {n.unit for n in numbers} | {t for n in numbers for t in txt.terms(n.text)}  # checked with them
         words = frozenset(t for t in txt.terms(clause) if t not in named | number_words | units)
         negated = bool(_NEGATION.search(clause))  # "did not respond" answers with the question's words
         restates = not numbers and not negated and bool(words | named) and (words | named) <= question
@@ -271,7 +273,7 @@ def windows(text: str) -> tuple[Window, ...]:
     read = []
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
-        terms = sentence_terms(sentence)
+        terms = sentence_terms(sentence) | {t for sign in _CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
         numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence)) + tuple(
             spelled_numbers(sentence))

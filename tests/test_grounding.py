@@ -768,3 +768,12 @@ def test_a_document_names_its_subject_once_and_a_later_passage_refers_to_it():
     # A window that names another company speaks of that company.
     assert check("The Porto Verde Dockworkers' Union published its summer timetable on Monday [2].",
                  "When did the Porto Verde Dockworkers' Union publish its timetable?", sources).refused
+
+
+def test_a_currency_sign_in_the_source_is_the_currency_an_answer_names():
+    deal = shown("BlueWave ordered two catamarans in 2021 under a contract worth €89m (£76m).")
+    question = "How much is BlueWave's catamaran contract worth?"
+    for answer in ("BlueWave's contract is worth 89 million euros [1].", "BlueWave's contract is worth €89 million [1].",
+                   "BlueWave's contract is worth 76 million pounds [1]."):
+        assert not check(answer, question, deal).removed, answer
+    assert check("BlueWave's contract is worth 89 million dollars [1].", question, deal).refused
