@@ -281,6 +281,34 @@ def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 
 
+# What can say when: a number (a year, a date, "3 weeks"), a month, a weekday, a season, a unit of
+# time, a word for a day or a part of it, or a word that places it beside another event ("after
+# the launch", "since January", "during the hearing"). "Later", "soon" and "in the future" are
+# not in it: they say that something will happen, not when.
+_TIME = re.compile(r"\d|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+                   r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
+                   r"thursday|friday|saturday|sunday|spring|summer|autumn|fall|winter|minutes?|hours?|"
+                   r"days?|weeks?|weekends?|months?|quarters?|years?|decades?|centur(?:y|ies)|today|tonight|"
+                   r"yesterday|tomorrow|morning|afternoon|evening|night|noon|midnight|ago|after|before|since|"
+                   r"until|till|during|following|within|once|while|when|earlier|recently|now|currently|"
+                   r"already|previously|then|immediately|shortly)\b", re.IGNORECASE)
+
+
+# A question that opens by asking when ("When…?", "By what date…?", "In which year…?"), not one
+# with "when" inside a clause ("…use when comparing it with Nvidia?").
+_OPENS_WHEN = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:when|(?:what|which)\s+(?:date|day|year|month|time))\b", re.I)
+
+
+def asks_when(question: str) -> bool:
+    """Whether ``question`` opens by asking when."""
+    return bool(_OPENS_WHEN.match(question))
+
+
+def says_when(sentence: str) -> bool:
+    """Whether ``sentence`` says when something happens, in any way at all (``_TIME``)."""
+    return bool(_TIME.search(sentence) or SPELLED_NUMBER.search(sentence))
+
+
 def asks_number(question: str) -> bool:
     """Whether ``question`` asks how many, how much, what percentage…: a number answers it."""
     return bool(_ASKS_NUMBER.search(question))

@@ -777,3 +777,21 @@ def test_a_currency_sign_in_the_source_is_the_currency_an_answer_names():
                    "BlueWave's contract is worth 76 million pounds [1]."):
         assert not check(answer, question, deal).removed, answer
     assert check("BlueWave's contract is worth 89 million dollars [1].", question, deal).refused
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("The second terminal is scheduled to open later [1].", False),  # that it will, not when
+    ("The second terminal will open soon [1].", False),
+    ("The second terminal is scheduled to open after the council's review [1].", True),  # beside another event
+    ("The second terminal is scheduled to open in 2027 [1].", True),
+])
+def test_a_question_asking_when_needs_an_answer_that_says_when(answer, kept):
+    plans = shown("Harbor Lights said the second terminal is scheduled to open later, after the council's review, "
+                  "and will open soon in 2027.")
+    result = check(answer, "When is the second terminal scheduled to open?", plans)
+    assert result.refused != kept
+    if not kept:
+        assert result.removed[0].reason == "it does not say when, which the question asks"
+    # "when" inside a clause asks no time
+    assert not check("Harbor Lights said the second terminal will open soon [1].",
+                     "What did Harbor Lights say when the council met?", plans).refused
