@@ -444,16 +444,51 @@ _APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an
                          rf"(?:of|at)\s+(?:the\s+)?({_BODY})\s*[,.]")
 
 
+# The roles a person holds at a body, as news writes them before a name ("Arrowline chief executive
+# Rafael Osterhout", "Health Minister Ingrid Solvang") and asks about them.
+_ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chair(?:man|woman|person)?|president|"
+         r"(?:co-)?founder|(?:managing\s+)?director|(?:general\s+)?secretary|spokes(?:man|woman|person)|minister|"
+         r"head|leader|analyst|economist)")
+_TITLED = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
+# A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
+# executive of VXR".
+_ROLE_AT = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})\b")
+_ROLE_OF = re.compile(rf"(?i:\b{_ROLE})\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+
+
 @lru_cache(maxsize=256)
 def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
     """Each person the passages introduce by a role at a named body, by their surname's term, with
-    that body's terms: {"newman": {"futurum", "group"}}."""
+    that body's terms: {"newman": {"futurum", "group"}} from "Dan Newman, CEO of Futurum Group," or
+    {"osterhout": {"arrowline"}} from "Arrowline chief executive Rafael Osterhout"."""
     out: dict[str, frozenset[str]] = {}
     for text in texts:
-        for m in _APPOSITION.finditer(text):
-            for who in txt.terms(m.group(1)):
-                out[who] = out.get(who, frozenset()) | sentence_terms(m.group(2))
+        found = [(m.group(1), m.group(2)) for m in _APPOSITION.finditer(text)]
+        found += [(m.group(2), m.group(1)) for m in _TITLED.finditer(text)]
+        for person, body in found:
+            for who in txt.terms(person):
+                out[who] = out.get(who, frozenset()) | sentence_terms(body)
     return out
+
+
+def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` gives a person a role at a body the sources never give them one at, or "":
+    "VXR's chief executive is Rafael Osterhout" where the only source says "Arrowline chief
+    executive Rafael Osterhout … anything VXR charges". Only for a sentence that names a role,
+    a person the passages introduce with theirs, and another body."""
+    plain = txt.strip_citations(sentence)
+    claimed = [re.sub(r"[’']s?$", "", m.group(1)) for m in [*_ROLE_AT.finditer(plain), *_ROLE_OF.finditer(plain)]]
+    if not claimed:
+        return ""
+    theirs = appositions(tuple(p.text for p in numbers.values()))
+    for written, terms in names(plain, proper):
+        bodies = theirs.get(terms[-1]) if len(terms) > 1 else None
+        if not bodies or bodies & sentence_terms(plain):
+            continue
+        other = next((b for b in claimed if not set(txt.terms(b)) & (bodies | set(terms[-2:]))), "")
+        if other:
+            return f"'{written}' holds that role elsewhere in the sources, not at {other}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -523,7 +558,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
         if not reason and not refusing:
-            reason = another_kind(sentence, question, proper, subject)
+            reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
@@ -882,9 +917,14 @@ def restates_only(sentence: str, question: str) -> bool:
     return bool(own) and own <= asked
 
 
-def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str]) -> str:
+def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str],
+                 numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
-    price, a country for a city, a sum of money for how long), or ""."""
+    price, a country for a city, a sum of money for how long), or a person another role than the
+    sources give them (``role_elsewhere``), or ""."""
+    elsewhere = role_elsewhere(sentence, numbers, proper)
+    if elsewhere:
+        return elsewhere
     place = txt.asked_place_below_country(question)
     unpriced = not_money(sentence) if txt.asks_price(question) else ""
     if unpriced:

@@ -795,3 +795,17 @@ def test_a_question_asking_when_needs_an_answer_that_says_when(answer, kept):
     # "when" inside a clause asks no time
     assert not check("Harbor Lights said the second terminal will open soon [1].",
                      "What did Harbor Lights say when the council met?", plans).refused
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("BlueWave's chief executive is Lena Morrow [1].", False),  # the sources give her Harbor Lights
+    ("Lena Morrow is the chief executive of BlueWave [1].", False),
+    ("Harbor Lights chief executive Lena Morrow said fares would stay below BlueWave's [1].", True),
+    ("Lena Morrow said fares would stay below BlueWave's [1].", True),  # no role given
+])
+def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
+    said = shown("Harbor Lights chief executive Lena Morrow said fares would stay below BlueWave's.")
+    result = check(answer, "Who is BlueWave's chief executive?", said)
+    assert result.refused != kept
+    if not kept:
+        assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
