@@ -20,7 +20,8 @@ sentence is checked as a claim:
    name ("January 1" is not "R1" beside "January").
 6. The answer gives the kind of value the question asks for (``another_kind``, ``not_given``):
    an amount for a sum of money, a figure for a price, a span for "how long", not a country for
-   "which city", and a name for one named thing ("Which corporation…?").
+   "which city", a name for one named thing ("Which corporation…?"), and a time for "When…?".
+   A person keeps the role at the body the sources give them (``role_elsewhere``).
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
