@@ -284,8 +284,9 @@ def asks_date(question: str) -> bool:
 # What can say when: a number (a year, a date, "3 weeks"), a month, a weekday, a season, a unit of
 # time, a word for a day or a part of it, or a word that places it beside another event ("after
 # the launch", "since January", "during the hearing"). "Later", "soon" and "in the future" are
-# not in it: they say that something will happen, not when.
-_TIME = re.compile(r"\d|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+# not in it: they say that something will happen, not when. "May" is the month only as a name
+# ("it may open later" says no more).
+_TIME = re.compile(r"\d|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|(?-i:May)|june?|july?|aug(?:ust)?|"
                    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
                    r"thursday|friday|saturday|sunday|spring|summer|autumn|fall|winter|minutes?|hours?|"
                    r"days?|weeks?|weekends?|months?|quarters?|years?|decades?|centur(?:y|ies)|today|tonight|"
