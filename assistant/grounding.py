@@ -450,11 +450,12 @@ _APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an
 _ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chair(?:man|woman|person)?|president|"
          r"(?:co-)?founder|(?:managing\s+)?director|(?:general\s+)?secretary|spokes(?:man|woman|person)|minister|"
          r"head|leader|analyst|economist)")
-_TITLED = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
 # A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
-# executive of VXR".
-_ROLE_AT = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})\b")
+# executive of VXR"; and a person titled so, by first name and surname.
+_BODY_ROLE = rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})"
+_ROLE_AT = re.compile(rf"{_BODY_ROLE}\b")
 _ROLE_OF = re.compile(rf"(?i:\b{_ROLE})\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+_TITLED = re.compile(rf"{_BODY_ROLE}\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
 
 
 @lru_cache(maxsize=256)

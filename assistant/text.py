@@ -121,8 +121,8 @@ def terms(text: str) -> list[str]:
 _UNITS = "one two three four five six seven eight nine".split()
 _TEENS = "ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen".split()
 _TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
-SPELLED_NUMBER = re.compile(rf"\b(?:({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNITS)}))?|({'|'.join(_UNITS[1:] + _TEENS)}))\b",
-                            re.IGNORECASE)
+SPELLED_NUMBER = re.compile(rf"\b(?:({'|'.join(_TENS)})(?:[-\s]({'|'.join(_UNITS)}))?|"
+                            rf"({'|'.join(_UNITS[1:] + _TEENS)}))\b", re.IGNORECASE)
 
 
 def spelled_value(m: re.Match) -> int:
