@@ -479,7 +479,9 @@ def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozen
     executive Rafael Osterhout … anything VXR charges". Only for a sentence that names a role,
     a person the passages introduce with theirs, and another body."""
     plain = txt.strip_citations(sentence)
-    claimed = [re.sub(r"[’']s?$", "", m.group(1)) for m in [*_ROLE_AT.finditer(plain), *_ROLE_OF.finditer(plain)]]
+    # A capitalised word that is no name ("The chief executive…", "Its chief executive…") is no body.
+    claimed = [b for m in [*_ROLE_AT.finditer(plain), *_ROLE_OF.finditer(plain)]
+               for b in [re.sub(r"[’']s?$", "", m.group(1))] if txt.terms(b)]
     if not claimed:
         return ""
     theirs = appositions(tuple(p.text for p in numbers.values()))

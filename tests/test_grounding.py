@@ -803,6 +803,9 @@ def test_a_question_asking_when_needs_an_answer_that_says_when(answer, kept):
     ("Lena Morrow is the chief executive of BlueWave [1].", False),
     ("Harbor Lights chief executive Lena Morrow said fares would stay below BlueWave's [1].", True),
     ("Lena Morrow said fares would stay below BlueWave's [1].", True),  # no role given
+    ("The chief executive, Lena Morrow, said fares would stay below BlueWave's [1].", True),  # no body given
+    ("Its chief executive Lena Morrow said fares would stay below BlueWave's [1].", True),
+    ("The chief executive of BlueWave is Lena Morrow [1].", False),
 ])
 def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
     said = shown("Harbor Lights chief executive Lena Morrow said fares would stay below BlueWave's.")
