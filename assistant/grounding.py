@@ -64,9 +64,9 @@ _COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half
 _CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
                                   "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
                                   "baht rupiah ringgit dinars dirhams shekels"))
-_CURRENCY_SIGN = re.compile(r"[$€£¥₹]")
 # What a currency sign says in words, as terms: "€890m" is in euros, as an answer may write it.
 _SIGN_TERMS = {"$": ("dollar",), "€": ("euro",), "£": ("pound",), "¥": ("yen", "yuan"), "₹": ("rupe",)}
+_CURRENCY_SIGN = re.compile(f"[{re.escape(''.join(_SIGN_TERMS))}]")
 # Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
 _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
 # A code or an identifier: a letter right before a digit, in any case ("gv300x", "a100",
@@ -294,8 +294,8 @@ _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unl
                        r"((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
 
 
-def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str] = frozenset(),
-               claimed: frozenset[str] = frozenset()) -> list[Window]:
+def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], claimed: frozenset[str]
+               ) -> list[Window]:
     """The windows of passage ``n``; one that names no one but what is ``claimed`` also knows what
     its document said before it, in the shown passages of the same document that come earlier. A
     document names its subject once ("the Veldanian Federation of Railway Workers") and then
