@@ -13,11 +13,12 @@ the same kind. Values are compared the way a reader would, to avoid false alarms
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import CLAIM_NUMBER, Number, names, parse_number, proper_words, sentence_terms, unit_after
+from .grounding import (CLAIM_NUMBER, Number, names, parse_number, proper_words, sentence_terms, spelled_numbers,
+                        unit_after)
 from .types import Conflict, Passage
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -72,6 +73,12 @@ def values(sentence: str) -> list[Value]:
             continue  # a bare number ("in 2024", "3 of them"): no kind to compare by
         kind = f"amount:{unit or currency}:{n.scale}"
         out.append(Value(kind, m.group().strip(), n.value, n))
+    # A count written as a word ("Seven people have now died") is a value like "5 people"; with
+    # no noun after it, it is no more a value than a bare number.
+    for n, end in spelled_numbers(sentence):
+        unit = unit_after(sentence, end)
+        if unit:
+            out.append(Value(f"amount:{unit}:{n.scale}", n.text, n.value, replace(n, unit=unit)))
     return out
 
 

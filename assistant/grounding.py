@@ -113,13 +113,15 @@ def parse_number(text: str, unit: str = "") -> Number:
     return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
 
 
-def spelled_numbers(text: str) -> list[Number]:
-    """The counts ``text`` writes as words, with a scale word after them: "five", "two million"."""
+def spelled_numbers(text: str) -> list[tuple[Number, int]]:
+    """The counts ``text`` writes as words ("five", "two million"), each with where it ends in
+    ``text``, its scale word included."""
     out = []
     for m in txt.SPELLED_NUMBER.finditer(text):
         scale = re.match(rf"\s+({_SCALE_WORDS})\b", text[m.end():], re.IGNORECASE)
-        out.append(Number(m.group(), float(txt.spelled_value(m)), 0,
-                          _SCALES[scale.group(1).lower()] if scale else 1.0))
+        end = m.end() + (scale.end() if scale else 0)
+        out.append((Number(text[m.start():end], float(txt.spelled_value(m)), 0,
+                           _SCALES[scale.group(1).lower()] if scale else 1.0), end))
     return out
 
 
@@ -277,7 +279,7 @@ def windows(text: str) -> tuple[Window, ...]:
         terms = sentence_terms(sentence) | {t for sign in _CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
         numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence)) + tuple(
-            spelled_numbers(sentence))
+            n for n, _ in spelled_numbers(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence)),
                      compared_numbers(sentence)))
     out = []

@@ -521,6 +521,23 @@ def test_a_follow_up_query_carries_the_last_answer():
     assert condense_query("How much did the terminal cost?", turns) == "How much did the terminal cost?"
 
 
+@pytest.mark.parametrize("answer, values", [
+    ("Harbor Lights runs 12 ferries on the bay [1].", ["12", "Fourteen"]),
+    ("Harbor Lights runs fourteen ferries on the bay [2].", ["12", "Fourteen"]),
+])
+def test_a_count_written_as_a_word_is_a_value_that_may_differ(answer, values):
+    sources = shown("Harbor Lights runs 12 ferries on the bay, the company said.",
+                    "Fourteen ferries of Harbor Lights now run on the bay, the city said.")
+    found = find_conflicts(answer, "How many ferries does Harbor Lights run?", sources)
+    assert sorted(c.value for c in found) == sorted(values)
+
+
+def test_a_count_written_as_a_word_agrees_with_its_digits():
+    sources = shown("Harbor Lights runs 12 ferries on the bay.", "Harbor Lights now runs twelve ferries on the bay.",
+                    "Harbor Lights also owns two tugboats.")
+    assert find_conflicts("Harbor Lights runs 12 ferries on the bay [1].", "How many?", sources) == []
+
+
 def test_a_sentence_comparing_two_values_is_no_conflict():
     sources = shown("BlueWave's catamaran carries 400 passengers, against 250 passengers for the old ferry.",
                     "BlueWave's catamaran carries 400 passengers.")
