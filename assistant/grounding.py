@@ -25,7 +25,8 @@ sentence is checked as a claim:
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
-loaded model to judge (``doubts``; see ``verify``).
+loaded model to judge (``doubts``; see ``verify``). So can a sentence that words a value in the
+question's terms where the source words it otherwise (``paraphrased``).
 
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
@@ -45,7 +46,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, NamedTuple, Optional, Sequence
+from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .text import question_parts
@@ -84,6 +85,7 @@ _REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
 # what the sentence before did, not of who did it).
 _OPENS_WITH_ONE = re.compile(r"\W*(?:It|Its|He|His|She|Her|The)\b")
 _NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_APART = "its facts do not stand together in"  # why a claim whose values are apart is removed
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
 
@@ -413,7 +415,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
             continue
         if claim.has_values and not supported(claim, cited, subject, named, introduced):
             where = ", ".join(f"[{n}]" for n in dict.fromkeys(cited_numbers)) or "any source"
-            return f"its facts do not stand together in {where}"
+            return f"{_APART} {where}"
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
     return ""
@@ -507,7 +509,7 @@ class Grounded:
     refused: bool
     withheld: bool = False
     conflicts: tuple[Conflict, ...] = ()
-    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``), and why not
+    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``…), and why not
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
@@ -550,8 +552,9 @@ def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequ
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
            is_refusal=lambda s: False, doubts: bool = False) -> Grounded:
     """Remove the sentences of ``answer`` that its cited passages do not support (see the module
-    doc). With ``doubts``, a sentence whose source may name its subject otherwise (``aliased``)
-    is kept and listed in ``doubtful``, for a judge that reads meaning to decide."""
+    doc). With ``doubts``, a sentence whose source may name its subject otherwise (``aliased``),
+    or word it otherwise (``paraphrased``), is kept and listed in ``doubtful``, for a judge that
+    reads meaning to decide."""
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
@@ -572,6 +575,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 sentence, reason, moved = txt.cite(sentence, other), "", True
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
+            if source is None and reason.startswith(_APART):
+                source = paraphrased(sentence, numbers, proper, subject, asked)
             if source is not None:  # kept for the judge to decide
                 sentence = txt.cite(sentence, source)
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
@@ -625,9 +630,37 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     others = [t for t in asked if t not in given]
     if not given or not others or any(c.numbers for c in own) or not any(c.names for c in own):
         return None
+    return _source_holding(own, numbers, subject, lambda w: any(w.holds_name(t) for t in others))
+
+
+def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],
+                asked: Sequence[tuple[str, ...]]) -> Optional[int]:
+    """The shown source with a window that holds every value of ``sentence`` together, the
+    question's names and half the sentence's words that the question lacks, or None.
+
+    Such a sentence falls short only on the question's own words: the answer restated the
+    question ("the quickest trip from the capital takes 1 hour 55 minutes") where the source
+    words it otherwise ("cuts the fastest journey between the two cities … to 1 hour 55
+    minutes"). Only a claim whose every number counts a noun ("41 months"): such a number stands
+    with its noun in one sentence of the window, which says what it is. A bare number or a
+    percentage says nothing of what it measures ("The context window is 32 [1]" from "QwQ-32B"),
+    and names alone restate the question's relation (see ``verify``). Words cannot tell a
+    paraphrase from the same values said of something else; a judge that reads meaning can."""
+    found = claims(sentence, proper, subject)
+    own = [replace(c, words=c.words - subject) for c in found]
+    numbers_of = [n for c in own for n in c.numbers]
+    if not numbers_of or not all(n.unit for n in numbers_of):
+        return None
+    return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked))
+
+
+def _source_holding(own: Sequence[Claim], numbers: Mapping[int, Passage], subject: frozenset[str],
+                    near: Callable[[Window], bool]) -> Optional[int]:
+    """The first shown source whose windows that are ``near`` (about what was asked) support
+    every claim of ``own``, or None."""
     for n, passage in numbers.items():
-        near = [w for w in windows(passage.text) if any(w.holds_name(t) for t in others)]
-        if near and all(not c.has_values or supported(c, near, subject, True) for c in own):
+        found = [w for w in windows(passage.text) if near(w)]
+        if found and all(not c.has_values or supported(c, found, subject, True) for c in own):
             return n
     return None
 

@@ -35,7 +35,8 @@ it is recorded as removed. A sentence in the passage's own words, about the name
 with, costs nothing.
 
 The sentences the lexical check could not decide (``Grounded.doubtful``: the source may call
-the question's subject by another name) are judged in every mode, on the source that check
+the question's subject by another name, or word in its own terms what the sentence says in the
+question's) are judged in every mode, on the source that check
 found, and are removed when the model says no or no judge can be asked.
 """
 

@@ -255,6 +255,34 @@ def test_no_doubt_for_a_claim_in_the_questions_words_or_a_number():
                             {1: Passage("The Gaivota reaches 38 knots.", "g.txt", 0, 29, 1.0)}, doubts=True).doubtful
 
 
+CROSSING = ("The Gaivota entered service on Monday. The new boat cuts the fastest journey between the two "
+            "islands from 95 minutes to 40 minutes, and it carries 400 passengers.")
+FAST = {1: Passage(CROSSING, "crossing.txt", 0, len(CROSSING), 1.0)}
+
+
+def test_a_value_with_its_noun_in_the_questions_own_words_is_doubtful():
+    # The answer words it as the question did ("quickest trip"), the source otherwise ("fastest
+    # journey"): the values and their nouns stand together, only the question's words are missing.
+    question = "Now that the Gaivota runs, how long does the quickest trip between the islands take?"
+    answer = "The quickest trip between the islands now takes 40 minutes [1]."
+    assert final_answer(answer, question, FAST).refused  # the lexical check alone removes it
+    grounded = final_answer(answer, question, FAST, doubts=True)
+    assert grounded.text == answer and [d.sentence for d in grounded.doubtful] == [answer]
+    assert verify(grounded, question, FAST, JudgingLLM(default=0.9), only_unstated=True).text == answer
+    gone = verify(grounded, question, FAST, JudgingLLM(default=0.2), only_unstated=True)
+    assert gone.refused and gone.removed[0].reason.endswith("and the model judged [1] does not state it")
+
+
+def test_no_doubt_for_a_paraphrase_with_a_bare_number_another_name_or_words_of_its_own():
+    question = "How long does the quickest trip between the islands take?"
+    for answer in ("The quickest trip between the islands takes 40 [1].",  # what 40 counts, the source says
+                   "The quickest trip between the islands takes 40 minutes on BlueWave's boats [1].",  # a name
+                   "The quickest trip between the islands is delayed by 40 minutes in winter storms [1]."):
+        assert not final_answer(answer, question, FAST, doubts=True).doubtful, answer
+    asked = "How long does Harbor Lights' quickest trip between the islands take?"  # no window names it
+    assert not final_answer("Harbor Lights' quickest trip takes 40 minutes [1].", asked, FAST, doubts=True).doubtful
+
+
 def test_no_doubt_for_a_value_bound_to_another_subject():
     rival = {1: Passage("BlueWave, the rival of Harbor Lights, has a new boat. The Gaivota reaches 38 knots.",
                         "rival.txt", 0, 80, 1.0)}
