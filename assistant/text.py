@@ -269,7 +269,8 @@ _ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|a
 # and "what was the revenue growth driven by" no sum.
 _MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
                 r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
-_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|are|were) "
+_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bhow much (?:[\w\-]+ )?(?:{_MONEY_NOUNS}|money|investment)\b|"
+                          r"\bwhat (?:is|was|are|were) "
                           r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
                           rf"{_MONEY_NOUNS}"
                           r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
@@ -407,16 +408,20 @@ def countries() -> frozenset[str]:
 
 
 # Words of a question about a sum that a percentage or a comparison may answer.
-_ASKS_CHANGE = re.compile(r"\b(?:how much|share of|what share(?! price)|percent|percentage|proportion|rate|ratio|margin|"
-                          r"changes?|growth|increases?|decreases?|rises?|drops?|falls?|declines?|gains?|compared|"
-                          r"versus|vs)\b", re.IGNORECASE)
+_CHANGE = (r"share of|what share(?! price)|percent|percentage|proportion|rate|ratio|margin|changes?|growth|increases?|"
+           r"decreases?|rises?|drops?|falls?|declines?|gains?|compared|versus|vs")
+_ASKS_CHANGE = re.compile(rf"\b(?:how much|{_CHANGE})\b", re.IGNORECASE)
+# Asked what something cost, only a comparison ("how much more…", "how much cheaper…") or a change
+# is answered by one.
+_ASKS_COST_CHANGE = re.compile(rf"\b(?:how much (?:more|less|\w+er)|{_CHANGE})\b", re.IGNORECASE)
 
 
 def asks_figure(question: str) -> bool:
-    """Whether ``question`` asks what a sum of money is ("What was BlueWave's revenue in 2024?"),
-    not how much something cost or moved, or what share it is: only a figure answers it, never a
-    percentage ("8% higher") or a comparison alone."""
-    return asks_amount(question) and not _ASKS_CHANGE.search(question)
+    """Whether ``question`` asks what a sum of money is ("What was BlueWave's revenue in 2024?"), or
+    what something cost ("How much did the terminal cost?"), not how much something moved, how
+    much more it cost, or what share it is: only a figure answers it, never a percentage ("8%
+    higher") or a comparison alone ("it cost far less than its rivals" does not say how much)."""
+    return asks_amount(question) and not (_ASKS_COST_CHANGE if asks_price(question) else _ASKS_CHANGE).search(question)
 
 
 # The span of time a figure is over ("risen 71% so far this year", "surged 8% on Wednesday").

@@ -645,13 +645,17 @@ def test_a_question_for_a_sum_of_money_answered_without_one_is_refused():
     got = check("The company's revenue in the June quarter was robust [1].",
                 "What was the company's revenue in the June quarter?", profit)
     assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
-    # An amount, or a comparison, answers it; one sentence with the amount is enough for the answer.
+    # An amount answers it; one sentence with the amount is enough for the answer.
     sales = shown("BlueWave's revenue was 12 million euros last year, up from 9 million. Growth was strong.")
     kept = check("BlueWave's revenue was 12 million euros last year [1]. Growth was strong [1].",
                  "What was BlueWave's revenue last year?", sales)
     assert not kept.removed and not kept.refused
-    assert not check("R1 cost far less to train than its rivals [1].", "How much did R1 cost to train?",
-                     shown("R1 cost far less to train than its Western rivals.")).removed
+    # A comparison says how much more or less something cost, not how much it cost.
+    cheap = shown("R1 cost far less to train than its Western rivals.")
+    got = check("R1 cost far less to train than its rivals [1].", "How much did R1 cost to train?", cheap)
+    assert got.refused and got.removed[0].reason == "it gives no amount, which the question asks for"
+    assert not check("R1 cost far less to train than its rivals [1].", "How much cheaper was R1 to train?",
+                     cheap).removed
     # Questions about a sum's causes or its main item are not asking for an amount.
     assert not check("Demand for cloud services drove it [1].", "What was the revenue growth driven by?",
                      shown("Demand for cloud services drove revenue growth.")).removed

@@ -90,9 +90,17 @@ def test_question_kinds():
     assert not text.asks_price("How much faster is it?")
     assert text.asks_amount("What was BlueWave's revenue in 2024?") and text.asks_amount("How much did it cost?")
     assert not text.asks_amount("What is the main cost of running a ferry?")
+    for q in ("How much funding has the city pledged?", "How much revenue did the unit bring in?",
+              "How much foreign investment has it attracted?", "How much money did BlueWave raise?"):
+        assert text.asks_amount(q) and not text.asks_figure(q), q  # a comparison may answer "how much"
+    assert not text.asks_amount("How much faster is the new ferry?")
     assert not text.asks_amount("What was the revenue growth driven by?")
     assert text.asks_figure("What was BlueWave's revenue in 2024?") and text.asks_figure("What is the fare to Porto Verde?")
-    assert not text.asks_figure("How much did it cost?") and not text.asks_figure("What share of revenue is it?")
+    assert not text.asks_figure("How much has it risen?") and not text.asks_figure("What share of revenue is it?")
+    # What something cost is a figure: "far less than its rivals" says no more how much than "8% more".
+    assert text.asks_figure("How much did it cost?") and text.asks_figure("How much did it cost DeepSeek to train R1?")
+    assert not text.asks_figure("How much more did it cost than planned?")
+    assert not text.asks_figure("How much cheaper is the fare than the bus?")
     for q in ("At what price did the shares close?", "For what price was the terminal sold?",
               "What fare does BlueWave charge?", "At what share price did the stock close?",
               "What ticket price will the operator charge?"):
