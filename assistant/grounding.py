@@ -509,7 +509,7 @@ class Grounded:
     refused: bool
     withheld: bool = False
     conflicts: tuple[Conflict, ...] = ()
-    doubtful: tuple[Removed, ...] = ()  # kept only if a judge that reads meaning agrees (``aliased``…), and why not
+    doubtful: tuple[Removed, ...] = ()  # kept only if a judge agrees (``aliased``, ``paraphrased``), and why not
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,

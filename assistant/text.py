@@ -269,8 +269,8 @@ _ASKS_PRICE = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bwhat (?:is|was|a
 # and "what was the revenue growth driven by" no sum.
 _MONEY_NOUNS = (r"(?:prices?|costs?|fees?|fares?|revenues?|sales|profits?|income|earnings|turnover|budgets?|"
                 r"valuation|salary|salaries|wages?|rents?|debts?|funding)")
-_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|\bhow much (?:[\w\-]+ )?(?:{_MONEY_NOUNS}|money|investment)\b|"
-                          r"\bwhat (?:is|was|are|were) "
+_ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|"
+                          rf"\bhow much (?:[\w\-]+ )?(?:{_MONEY_NOUNS}|money|investment)\b|\bwhat (?:is|was|are|were) "
                           r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
                           rf"{_MONEY_NOUNS}"
                           r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
