@@ -532,6 +532,14 @@ def test_a_count_written_as_a_word_is_a_value_that_may_differ(answer, values):
     assert sorted(c.value for c in found) == sorted(values)
 
 
+def test_a_word_that_opens_with_a_months_name_is_no_date():
+    from assistant.conflicts import calendar_word, values
+
+    assert [v.kind for v in values("The 23 deckhands and 3 mayors met on 4 Dec. and Sept. 5.")] == [
+        "date", "date", "amount:deckhand:1.0", "amount:mayor:1.0"]
+    assert calendar_word("Sept.") and not calendar_word("Mayor")
+
+
 def test_a_count_written_as_a_word_agrees_with_its_digits():
     sources = shown("Harbor Lights runs 12 ferries on the bay.", "Harbor Lights now runs twelve ferries on the bay.",
                     "Harbor Lights also owns two tugboats.")
