@@ -99,6 +99,8 @@ class Number:
     decimals: int
     scale: float
     unit: str = ""  # the word the answer counts with it ("passengers" in "400 passengers"), as a term
+    # In a source: the words right after it, which say what it counts ("23 people: members of…").
+    counts: frozenset[str] = frozenset()
 
     def matches(self, other: "Number") -> bool:
         """Equal at this number's precision: "8%" matches 8.39, "52.4 billion" matches 52.4bn."""
@@ -125,6 +127,13 @@ def spelled_numbers(text: str) -> list[tuple[Number, int]]:
         out.append((Number(text[m.start():end], float(txt.spelled_value(m)), 0,
                            _SCALES[scale.group(1).lower()] if scale else 1.0), end))
     return out
+
+
+def counted(sentence: str, end: int) -> frozenset[str]:
+    """The terms of the few words right after a number, up to a punctuation mark: what a source
+    says it counts ("23 people", "41 Corvane patients", "12 new ferries")."""
+    m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})", sentence[end:])
+    return frozenset(txt.terms(m.group(1))) if m else frozenset()
 
 
 def unit_after(clause: str, end: int) -> str:
@@ -171,7 +180,10 @@ class Window:
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
         for i, (terms, numbers, refers, compared) in enumerate(self.sentences):
-            if not any(n.matches(m) and (not n.unit or n.unit in terms) for m in numbers):
+            # The claim's noun in the sentence, and not another noun right after the number in it:
+            # "we have interviewed 23 people, … including the guards" does not count 23 guards.
+            if not any(n.matches(m) and (not n.unit or n.unit in terms and (not m.counts or n.unit in m.counts))
+                       for m in numbers):
                 continue
             theirs = [of for m, of in compared if n.matches(m)]
             if names and theirs and len(theirs) >= sum(n.matches(m) for m in numbers) and not any(
@@ -280,8 +292,9 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in _CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
-        numbers = tuple(parse_number(m.group()) for m in _ANY_NUMBER.finditer(sentence)) + tuple(
-            n for n, _ in spelled_numbers(sentence))
+        numbers = tuple(replace(parse_number(m.group()), counts=counted(sentence, m.end()))
+                        for m in _ANY_NUMBER.finditer(sentence)) + tuple(
+            replace(n, counts=counted(sentence, end)) for n, end in spelled_numbers(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence)),
                      compared_numbers(sentence)))
     out = []

@@ -600,6 +600,19 @@ def test_a_number_belongs_to_the_names_of_its_own_sentence():
     assert not check("The Gaivota carries 400 passengers [1].", "How many passengers?", sources).removed
 
 
+def test_a_count_keeps_the_noun_its_source_gives_it():
+    interviews = shown("Police said they had interviewed 23 people: staff of Harbor Lights, including the deckhands "
+                       "on duty that night, and contractors.", "The port hospital treated 41 ferry passengers, "
+                       "9 of them in intensive care.", "BlueWave laid off 12 of its deckhands.")
+    question = "How many deckhands were on duty that night?"
+    # 23 counts people, not deckhands, though "deckhands" stands in the same sentence.
+    got = check("There were 23 deckhands on duty that night [1].", question, interviews)
+    assert got.refused and "do not stand together" in got.removed[0].reason
+    # A word between the count and its noun, or "of the", still lets the noun be the count's.
+    for answer in ("The port hospital treated 41 passengers [2].", "BlueWave laid off 12 deckhands [3]."):
+        assert check(answer, "How many?", interviews).text == answer
+
+
 def test_a_negated_restatement_of_the_question_is_still_a_claim():
     result = check("BlueWave did not respond to the terminal's opening [2].",
                    "How did BlueWave respond to the terminal's opening?")
