@@ -165,7 +165,9 @@ class Window:
     """One sentence of a passage, or two adjacent ones: where a claim's values must stand together.
 
     A number with a unit must share one sentence with that unit: in "It runs 12 ferries. Its
-    boat carries 400 passengers." 12 is ferries, never passengers. The names a number is
+    boat carries 400 passengers." 12 is ferries, never passengers. Where the source writes words
+    right after the number, the unit must be among them: "interviewed 23 people, including the
+    guards" counts people. The names a number is
     claimed of must be in its sentence too, or in the one before when its sentence refers back
     ("The new model has 32 billion parameters"): in "BlueWave, the rival of Harbor Lights, has a
     new boat. The Gaivota reaches 38 knots." 38 knots is never Harbor Lights'."""
