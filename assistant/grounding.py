@@ -129,11 +129,13 @@ def spelled_numbers(text: str) -> list[tuple[Number, int]]:
     return out
 
 
-def counted(sentence: str, end: int) -> frozenset[str]:
+def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
     """The terms of the few words right after a number, up to a punctuation mark: what a source
-    says it counts ("23 people", "41 Corvane patients", "12 new ferries")."""
+    says it counts ("23 people", "41 Corvane patients", "12 new ferries"); with the currency of a
+    sign right before it (``start``): "€890m for 24 trainsets" counts euros."""
     m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})", sentence[end:])
-    return frozenset(txt.terms(m.group(1))) if m else frozenset()
+    after = frozenset(txt.terms(m.group(1))) if m else frozenset()
+    return after | frozenset(_SIGN_TERMS.get(sentence[start - 1:start], ()) if start else ())
 
 
 def unit_after(clause: str, end: int) -> str:
@@ -294,7 +296,7 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in _CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
-        numbers = tuple(replace(parse_number(m.group()), counts=counted(sentence, m.end()))
+        numbers = tuple(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start()))
                         for m in _ANY_NUMBER.finditer(sentence)) + tuple(
             replace(n, counts=counted(sentence, end)) for n, end in spelled_numbers(sentence))
         read.append((terms, numbers, bool(_NEGATION.search(sentence)), bool(_REFERS.search(sentence)),

@@ -611,6 +611,10 @@ def test_a_count_keeps_the_noun_its_source_gives_it():
     # A word between the count and its noun, or "of the", still lets the noun be the count's.
     for answer in ("The port hospital treated 41 passengers [2].", "BlueWave laid off 12 deckhands [3]."):
         assert check(answer, "How many?", interviews).text == answer
+    # A currency sign before the number says what it counts, whatever words follow.
+    order = shown("BlueWave signed a contract worth €890m for 24 new ferries in 2021.")
+    answer = "BlueWave's contract was worth 890 million euros [1]."
+    assert check(answer, "How much was BlueWave's contract worth?", order).text == answer
 
 
 def test_a_negated_restatement_of_the_question_is_still_a_claim():
