@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import (CLAIM_NUMBER, Number, names, parse_number, proper_words, sentence_terms, spelled_numbers,
-                        unit_after)
+from .grounding import (CLAIM_NUMBER, Number, currency_before, names, parse_number, proper_words, sentence_terms,
+                        spelled_numbers, unit_after)
 from .types import Conflict, Passage
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -68,8 +68,8 @@ def values(sentence: str) -> list[Value]:
             continue  # the day of a date
         n = parse_number(m.group(), unit_after(sentence, m.end()))
         unit = "%" if "%" in m.group() or "percent" in m.group().lower() else n.unit
-        currency = sentence[max(0, m.start() - 1):m.start()]
-        if not unit and currency not in "$€£¥":
+        currency = currency_before(sentence, m.start())
+        if not unit and not currency:
             continue  # a bare number ("in 2024", "3 of them"): no kind to compare by
         kind = f"amount:{unit or currency}:{n.scale}"
         out.append(Value(kind, m.group().strip(), n.value, n))

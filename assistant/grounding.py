@@ -134,7 +134,13 @@ def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
     sign right before it (``start``): "€890m for 24 trainsets" counts euros."""
     m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})", sentence[end:])
     after = frozenset(txt.terms(m.group(1))) if m else frozenset()
-    return after | frozenset(_SIGN_TERMS.get(sentence[start - 1:start], ()) if start else ())
+    return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
+
+
+def currency_before(sentence: str, start: int) -> str:
+    """The currency sign right before the number at ``start`` ("€" of "€890m"), or ""."""
+    sign = sentence[start - 1:start] if start else ""
+    return sign if sign in _SIGN_TERMS else ""
 
 
 def unit_after(clause: str, end: int) -> str:

@@ -540,6 +540,14 @@ def test_a_word_that_opens_with_a_months_name_is_no_date():
     assert calendar_word("Sept.") and not calendar_word("Mayor")
 
 
+def test_only_a_currency_sign_makes_a_bare_number_an_amount():
+    from assistant.conflicts import values
+
+    # A number opening a sentence has no sign before it, and "₹" is a sign like "$".
+    assert values("2024 was a good year for the ferries.") == []
+    assert [v.kind for v in values("The fare is ₹450 and the old one was $6.")] == ["amount:₹:1.0", "amount:$:1.0"]
+
+
 def test_a_count_written_as_a_word_agrees_with_its_digits():
     sources = shown("Harbor Lights runs 12 ferries on the bay.", "Harbor Lights now runs twelve ferries on the bay.",
                     "Harbor Lights also owns two tugboats.")
