@@ -74,7 +74,8 @@ _ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\
 # "o1-mini", "001_60b042e0"). It is a value like a name. "mid-2024", "top-10", "covid-19", "12m",
 # "1990s" and "3rd" are not codes: a word and a number, or a number and its unit or ending.
 _CODE = re.compile(r"[^\W\d_]\d")
-_ONE, _SEVERAL = txt.PRONOUNS_ONE, txt.PRONOUNS_SEVERAL
+# Pronouns for one subject named before, and for several.
+_ONE, _SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 _REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The

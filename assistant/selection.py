@@ -1,6 +1,6 @@
 """Stage 5: choose what the model reads. From the best retrieved passages, keep the sentences
-that bear on the question, each with the sentence before it where it refers back to it, best
-first, until a token budget is spent; order the passages by their best sentence (a reranking).
+that bear on the question, each with the sentence before it, best first, until a token budget
+is spent; order the passages by their best sentence (a reranking).
 
 Prefill is the user's wait and costs per token, so the model reads a few hundred tokens of the
 right sentences rather than whole passages, and the budget reaches further down the ranking:
@@ -147,19 +147,17 @@ def worth_embedding(pool: Sequence[Candidate], queries: Sequence[str]) -> list[i
 
 def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
     """Which sentences to show, as sentence indices by passage: the best candidates first, each
-    with the sentence before it when it leans on that one, until ``budget`` tokens
-    (``cost(passage, index)`` a sentence) are spent, from ``k`` passages at most. The sentence
-    before says who "he", "its", "this division" or "the company" is ("BlueWave runs 12 ferries.
-    Chief executive Marta Quintas said the company…"); a sentence that names what it speaks of
-    does not need it, and the tokens it would cost show another candidate instead. (The
-    grounding check reads a claim in two adjacent sentences of the whole passage either way.)"""
+    with the sentence before it, until ``budget`` tokens (``cost(passage, index)`` a sentence) are
+    spent, from ``k`` passages at most. The sentence before says who "he", "its" or "the
+    company" is ("BlueWave runs 12 ferries. Chief executive Marta Quintas said the company…"),
+    and it is the window the grounding check reads a claim in: two adjacent sentences."""
     chosen: dict[int, list[int]] = {}
     used = 0
     floor = FLOOR * max((c.score for c in pool), default=0.0)
     for c in sorted(pool, key=lambda c: -c.score):
         if c.score < floor:
             break
-        add = [c.index - 1, c.index] if c.index and txt.leans_back(c.text) else [c.index]
+        add = [c.index - 1, c.index] if c.index else [c.index]
         have = chosen.get(c.passage, [])
         new = [n for n in add if n not in have]
         spend = sum(cost(c.passage, n) + 1 for n in new) + (0 if have else SOURCE_COST)

@@ -13,7 +13,6 @@ word means the same thing everywhere.
     asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount, asks_figure(question)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
-    leans_back(sentence)              -> bool  whether it needs the sentence before to say who or what
 """
 
 from __future__ import annotations
@@ -99,18 +98,6 @@ STOPWORDS = frozenset(
     too very just s t""".split()
 )
 _WORD = re.compile(r"[\w][\w.\-%$]*")
-
-
-# Pronouns for one subject named before, and for several.
-PRONOUNS_ONE, PRONOUNS_SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
-# A sentence that names its subject only in the sentence before: a pronoun, a demonstrative
-# ("This division was a key contributor…") or an opening "The company…".
-_LEANS_BACK = re.compile(rf"(?i:\b(?:{PRONOUNS_ONE}|{PRONOUNS_SEVERAL}|this|these|those|such)\b)|^\W*[Tt]he\s+[a-z]+")
-
-
-def leans_back(sentence: str) -> bool:
-    """Whether ``sentence`` speaks of someone or something the sentence before it names."""
-    return bool(_LEANS_BACK.search(sentence))
 
 
 def words(text: str) -> list[str]:
