@@ -21,7 +21,9 @@ sentence is checked as a claim:
 6. The answer gives the kind of value the question asks for (``another_kind``, ``not_given``):
    an amount for a sum of money, a figure for a price, a span for "how long", not a country for
    "which city", a name for one named thing ("Which corporation…?"), and a time for "When…?".
-   A person keeps the role at the body the sources give them (``role_elsewhere``).
+   A person keeps the role at the body the sources give them (``role_elsewhere``), and "Who is
+   VXR's chief executive?" is not answered with someone they place only at another body
+   (``asked_role_elsewhere``).
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
@@ -500,15 +502,20 @@ def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
     return out
 
 
+def role_bodies(text: str) -> list[str]:
+    """The bodies ``text`` gives a role at: "VXR" of "VXR's chief executive" or "the chief executive
+    of VXR". A capitalised word that is no name ("The chief executive…", "Its chief…") is no body."""
+    return [b for m in [*_ROLE_AT.finditer(text), *_ROLE_OF.finditer(text)]
+            for b in [re.sub(r"[’']s?$", "", m.group(1))] if txt.terms(b)]
+
+
 def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
     """Why ``sentence`` gives a person a role at a body the sources never give them one at, or "":
     "VXR's chief executive is Rafael Osterhout" where the only source says "Arrowline chief
     executive Rafael Osterhout … anything VXR charges". Only for a sentence that names a role,
     a person the passages introduce with theirs, and another body."""
     plain = txt.strip_citations(sentence)
-    # A capitalised word that is no name ("The chief executive…", "Its chief executive…") is no body.
-    claimed = [b for m in [*_ROLE_AT.finditer(plain), *_ROLE_OF.finditer(plain)]
-               for b in [re.sub(r"[’']s?$", "", m.group(1))] if txt.terms(b)]
+    claimed = role_bodies(plain)
     if not claimed:
         return ""
     theirs = appositions(tuple(p.text for p in numbers.values()))
@@ -520,6 +527,28 @@ def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozen
         if other:
             return f"'{written}' holds that role elsewhere in the sources, not at {other}"
     return ""
+
+
+def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers a question for the holder of a role at a body ("Who is VXR's chief
+    executive?") with people the sources introduce only at other bodies ("Rita Okafor, chief
+    analyst at Marlin Research"), or "". The question states the role, so the answer need not:
+    "Rita Okafor [1]" says she holds it. A person the sources introduce without a body, or with
+    the asked one too, may hold it."""
+    asked = role_bodies(question)
+    if not asked or not txt.asks_who_where_why(question):
+        return ""
+    wanted = {t for b in asked for t in sentence_terms(b)}
+    theirs = appositions(tuple(p.text for p in numbers.values()))
+    known = frozenset().union(*theirs.values())
+    # Who the sentence names: a full name, or a surname the sources introduce; not a role ("Chief
+    # Market Analyst") or a body the sources give someone ("Scope Group").
+    people = [(written, theirs.get(terms[-1])) for written, terms in added_names(sentence, proper, question_terms(question))
+              if (len(terms) > 1 or terms[-1] in theirs) and not re.search(rf"(?i)\b{_ROLE}\b", written)
+              and not set(terms) <= known]
+    if not people or any(bodies is None or bodies & wanted for _, bodies in people):
+        return ""
+    return f"'{people[0][0]}' holds a role at another body in the sources, not at {asked[0]}"
 
 
 @dataclass(frozen=True)
@@ -984,7 +1013,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
     price, a country for a city, a sum of money for how long), or a person another role than the
     sources give them (``role_elsewhere``), or ""."""
-    elsewhere = role_elsewhere(sentence, numbers, proper)
+    elsewhere = role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
     if elsewhere:
         return elsewhere
     place = txt.asked_place_below_country(question)

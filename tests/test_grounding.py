@@ -863,7 +863,22 @@ def test_a_question_asking_when_needs_an_answer_that_says_when(answer, kept):
 ])
 def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
     said = shown("Harbor Lights chief executive Lena Morrow said fares would stay below BlueWave's.")
-    result = check(answer, "Who is BlueWave's chief executive?", said)
+    result = check(answer, "What was said about BlueWave?", said)
     assert result.refused != kept
     if not kept:
         assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
+
+
+@pytest.mark.parametrize("answer, kept", [
+    ("Lena Morrow [1].", False),  # the sources introduce her at Harbor Lights only
+    ("Lena Morrow, chief executive at Harbor Lights, said fares would stay below BlueWave's [1].", False),
+    ("Lena Morrow said fares would stay below BlueWave's, according to Rui Albano [1].", True),  # may be him
+    ("BlueWave chief executive Marta Quintas said so [2].", True),  # introduced at BlueWave
+])
+def test_who_holds_a_role_is_not_answered_with_someone_the_sources_place_elsewhere(answer, kept):
+    said = shown("Lena Morrow, chief executive at Harbor Lights, said fares would stay below BlueWave's. "
+                 "Rui Albano agreed.", "BlueWave chief executive Marta Quintas said so.")
+    result = check(answer, "Who is BlueWave's chief executive?", said)
+    assert result.refused != kept
+    if not kept:
+        assert "'Morrow' holds a role at another body in the sources, not at BlueWave" in result.removed[0].reason
