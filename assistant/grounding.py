@@ -114,7 +114,9 @@ class Number:
 def parse_number(text: str, unit: str = "") -> Number:
     m = re.match(r"\d[\d,]*(?:\.(\d+))?", text)
     assert m is not None
-    scale_word = re.search(rf"(?:{_SCALE_WORDS}|[bmkt])$", text.strip(), re.IGNORECASE)
+    # The scale word after the number or its letter right on it ("52.4bn", "€890m"), not the end
+    # of another word ("91 percent", "1st").
+    scale_word = re.search(rf"(?:(?<=[\d\s])(?:{_SCALE_WORDS})|(?<=\d)[bmkt])$", text.strip(), re.IGNORECASE)
     scale = _SCALES.get(scale_word.group().lower(), 1.0) if scale_word else 1.0
     return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
 

@@ -548,6 +548,15 @@ def test_only_a_currency_sign_makes_a_bare_number_an_amount():
     assert [v.kind for v in values("The fare is ₹450 and the old one was $6.")] == ["amount:₹:1.0", "amount:$:1.0"]
 
 
+def test_a_percentage_in_words_is_compared_with_one_in_a_sign():
+    # "percent" ends in "t", which is no trillion: "91 percent" and "87%" are values of one kind.
+    sources = shown("Harbor Lights said 91 percent of its crossings left on time.",
+                    "The port authority found that 87% of Harbor Lights crossings left on time.")
+    found = find_conflicts("Harbor Lights said 91 percent of its crossings left on time [1].",
+                           "What share of crossings left on time?", sources)
+    assert sorted(c.value for c in found) == ["87%", "91 percent"]
+
+
 def test_a_count_written_as_a_word_agrees_with_its_digits():
     sources = shown("Harbor Lights runs 12 ferries on the bay.", "Harbor Lights now runs twelve ferries on the bay.",
                     "Harbor Lights also owns two tugboats.")
