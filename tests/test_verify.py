@@ -95,14 +95,15 @@ def test_a_failing_check_leaves_the_answer_as_the_lexical_check_did(caplog):
 def test_the_setting_runs_the_judge_after_generation(settings, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "ferry.txt").write_text(FERRY)
-    llm = JudgingLLM(WRONG, verdicts={"chief executive of BlueWave": 0.2})
+    # Words support the sentence; only the judge (scripted to say no) can remove it.
+    llm = JudgingLLM(RIGHT, verdicts={"opened a terminal": 0.2})
     s = settings.replace(corpus=[tmp_path / "docs"], verify_claims=True)
     with Assistant(s, embedder=HashEmbedder(), llm=llm) as a:
-        answer = a.ask("Who is the chief executive of BlueWave?")
-        assert answer.refused and answer.withheld and [r.sentence for r in answer.removed] == [WRONG]
+        answer = a.ask("What did Harbor Lights open in Porto Verde?")
+        assert answer.refused and answer.withheld and [r.sentence for r in answer.removed] == [RIGHT]
         assert llm.checks
-    with Assistant(s.replace(verify_claims=False), embedder=HashEmbedder(), llm=JudgingLLM(WRONG, default=0.0)) as a:
-        assert a.ask("Who is the chief executive of BlueWave?").text == WRONG
+    with Assistant(s.replace(verify_claims=False), embedder=HashEmbedder(), llm=JudgingLLM(RIGHT, default=0.0)) as a:
+        assert a.ask("What did Harbor Lights open in Porto Verde?").text == RIGHT
 
 
 # The default: only sentences that take a question word their sources lack --------------------------
