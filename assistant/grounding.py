@@ -522,7 +522,7 @@ def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozen
         return ""
     theirs = appositions(tuple(p.text for p in numbers.values()))
     for written, terms in names(plain, proper):
-        bodies = theirs.get(terms[-1]) if len(terms) > 1 else None
+        bodies = theirs.get(terms[-1])  # a full name, or a surname the sources introduce
         if not bodies or bodies & sentence_terms(plain):
             continue
         other = next((b for b in claimed if not set(txt.terms(b)) & (bodies | set(terms[-2:]))), "")

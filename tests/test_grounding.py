@@ -878,6 +878,13 @@ def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
         assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
 
 
+def test_a_person_named_by_surname_alone_keeps_their_role_too():
+    # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
+    said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")
+    result = check("Lena Morrow is the chief executive of BlueWave [1].", "What was said about BlueWave?", said)
+    assert result.refused and "'Morrow' holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
+
+
 @pytest.mark.parametrize("answer, kept", [
     ("Lena Morrow [1].", False),  # the sources introduce her at Harbor Lights only
     ("Lena Morrow, chief executive at Harbor Lights, said fares would stay below BlueWave's [1].", False),
