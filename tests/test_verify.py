@@ -21,7 +21,7 @@ FERRY = ("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave wou
          "Harbor Lights opened a terminal in Porto Verde.")
 SOURCES = {1: Passage(FERRY, "ferry.txt", 0, len(FERRY), 1.0)}
 RIVAL = "BlueWave expects to lose passengers this year, its chief executive Marta Quintas said."
-WRONG = "Lena Morrow is the chief executive of BlueWave [1]."  # the passage relates her to Harbor Lights
+WRONG = "BlueWave opened a terminal in Porto Verde [1]."  # the passage says Harbor Lights did
 RIGHT = "Harbor Lights opened a terminal in Porto Verde [1]."
 
 
@@ -34,13 +34,13 @@ def test_the_lexical_check_alone_lets_the_wrong_relation_through():
 
 
 def test_a_sentence_the_model_rejects_is_removed_and_nothing_left_is_the_refusal():
-    result = checked(WRONG, JudgingLLM(verdicts={"chief executive of BlueWave": 0.1}))
+    result = checked(WRONG, JudgingLLM(verdicts={"BlueWave opened": 0.1}))
     assert result.refused and result.withheld and result.text == REFUSAL
     assert [(r.sentence, r.reason) for r in result.removed] == [(WRONG, "the model judged [1] does not state it")]
 
 
 def test_a_supported_sentence_is_kept_beside_a_removed_one():
-    result = checked(f"{RIGHT} {WRONG}", JudgingLLM(verdicts={"chief executive of BlueWave": 0.3}))
+    result = checked(f"{RIGHT} {WRONG}", JudgingLLM(verdicts={"BlueWave opened": 0.3}))
     assert result.text == RIGHT and not result.refused
     assert [r.sentence for r in result.removed] == [WRONG]
 
