@@ -71,8 +71,9 @@ def values(sentence: str) -> list[Value]:
         currency = currency_before(sentence, m.start())
         if not unit and not currency:
             continue  # a bare number ("in 2024", "3 of them"): no kind to compare by
-        kind = f"amount:{unit or currency}:{n.scale}"
-        out.append(Value(kind, m.group().strip(), n.value, n))
+        # "the €14.5 million renovation" is in euros: the noun after it is what it pays for.
+        kind = f"amount:{currency or unit}:{n.scale}"
+        out.append(Value(kind, currency + m.group().strip(), n.value, n))
     # A count written as a word ("Seven people have now died") is a value like "5 people"; with
     # no noun after it, it is no more a value than a bare number.
     for n, end in spelled_numbers(sentence):

@@ -59,7 +59,8 @@ _SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "bill
 _SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
 # A number an answer states: standalone, never a part of a name such as "QwQ-32B" or "R1".
 CLAIM_NUMBER = re.compile(
-    rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b)?(?![\w\-])",
+    rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b|[bmk](?=\W|$))?"
+    r"(?![\w\-])",
     re.IGNORECASE)
 # Words that answer "how much" without a number: "it cost far less than its rivals".
 _COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"

@@ -557,6 +557,15 @@ def test_a_percentage_in_words_is_compared_with_one_in_a_sign():
     assert sorted(c.value for c in found) == ["87%", "91 percent"]
 
 
+def test_a_sum_of_money_is_compared_in_its_currency_whatever_it_pays_for():
+    # "€97.2m" is 97.2 million, not 97; "the €85.6 million terminal" is in euros, like "cost €85.6 million".
+    sources = shown("The €85.6 million terminal of Harbor Lights opened in May.",
+                    "Council papers put the Harbor Lights terminal bill at €97.2m.")
+    found = find_conflicts("The Harbor Lights terminal cost €85.6 million [1].",
+                           "How much did the Harbor Lights terminal cost?", sources)
+    assert [(c.value, c.n) for c in found] == [("€85.6 million", 1), ("€97.2m", 2)]
+
+
 def test_a_count_written_as_a_word_agrees_with_its_digits():
     sources = shown("Harbor Lights runs 12 ferries on the bay.", "Harbor Lights now runs twelve ferries on the bay.",
                     "Harbor Lights also owns two tugboats.")
