@@ -1035,7 +1035,8 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subj
     extension open?" answered "…is scheduled to open later"); "" when one does."""
     if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
         return "it gives no amount, which the question asks for"
-    if txt.asks_name(question) and not any(_gives_name(s, proper, subject) for s in stated):
+    countries = any(w.lower() in ("country", "countries", "nation", "nationality") for w in txt.asked_kind(question))
+    if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
         return "it gives no name, which the question asks for"
     if txt.asks_when(question) and len(question_parts(question)) == 1 and \
             not any(txt.says_when(txt.strip_citations(s)) for s in stated):
@@ -1043,15 +1044,20 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subj
     return ""
 
 
-def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str]) -> bool:
+def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], countries: bool = False) -> bool:
     """Whether ``sentence`` names something the question does not. Its first word counts when it
     is capitalised and no stopword: the sources may write a name only at a sentence's start
-    ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word."""
-    if added_names(sentence, proper, subject):
+    ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word. A
+    country's adjective ("the Chinese company Monica") names no founder or company, unless the
+    question asks for a country (``countries``)."""
+    def named(word: str) -> bool:
+        return countries or not txt.nationality(word)
+
+    if any(named(written) for written, _ in added_names(sentence, proper, subject)):
         return True
     first = txt.words(txt.strip_citations(sentence))[:1]
     return bool(first) and first[0][:1].isupper() and first[0].lower() not in txt.STOPWORDS and not set(
-        txt.terms(first[0])) <= subject
+        txt.terms(first[0])) <= subject and named(first[0])
 
 
 def not_a_span(sentence: str) -> str:

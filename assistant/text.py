@@ -13,6 +13,7 @@ word means the same thing everywhere.
     asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount, asks_figure(question)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
+    nationality(word)                 -> bool  a country's adjective ("Chinese"), no name of its own
 """
 
 from __future__ import annotations
@@ -152,6 +153,14 @@ def places_named(text: str) -> list[str]:
         out += [low[:-len(ending)] + tail for ending, tails in _DEMONYMS.items()
                 if low.endswith(ending) and len(low) - len(ending) >= 3 for tail in tails]
     return out
+
+
+def nationality(word: str) -> bool:
+    """Whether ``word`` is a country's adjective ("Chinese", "American", "Israeli"): it names a
+    country, not a person or a company."""
+    low = word.lower()
+    return word[:1].isupper() and any(low[:-len(ending)] + tail in countries() for ending, tails in _DEMONYMS.items()
+                                      if low.endswith(ending) and len(low) - len(ending) >= 3 for tail in tails)
 
 
 # Common irregular past forms, to their verb: "stood out" restates "stand out", "rose" is "rise".

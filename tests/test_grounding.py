@@ -887,6 +887,14 @@ def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
         assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
 
 
+def test_a_countrys_adjective_is_no_name_unless_a_country_is_asked():
+    sources = shown("BlueWave, the Brazilian ferry company, runs 12 ferries.")
+    result = check("BlueWave was founded by the Brazilian company BlueWave [1].", "Who is the founder of BlueWave?",
+                   sources)
+    assert result.refused and result.removed[0].reason == "it gives no name, which the question asks for"
+    assert not check("BlueWave is a Brazilian company [1].", "Which country is BlueWave from?", sources).refused
+
+
 def test_a_person_named_by_surname_alone_keeps_their_role_too():
     # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
     said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")

@@ -176,3 +176,10 @@ def test_attribution_is_whose_word_a_question_asks_for():
         "Marlin Research's chief analyst"
     assert text.attribution("According to the mayor, when will the bridge open?") == "the mayor"
     assert text.attribution("How much did it rise?") == ""
+
+
+def test_a_countrys_adjective_is_told_from_a_name():
+    from assistant.text import nationality
+
+    assert all(nationality(w) for w in ("Chinese", "American", "Israeli", "Brazilian", "Japanese"))
+    assert not any(nationality(w) for w in ("Monica", "Julian", "Brian", "Alibaba", "chinese"))
