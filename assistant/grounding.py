@@ -23,7 +23,9 @@ sentence is checked as a claim:
    "which city", a name for one named thing ("Which corporation…?"), and a time for "When…?".
    A person keeps the role at the body the sources give them (``role_elsewhere``), and "Who is
    VXR's chief executive?" is not answered with someone they place only at another body
-   (``asked_role_elsewhere``).
+   (``asked_role_elsewhere``). A yes/no question is not answered by a sentence about one of its
+   names and not another ("Has the U.S. banned QwQ-32B?": "The U.S. has imposed export controls
+   on chips", ``of_another``).
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
@@ -1019,6 +1021,10 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     elsewhere = role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
     if elsewhere:
         return elsewhere
+    if txt.asks_yes_no(question) and not txt.offers_choice(question):
+        elsewhere = of_another(sentence, question, proper)
+        if elsewhere:
+            return elsewhere
     place = txt.asked_place_below_country(question)
     unpriced = not_money(sentence) if txt.asks_price(question) else ""
     if unpriced:
@@ -1026,6 +1032,24 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     if place:
         return a_country_for(place, sentence, proper, subject)
     return not_a_span(sentence) if txt.asks_how_long(question) else ""
+
+
+def of_another(sentence: str, question: str, proper: frozenset[str]) -> str:
+    """Why ``sentence`` does not answer a yes/no question about the names it gives: it speaks of
+    one of them and not of another, nor of anything named before ("Has the U.S. imposed a ban
+    on QwQ-32B?" answered "The U.S. has imposed export controls on chips [2]"); "" otherwise.
+    "Yes [1]" and "Yes, it was [1]" leave the names to the question."""
+    from .conflicts import calendar_word
+
+    body = txt.strip_citations(sentence)
+    if _REFERS.search(body):
+        return ""
+    terms = sentence_terms(body)
+    asked = [(written, name) for written, name in names(question, proper) if not calendar_word(written)]
+    missing = [written for written, name in asked if not set(name) <= terms]
+    if missing and len(missing) < len(asked):
+        return f"'{missing[0]}', which the question asks about, is not in it"
+    return ""
 
 
 def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:

@@ -10,7 +10,8 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
-    asks_yes_no, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount, asks_figure(question)
+    asks_yes_no, offers_choice, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount,
+    asks_figure(question)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
     nationality(word)                 -> bool  a country's adjective ("Chinese"), no name of its own
@@ -243,7 +244,12 @@ _WHO_WHERE_WHY = re.compile(_LEAD + r"(?:who|whom|whose|where|why)\b", re.IGNORE
 def asks_yes_no(question: str) -> bool:
     """Whether a part of ``question`` asks yes or no, or it offers a choice ("…, X or Y?",
     "whether…"): restating such a question, or one of its options, answers it."""
-    return bool(_CHOICE.search(question)) or any(_YES_NO.search(p) for p in _split_question(question))
+    return offers_choice(question) or any(_YES_NO.search(p) for p in _split_question(question))
+
+
+def offers_choice(question: str) -> bool:
+    """Whether ``question`` offers options to choose from ("…, X or Y?", "whether…")."""
+    return bool(_CHOICE.search(question))
 
 
 def asks_who_where_why(question: str) -> bool:

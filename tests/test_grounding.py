@@ -895,6 +895,21 @@ def test_a_countrys_adjective_is_no_name_unless_a_country_is_asked():
     assert not check("BlueWave is a Brazilian company [1].", "Which country is BlueWave from?", sources).refused
 
 
+@pytest.mark.parametrize("answer, question, kept", [
+    ("Porto Verde has banned diesel ferries from the harbour [1].", "Has Porto Verde banned BlueWave's catamaran?",
+     False),  # of Porto Verde, not of BlueWave's catamaran
+    ("Yes, Porto Verde has banned it [1].", "Has Porto Verde banned BlueWave's catamaran?", True),  # refers back
+    ("Porto Verde has banned diesel ferries from the harbour [1].",
+     "Has Porto Verde banned BlueWave's catamaran or diesel ferries?", True),  # a choice: one option answers
+])
+def test_a_yes_no_answer_speaks_of_every_name_the_question_asks_about(answer, question, kept):
+    sources = shown("Porto Verde has banned diesel ferries from the harbour. BlueWave's catamaran runs on batteries.")
+    result = check(answer, question, sources)
+    assert result.refused != kept
+    if not kept:
+        assert result.removed[0].reason == "'BlueWave', which the question asks about, is not in it"
+
+
 def test_a_person_named_by_surname_alone_keeps_their_role_too():
     # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
     said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")
