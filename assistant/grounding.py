@@ -1055,13 +1055,17 @@ def of_another(sentence: str, question: str, proper: frozenset[str]) -> str:
 def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
     """Why no sentence of ``stated`` gives the kind of thing ``question`` asks for: an amount
     ("What was its revenue?" answered "revenue was robust"), a name ("Which corporation was the
-    first…?" answered "Some of the country's largest corporations…") or a time ("When will the
+    first…?" answered "Some of the country's largest corporations…"), a rate ("What interest rate
+    is it paying on its loan?" answered "…a short-term loan of €4m") or a time ("When will the
     extension open?" answered "…is scheduled to open later"); "" when one does."""
     if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
         return "it gives no amount, which the question asks for"
     countries = any(w.lower() in ("country", "countries", "nation", "nationality") for w in txt.asked_kind(question))
     if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
         return "it gives no name, which the question asks for"
+    if txt.asks_rate(question) and len(question_parts(question)) == 1 and not any(
+            txt.states_rate(txt.strip_citations(s)) for s in stated):
+        return "it gives no rate, which the question asks for"
     if txt.asks_when(question) and len(question_parts(question)) == 1 and \
             not any(txt.says_when(txt.strip_citations(s)) for s in stated):
         return "it does not say when, which the question asks"

@@ -11,7 +11,7 @@ word means the same thing everywhere.
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
     asks_yes_no, offers_choice, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount,
-    asks_figure(question)
+    asks_figure, asks_rate(question), states_rate(sentence)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
     nationality(word)                 -> bool  a country's adjective ("Chinese"), no name of its own
@@ -334,6 +334,25 @@ def asks_number(question: str) -> bool:
 def asks_how_long(question: str) -> bool:
     """Whether ``question`` asks how long: a span of time or a length, never a sum of money."""
     return bool(re.search(r"\bhow long\b", question, re.IGNORECASE))
+
+
+_ASKS_RATE = re.compile(r"\b(?:what|which)\s+(?:[\w\-]+\s+)?rates?\b|\bat what rate\b", re.IGNORECASE)
+# A ratio as writers give one: "4.5%", "3 percent", "€20 an hour", "7.2 yuan to the dollar",
+# "1.3 children per woman", "50 basis points", "twice a year".
+_RATIO = re.compile(r"%|\bper\b|\bpercent|\bbasis points?\b|\d\s*/\s*\w|\bto the\b|\btimes\b|"
+                    r"\b(?:a|an|each|every)\s+(?:year|month|week|day|night|hour|minute|second|annum)\b",
+                    re.IGNORECASE)
+
+
+def asks_rate(question: str) -> bool:
+    """Whether ``question`` asks what a rate is ("What interest rate…?", "At what rate…?"): a
+    ratio answers it, not an amount alone."""
+    return bool(_ASKS_RATE.search(question))
+
+
+def states_rate(sentence: str) -> bool:
+    """Whether ``sentence`` gives a ratio: a percentage, "per", "an hour", "to the dollar"…"""
+    return bool(_RATIO.search(sentence))
 
 
 def asks_price(question: str) -> bool:

@@ -910,6 +910,15 @@ def test_a_yes_no_answer_speaks_of_every_name_the_question_asks_about(answer, qu
         assert result.removed[0].reason == "'BlueWave', which the question asks about, is not in it"
 
 
+def test_a_rate_is_not_answered_by_an_amount():
+    sources = shown("Harbor Lights took a loan of 20 million euros from the city, at 4.5% a year.")
+    result = check("Harbor Lights took a loan of 20 million euros [1].", "What interest rate does Harbor Lights pay?",
+                   sources)
+    assert result.refused and result.removed[0].reason == "it gives no rate, which the question asks for"
+    assert not check("Harbor Lights took its loan at 4.5% a year [1].", "What interest rate does Harbor Lights pay?",
+                     sources).refused
+
+
 def test_a_person_named_by_surname_alone_keeps_their_role_too():
     # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
     said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")
