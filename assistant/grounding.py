@@ -289,7 +289,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     for _, clause in _clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
-                        for m in CLAIM_NUMBER.finditer(clause))
+                        for m in CLAIM_NUMBER.finditer(clause)) + tuple(  # "eight berths" is a count too
+            replace(n, unit=unit_after(clause, end)) for n, end in spelled_numbers(clause)
+            if not set(txt.terms(n.text)) <= question)  # "the three months to December" the question gave
         found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}

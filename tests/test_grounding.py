@@ -919,6 +919,18 @@ def test_a_rate_is_not_answered_by_an_amount():
                      sources).refused
 
 
+def test_a_count_an_answer_writes_in_words_is_a_value_to_support():
+    berths = shown("Harbor Lights opened a terminal. It has eight berths.", "Rival BlueWave runs a terminal in Porto Verde.")
+    assert check("The BlueWave terminal has eight berths [2].", "How many berths does the BlueWave terminal have?",
+                 berths).refused  # Harbor Lights' eight, not BlueWave's
+    assert not check("Harbor Lights' terminal has eight berths [1].", "How many berths does the terminal have?",
+                     berths).refused
+    # A count the question gives is given: "the three months to December" needs no source.
+    quarter = shown("Its cloud unit drove profit growth in the December quarter.")
+    assert not check("The cloud unit drove profit growth in the three months to December [1].",
+                     "What drove profit growth in the three months to December?", quarter).refused
+
+
 def test_a_person_named_by_surname_alone_keeps_their_role_too():
     # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
     said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")
