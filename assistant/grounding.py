@@ -407,7 +407,8 @@ def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
 def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = frozenset(),
               named: bool = False, introduced: Mapping[str, frozenset[str]] = {}) -> bool:
     """True when one window holds every value of the claim and half its other words (its polarity
-    too). Names of the question's ``subject`` may be referred to ("the company") rather than named,
+    too), or, for a claim of names only, when one sentence names them all (``_named_together``).
+    Names of the question's ``subject`` may be referred to ("the company") rather than named,
     or stood for by someone ``introduced`` with them (``Window.holds_name``)."""
     # The values carry the claim, and its other words may be paraphrased: half of them, or, when
     # no name says what the number is about, the larger half ("the deck area is 400 passengers").
@@ -422,7 +423,30 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
             continue
         if len(claim.words & w.terms) >= need:
             return True
+        if claim.names and not claim.numbers and _named_together(claim, w, subject):
+            return True
     return False
+
+
+def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
+    """Whether a claim of names only stands in ``w`` with the question's words left aside: it
+    adds a name to the question's, one sentence of ``w`` names them all and holds a word of the
+    question besides, and ``w`` holds half the claim's other words (at least one). The
+    question's words restate what was asked, where the source may say it otherwise: "On which
+    programme did the head of Futurum Group talk about how quickly AI is advancing?" answered
+    "Dan Newman, CEO of Futurum Group, talked about how quickly AI is advancing on CNBC's
+    'Squawk Box Europe'" from "Dan Newman, CEO of Futurum Group, highlighted the rapid pace of AI
+    innovation during an interview with CNBC's 'Squawk Box Europe.'" One sentence, not two
+    adjacent ones, since two sentences name more than one subject far more often. Such a
+    sentence takes words from the question that its source lacks, so the judge reads it
+    (``verify.unstated``). A count written as a word ("eight berths") is a value: it needs its
+    own support."""
+    own = claim.words - subject
+    added = {t for _, name in claim.names if not set(name) <= subject for t in name}
+    if not added or txt.SPELLED_NUMBER.search(" ".join(own)):
+        return False
+    return any(all(set(name) <= terms for _, name in claim.names) and (terms & subject) - added
+               for terms, *_ in w.sentences) and len(own & w.terms) >= max(1 if own else 0, len(own) // 2)
 
 
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],

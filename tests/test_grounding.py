@@ -931,6 +931,21 @@ def test_a_count_an_answer_writes_in_words_is_a_value_to_support():
                      "What drove profit growth in the three months to December?", quarter).refused
 
 
+INTERVIEW = "Lena Morrow, chief executive of Harbor Lights, praised the rise of sea crossings on Radio Verde's Morning Show."
+TALKED = "On which programme did the head of Harbor Lights talk about how fast ferry travel is growing?"
+
+
+def test_names_in_one_source_sentence_carry_a_claim_that_restates_the_question():
+    answer = "Lena Morrow of Harbor Lights talked about how fast ferry travel is growing on Radio Verde's Morning Show [1]."
+    assert not check(answer, TALKED, shown(INTERVIEW)).refused  # the question's words left to the judge
+
+
+def test_names_in_two_sentences_do_not():
+    apart = shown("Lena Morrow runs Harbor Lights. Radio Verde's Morning Show praised the rise of sea crossings.")
+    answer = "Lena Morrow of Harbor Lights talked about how fast ferry travel is growing on Radio Verde's Morning Show [1]."
+    assert check(answer, TALKED, apart).refused
+
+
 def test_a_person_named_by_surname_alone_keeps_their_role_too():
     # "Lena" opens every sentence that has it, so only "Morrow" reads as a name.
     said = shown("Lena Morrow, chief executive of Harbor Lights, said rival BlueWave would lose passengers.")
