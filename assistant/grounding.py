@@ -574,7 +574,8 @@ def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Pas
     known = frozenset().union(*theirs.values())
     # Who the sentence names: a full name, or a surname the sources introduce; not a role ("Chief
     # Market Analyst") or a body the sources give someone ("Scope Group").
-    people = [(written, theirs.get(terms[-1])) for written, terms in added_names(sentence, proper, question_terms(question))
+    added = added_names(sentence, proper, question_terms(question))
+    people = [(written, theirs.get(terms[-1])) for written, terms in added
               if (len(terms) > 1 or terms[-1] in theirs) and not re.search(rf"(?i)\b{_ROLE}\b", written)
               and not set(terms) <= known]
     if not people or any(bodies is None or bodies & wanted for _, bodies in people):
@@ -1043,7 +1044,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
                  numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
     price, a country for a city, a sum of money for how long), or a person another role than the
-    sources give them (``role_elsewhere``), or ""."""
+    sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
+    about another name than it asks about (``of_another``), or ""."""
     elsewhere = role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
     if elsewhere:
         return elsewhere
@@ -1086,7 +1088,7 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subj
     extension open?" answered "…is scheduled to open later"); "" when one does."""
     if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
         return "it gives no amount, which the question asks for"
-    countries = any(w.lower() in ("country", "countries", "nation", "nationality") for w in txt.asked_kind(question))
+    countries = txt.asks_country(question)
     if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
         return "it gives no name, which the question asks for"
     if txt.asks_rate(question) and len(question_parts(question)) == 1 and not any(

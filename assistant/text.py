@@ -14,6 +14,7 @@ word means the same thing everywhere.
     asks_figure, asks_rate(question), states_rate(sentence)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
+    asks_country, asked_place_below_country(question)  which country, or which city, town…
     nationality(word)                 -> bool  a country's adjective ("Chinese"), no name of its own
 """
 
@@ -415,6 +416,12 @@ def asks_name(question: str) -> bool:
 _BELOW_COUNTRY = frozenset({"city", "cities", "town", "towns", "village", "villages", "province", "provinces",
                             "county", "counties", "district", "districts", "municipality", "neighbourhood",
                             "neighborhood", "suburb", "capital"})
+
+
+def asks_country(question: str) -> bool:
+    """Whether ``question`` asks which country ("Which country's regulators…?"): a country's
+    adjective ("Chinese") answers it."""
+    return any(w.lower() in ("country", "countries", "nation", "nationality") for w in asked_kind(question))
 
 
 def asked_place_below_country(question: str) -> str:
