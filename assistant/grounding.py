@@ -1050,7 +1050,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):
-        elsewhere = of_another(sentence, question, proper)
+        elsewhere = of_another(sentence, question, proper, numbers)
         if elsewhere:
             return elsewhere
     place = txt.asked_place_below_country(question)
@@ -1062,19 +1062,23 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     return not_a_span(sentence) if txt.asks_how_long(question) else ""
 
 
-def of_another(sentence: str, question: str, proper: frozenset[str]) -> str:
+def of_another(sentence: str, question: str, proper: frozenset[str], numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence`` does not answer a yes/no question about the names it gives: it speaks of
-    one of them and not of another, nor of anything named before ("Has the U.S. imposed a ban
-    on QwQ-32B?" answered "The U.S. has imposed export controls on chips [2]"); "" otherwise.
-    "Yes [1]" and "Yes, it was [1]" leave the names to the question."""
+    one of them and not of another, nor of anything named before, and its cited passages do not
+    name that other either ("Has the U.S. imposed a ban on QwQ-32B?" answered "The U.S. has
+    imposed export controls on chips [2]", from a passage that never names QwQ-32B); "" otherwise.
+    "Yes [1]" and "Yes, it was [1]" leave the names to the question, and "Alibaba's shares rose
+    8% [1]" answers "Did Alibaba's shares rise after the QwQ-32B announcement?" from a passage
+    that names the announcement."""
     from .conflicts import calendar_word
 
     body = txt.strip_citations(sentence)
     if _REFERS.search(body):
         return ""
     terms = sentence_terms(body)
+    cited = frozenset().union(*(sentence_terms(numbers[n].text) for n in refs_of(sentence, numbers)))
     asked = [(written, name) for written, name in names(question, proper) if not calendar_word(written)]
-    missing = [written for written, name in asked if not set(name) <= terms]
+    missing = [written for written, name in asked if not set(name) <= terms | cited]
     if missing and len(missing) < len(asked):
         return f"'{missing[0]}', which the question asks about, is not in it"
     return ""

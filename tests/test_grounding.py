@@ -901,9 +901,13 @@ def test_a_countrys_adjective_is_no_name_unless_a_country_is_asked():
     ("Yes, Porto Verde has banned it [1].", "Has Porto Verde banned BlueWave's catamaran?", True),  # refers back
     ("Porto Verde has banned diesel ferries from the harbour [1].",
      "Has Porto Verde banned BlueWave's catamaran or diesel ferries?", True),  # a choice: one option answers
+    ("Porto Verde has banned diesel ferries from the harbour [2].",
+     "Has Porto Verde banned diesel ferries since the Harbor Lights terminal opened?", True),  # [2] names it
 ])
 def test_a_yes_no_answer_speaks_of_every_name_the_question_asks_about(answer, question, kept):
-    sources = shown("Porto Verde has banned diesel ferries from the harbour. BlueWave's catamaran runs on batteries.")
+    sources = shown("Porto Verde has banned diesel ferries from the harbour.",
+                    "The Harbor Lights terminal opened in May. Porto Verde has banned diesel ferries from the harbour.",
+                    "BlueWave's catamaran runs on batteries.")
     result = check(answer, question, sources)
     assert result.refused != kept
     if not kept:
