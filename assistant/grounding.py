@@ -289,9 +289,7 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     for _, clause in _clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
-                        for m in CLAIM_NUMBER.finditer(clause)) + tuple(  # "eight berths" is a count too
-            replace(n, unit=unit_after(clause, end)) for n, end in spelled_numbers(clause)
-            if not set(txt.terms(n.text)) <= question)  # "the three months to December" the question gave
+                        for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
         found = names(clause, proper)
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
@@ -301,6 +299,18 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         restates = not numbers and not negated and bool(words | named) and (words | named) <= question
         out.append(Claim(numbers, tuple(found), words, negated, restates))
     return out
+
+
+def _counts_in_words(clause: str, question: frozenset[str]) -> tuple[Number, ...]:
+    """The counts ``clause`` writes in words ("eight berths"), each with its noun: values to
+    support like digits. Not one the question gave ("the three months to December"), nor one
+    after "the", "its"…, which points back rather than counts ("the two companies")."""
+    return tuple(replace(n, unit=unit_after(clause, end)) for n, end in spelled_numbers(clause)
+                 if not set(txt.terms(n.text)) <= question
+                 and not _POINTS_BACK.search(clause[:end - len(n.text)]))
+
+
+_POINTS_BACK = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both)\s+$", re.IGNORECASE)
 
 
 @lru_cache(maxsize=4096)

@@ -341,7 +341,7 @@ _ASKS_RATE = re.compile(r"\b(?:what|which)\s+(?:[\w\-]+\s+)?rates?\b|\bat what r
 # A ratio as writers give one: "4.5%", "3 percent", "€20 an hour", "7.2 yuan to the dollar",
 # "1.3 children per woman", "50 basis points", "twice a year".
 _RATIO = re.compile(r"%|\bper\b|\bpercent|\bbasis points?\b|\d\s*/\s*\w|\bto the\b|\btimes\b|"
-                    r"\b(?:a|an|each|every)\s+(?:year|month|week|day|night|hour|minute|second|annum)\b",
+                    r"\b(?:a|an|each|every)\s+(?:\w+\s+)?(?:year|month|week|day|night|hour|minute|second|annum)s?\b",
                     re.IGNORECASE)
 
 

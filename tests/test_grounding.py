@@ -929,6 +929,9 @@ def test_a_count_an_answer_writes_in_words_is_a_value_to_support():
                  berths).refused  # Harbor Lights' eight, not BlueWave's
     assert not check("Harbor Lights' terminal has eight berths [1].", "How many berths does the terminal have?",
                      berths).refused
+    # "The two terminals" points back, it does not count.
+    assert not check("The two terminals opened in May [1].", "When did the terminals open?",
+                     shown("Both terminals opened in May.")).refused
     # A count the question gives is given: "the three months to December" needs no source.
     quarter = shown("Its cloud unit drove profit growth in the December quarter.")
     assert not check("The cloud unit drove profit growth in the three months to December [1].",

@@ -191,5 +191,6 @@ def test_a_rate_is_asked_and_given_as_a_ratio():
     assert asks_rate("What interest rate does the museum pay on its loan?") and asks_rate("At what rate did it grow?")
     assert not asks_rate("How much did the rate cut save?") and not asks_rate("Who set the rates?")
     assert all(states_rate(s) for s in ("It pays 4.5% a year.", "Staff earn €20 an hour.", "7.2 yuan to the dollar",
-                                        "1.3 children per woman", "a rise of 50 basis points"))
+                                        "1.3 children per woman", "a rise of 50 basis points",
+                                        "Cases doubled every three days."))
     assert not states_rate("It took a short-term loan of €4m from the city in October 2024.")
