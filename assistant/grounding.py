@@ -449,8 +449,8 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
     innovation during an interview with CNBC's 'Squawk Box Europe.'" One sentence, not two
     adjacent ones, since two sentences name more than one subject far more often. Such a
     sentence takes words from the question that its source lacks, so the judge reads it
-    (``verify.unstated``). A count written as a word ("eight berths") is a value: it needs its
-    own support."""
+    (``verify.unstated``). A number word left among its words ("the two companies", which
+    ``claims`` does not take for a count) keeps it from standing on its names alone."""
     own = claim.words - subject
     added = {t for _, name in claim.names if not set(name) <= subject for t in name}
     if not added or txt.SPELLED_NUMBER.search(" ".join(own)):
