@@ -288,9 +288,9 @@ def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
     Only names and numbers: they have no synonyms, while the question's other words often
     paraphrase the passage's ("started" for "founded", "stand out" for "amazed"), and a note
     naming those made the model refuse questions whose answer was in front of it. Nor, when the
-    question names something else, the words that say what kind of thing is asked for ("TV" in
-    "Which TV network interviewed Futurum's CEO?"): a source answers with the value ("CNBC")
-    without writing its kind."""
+    question names something else or refers back to it ("he"), the words that say what kind of
+    thing is asked for ("TV" in "Which TV network interviewed Futurum's CEO?"): a source answers
+    with the value ("CNBC") without writing its kind."""
     from .grounding import names, proper_words, sentence_terms
 
     available: set[str] = set()
@@ -298,7 +298,10 @@ def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
         available.update(sentence_terms(p.text))
     kind = set(txt.asked_kind(question))
     named = names(question, proper_words(passages, question))
-    if any(not set(written.split()) <= kind for written, _ in named):  # something else is named
+    # With its subject named, by name or by a pronoun for one named earlier, the question's kind
+    # words describe the answer; with nothing else named they may be its subject ("Which BlueWave
+    # ferry is fastest?").
+    if txt.refers_back(question) or any(not set(written.split()) <= kind for written, _ in named):
         named = [(written, terms) for written, terms in named if not set(written.split()) <= kind]
     found = [written for written, terms in named if any(t not in available for t in terms)]
     found += [w for w in txt.words(question) if any(c.isdigit() for c in w) and not any(w in f for f in found)

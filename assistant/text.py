@@ -382,6 +382,15 @@ def asked_kind(question: str) -> list[str]:
             if w.lower() not in STOPWORDS]
 
 
+_PERSONAL = re.compile(r"\b(?:he|him|his|she|her|it|its|they|them|their)\b", re.IGNORECASE)
+
+
+def refers_back(question: str) -> bool:
+    """Whether ``question`` names its subject with a personal pronoun ("On which TV programme did he
+    speak?"): the subject was named earlier in the conversation."""
+    return bool(_PERSONAL.search(question))
+
+
 # Kinds of thing that are called by a name: "Which Chinese corporation was the first…?" asks for
 # one, and "Some of the country's largest corporations…" names none. Kinds that ordinary words
 # answer ("Which training method…": "reinforcement learning") are not here.

@@ -146,6 +146,8 @@ def test_the_kind_of_thing_asked_for_gets_no_note():
     assert prompting.missing_terms("Which channel interviewed BlueWave's chief executive?", passages) == ["BlueWave"]
     # The kind is the only name: then it is what the question is about.
     assert prompting.missing_terms("Which BlueWave ferry is the fastest?", passages) == ["BlueWave"]
+    # … unless a pronoun stands for a subject named earlier in the conversation: "TV" is the kind.
+    assert prompting.missing_terms("On which TV programme did she make those comments?", passages) == []
     # A place is mentioned by its adjective, and the reverse.
     market = [Passage("Foreign funds are buying into the Portuguese market again.", "m.txt", 0, 9, 1.0, "m")]
     assert prompting.missing_terms("Which funds invest in Portugal?", market) == ["Portugal"]  # not every form is known

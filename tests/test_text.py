@@ -194,3 +194,10 @@ def test_a_rate_is_asked_and_given_as_a_ratio():
                                         "1.3 children per woman", "a rise of 50 basis points",
                                         "Cases doubled every three days."))
     assert not states_rate("It took a short-term loan of €4m from the city in October 2024.")
+
+
+def test_a_question_may_name_its_subject_by_a_pronoun():
+    from assistant.text import refers_back
+
+    assert refers_back("On which TV programme did he make those comments?") and refers_back("What did its CEO say?")
+    assert not refers_back("Which BlueWave ferry is the fastest?") and not refers_back("Where is the ship?")
