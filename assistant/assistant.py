@@ -351,7 +351,7 @@ def condense_query(question: str, turns: Sequence[tuple[str, str]]) -> str:
     words ("CEO"), keep the search on that person rather than on whoever else is a CEO."""
     if not turns or not (_REFERRING.search(question) or len(question.split()) <= 4):
         return question
-    from .grounding import names
+    from .claims import names
 
     last_question, last_answer = turns[-1]
     said = "" if prompting.is_refusal(last_answer) else txt.strip_citations(last_answer)

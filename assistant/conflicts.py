@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import (CLAIM_NUMBER, Number, currency_before, names, parse_number, proper_words, sentence_terms,
-                        spelled_numbers, unit_after)
+from .claims import (CLAIM_NUMBER, Number, currency_before, names, parse_number, proper_words, sentence_terms,
+                     spelled_numbers, unit_after)
 from .types import Conflict, Passage
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

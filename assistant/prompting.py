@@ -291,7 +291,7 @@ def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
     question names something else or refers back to it ("he"), the words that say what kind of
     thing is asked for ("TV" in "Which TV network interviewed Futurum's CEO?"): a source answers
     with the value ("CNBC") without writing its kind."""
-    from .grounding import names, proper_words, sentence_terms
+    from .claims import names, proper_words, sentence_terms
 
     available: set[str] = set()
     for p in passages:

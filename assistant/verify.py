@@ -49,8 +49,8 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .grounding import (Grounded, Said, added_names, cover_notes, nothing_supported, proper_words, question_terms, refs_of,
-                        said_of_another, sentence_terms, windows)
+from .claims import added_names, proper_words, question_terms, refs_of, sentence_terms, windows
+from .grounding import Grounded, Said, cover_notes, nothing_supported, said_of_another
 from .types import Passage, Removed
 
 log = logging.getLogger("assistant.verify")

@@ -7,7 +7,9 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.evaluation import unsupported_sentences
-from assistant.grounding import final_answer, ground, names, question_parts
+from assistant.claims import names
+from assistant.grounding import final_answer, ground
+from assistant.text import question_parts
 from assistant.prompting import REFUSAL, is_refusal
 from assistant.types import Passage
 
@@ -304,9 +306,9 @@ def test_a_figure_over_a_span_on_the_other_side_of_now_does_not_answer():
                  "According to the report, how many passengers will BlueWave carry over the next three years?",
                  past).refused
     # "2,000" is a count, not a year; "2023," is still a year.
-    from assistant.grounding import _counts
-    assert [n.value for n in _counts("It hired 2,000 crew in 1999.")] == [2000]
-    assert _counts("Revenue rose in 2023, the company said.") == []
+    from assistant.asked import counts_in
+    assert [n.value for n in counts_in("It hired 2,000 crew in 1999.")] == [2000]
+    assert counts_in("Revenue rose in 2023, the company said.") == []
 
 
 def test_an_unsupported_sentence_goes_and_the_rest_stands():

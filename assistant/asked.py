@@ -1,0 +1,509 @@
+"""Stage 6b, its second test: a sentence its sources support may still not answer the question.
+
+Each check reads the question and one answer sentence, and says why the sentence does not give
+what was asked, or "":
+- the kind of value (``another_kind``, ``not_given``): an amount for a sum of money, a figure for a
+  price, a span for "how long", not a country for "which city", a name for one named thing
+  ("Which corporation…?"), and a time for "When…?";
+- the holder of a role: a person keeps the role at the body the sources give them
+  (``role_elsewhere``), and "Who is VXR's chief executive?" is not answered with someone they
+  place only at another body (``asked_role_elsewhere``);
+- the subject: a yes/no question is not answered by a sentence about one of its names and not
+  another (``of_another``), and a count or a figure is not one the sources give of someone else
+  (``counted_of_another``, ``said_by_another``);
+- the span of time: a change over another span than the one asked (``another_span``);
+- anything at all: a sentence made only of the question's words (``restates_only``).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+from . import text as txt
+from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number, added_names,
+                     clauses, names, parse_number, question_terms, refs_of, sentence_terms, unit_after, windows)
+from .text import question_parts
+from .types import Passage
+
+# Words that answer "how much" without a number: "it cost far less than its rivals".
+_COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"
+                       r"\b\w+er than\b", re.IGNORECASE)
+_CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
+                                  "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
+                                  "baht rupiah ringgit dinars dirhams shekels"))
+# A passage sentence that carries the subject of the one before on ("This…" most often speaks of
+# what the sentence before did, not of who did it).
+_OPENS_WITH_ONE = re.compile(r"\W*(?:It|Its|He|His|She|Her|The)\b")
+
+
+def _named_in(names: Sequence[tuple[str, ...]], terms: frozenset[str]) -> bool:
+    """Whether ``terms`` hold every term of one of ``names``."""
+    return any(set(name) <= terms for name in names)
+
+
+# A person introduced by a role at a named body: "Dan Newman, CEO of Futurum Group," or "Rita
+# Okafor, chief analyst at Marlin Research,". A later "Newman said…" speaks for that body.
+_BODY = r"[A-Z][\w&’'.\-]*(?:\s+(?:(?:for|of|and|&)\s+)?[A-Z][\w&’'.\-]*)*"
+_APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an|the)\s+)?(?:[\w\-]+\s+){1,4}?"
+                         rf"(?:of|at)\s+(?:the\s+)?({_BODY})\s*[,.]")
+
+
+# The roles a person holds at a body, as news writes them before a name ("Arrowline chief executive
+# Rafael Osterhout", "Health Minister Ingrid Solvang") and asks about them.
+_ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chair(?:man|woman|person)?|president|"
+         r"(?:co-)?founder|(?:managing\s+)?director|(?:general\s+)?secretary|spokes(?:man|woman|person)|minister|"
+         r"head|leader|analyst|economist)")
+# A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
+# executive of VXR"; and a person titled so, by first name and surname.
+_BODY_ROLE = rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})"
+_ROLE_AT = re.compile(rf"{_BODY_ROLE}\b")
+_ROLE_OF = re.compile(rf"(?i:\b{_ROLE})\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+_TITLED = re.compile(rf"{_BODY_ROLE}\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
+
+
+@lru_cache(maxsize=256)
+def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Each person the passages introduce by a role at a named body, by their surname's term, with
+    that body's terms: {"newman": {"futurum", "group"}} from "Dan Newman, CEO of Futurum Group," or
+    {"osterhout": {"arrowline"}} from "Arrowline chief executive Rafael Osterhout"."""
+    out: dict[str, frozenset[str]] = {}
+    for text in texts:
+        found = [(m.group(1), m.group(2)) for m in _APPOSITION.finditer(text)]
+        found += [(m.group(2), m.group(1)) for m in _TITLED.finditer(text)]
+        for person, body in found:
+            for who in txt.terms(person):
+                out[who] = out.get(who, frozenset()) | sentence_terms(body)
+    return out
+
+
+def role_bodies(text: str) -> list[str]:
+    """The bodies ``text`` gives a role at: "VXR" of "VXR's chief executive" or "the chief executive
+    of VXR". A capitalised word that is no name ("The chief executive…", "Its chief…") is no body."""
+    return [b for m in [*_ROLE_AT.finditer(text), *_ROLE_OF.finditer(text)]
+            for b in [re.sub(r"[’']s?$", "", m.group(1))] if txt.terms(b)]
+
+
+def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` gives a person a role at a body the sources never give them one at, or "":
+    "VXR's chief executive is Rafael Osterhout" where the only source says "Arrowline chief
+    executive Rafael Osterhout … anything VXR charges". Only for a sentence that names a role,
+    a person the passages introduce with theirs, and another body."""
+    plain = txt.strip_citations(sentence)
+    claimed = role_bodies(plain)
+    if not claimed:
+        return ""
+    theirs = appositions(tuple(p.text for p in numbers.values()))
+    for written, terms in names(plain, proper):
+        bodies = theirs.get(terms[-1])  # a full name, or a surname the sources introduce
+        if not bodies or bodies & sentence_terms(plain):
+            continue
+        other = next((b for b in claimed if not set(txt.terms(b)) & (bodies | set(terms[-2:]))), "")
+        if other:
+            return f"'{written}' holds that role elsewhere in the sources, not at {other}"
+    return ""
+
+
+def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers a question for the holder of a role at a body ("Who is VXR's chief
+    executive?") with people the sources introduce only at other bodies ("Rita Okafor, chief
+    analyst at Marlin Research"), or "". The question states the role, so the answer need not:
+    "Rita Okafor [1]" says she holds it. A person the sources introduce without a body, or with
+    the asked one too, may hold it."""
+    asked = role_bodies(question)
+    if not asked or not txt.asks_who_where_why(question):
+        return ""
+    wanted = {t for b in asked for t in sentence_terms(b)}
+    theirs = appositions(tuple(p.text for p in numbers.values()))
+    known = frozenset().union(*theirs.values())
+    # Who the sentence names: a full name, or a surname the sources introduce; not a role ("Chief
+    # Market Analyst") or a body the sources give someone ("Scope Group").
+    added = added_names(sentence, proper, question_terms(question))
+    people = [(written, theirs.get(terms[-1])) for written, terms in added
+              if (len(terms) > 1 or terms[-1] in theirs) and not re.search(rf"(?i)\b{_ROLE}\b", written)
+              and not set(terms) <= known]
+    if not people or any(bodies is None or bodies & wanted for _, bodies in people):
+        return ""
+    return f"'{people[0][0]}' holds a role at another body in the sources, not at {asked[0]}"
+
+
+def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str],
+                       numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence``'s count does not answer a question asking how many or how much of a
+    subject the question names (``asked``), or "": it names none of the question's names but
+    another (no month or weekday, sharing no word with them), does not refer back ("it", "The
+    company…"), and no sentence of its cited passages that states the count names the question's
+    subject (or opens with "It", "He", "The…" after one that does). "How many city governments
+    have adopted QwQ-32B?" answered "13 city governments have adopted DeepSeek models [2]" is a
+    true sentence, its number beside its own name, but it counts something else."""
+    from .conflicts import calendar_word
+
+    body = txt.strip_citations(sentence)
+    counts = counts_in(body)
+    if not asked or not counts or REFERS_TO_ONE.search(body):
+        return ""
+    if _named_in(asked, sentence_terms(body)):
+        return ""
+    given = {t for name in asked for t in name}
+    other = next((written for written, name in names(body, proper)
+                  if not set(name) & given and not calendar_word(written)), "")
+    cited = [numbers[n].text for n in refs_of(sentence, numbers)]
+    if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
+        return ""
+    return f"its number is {other}'s, and the question asks about another"
+
+
+def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]
+                    ) -> tuple[str, str]:
+    """Why the figure of ``sentence`` is not the one a question asks someone for ("How much has it
+    risen, according to Scope Group's analyst?"), and the shown sentence where they give theirs,
+    cited, or "" when none of their sentences gives a figure; ("", "") when it is theirs. A figure
+    is theirs when a window of a cited passage holds it and names them (or refers back to them:
+    "The company said…"). Another source's true figure ("Alibaba stock has risen over 40%") is
+    not what they said ("With BABA up 42%…", the analyst). Where none of their sentences has a
+    figure, the figure is kept unless the sources name them and no cited passage that holds it
+    does: a source never named may be the document itself ("according to the Gazette")."""
+    who = txt.attribution(question)
+    whose = [terms for _, terms in names(who, proper)]
+    counts = counts_in(txt.strip_citations(sentence))
+    if not whose or not counts:
+        return "", ""
+    holding = {p: [w for w in windows(numbers[p].text) if any(w.holds_number(n) for n in counts)]
+               for p in refs_of(sentence, numbers)}
+    if any(w.holds_name(name, subject=True) for held in holding.values() for w in held for name in whose):
+        return "", ""
+    instead = their_figure(question, who, whose, numbers, proper)
+    if instead:
+        return f"the question asks for {who}'s word, and its source does not give the figure as theirs", instead
+    # None of their sentences has a figure. Where the sources name them, but no cited passage that
+    # holds the figure does, it is someone else's; where no source names them, words cannot tell.
+    named = {n for n, p in numbers.items() if _named_in(whose, sentence_terms(p.text))}
+    held = {p for p, found in holding.items() if found}
+    if named and held and not held & named:
+        return f"the question asks for {who}'s word, and the sources that name them give no such figure", ""
+    return "", ""
+
+
+def their_figure(question: str, who: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
+                 proper: frozenset[str]) -> str:
+    """The shown sentence, cited, where the source a question names (``who``, as written; ``whose``:
+    its names' terms) gives a figure: it or the sentence before names them, it holds a number that is not a year
+    or a date, over no other span of time than the question asks about, and it shares most of
+    the question's other words among such sentences; "" when none does."""
+    own = {t for name in whose for t in name} | set(txt.terms(who))
+    wanted = set(txt.terms(question)) - own - {t for _, terms in names(question, proper) for t in terms}
+    span = txt.periods(question)
+    best, score = "", 0
+    for n, passage in numbers.items():
+        said = txt.sentences(passage.text)
+        for i, sentence in enumerate(said):
+            counts = counts_in(sentence)  # the cheap test first: most sentences hold no number
+            if not counts or not _named_in(whose, sentence_terms(" ".join(said[max(0, i - 1):i + 1]))):
+                continue
+            if span and all(over_another(span, spans_of(sentence, c)) for c in counts):
+                continue  # a figure over another span of time than the question asks about
+            shared = len(wanted & sentence_terms(sentence))
+            if shared > score:
+                best, score = txt.cite(sentence.strip(), n), shared
+    return best
+
+
+def another_span(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
+    """Why a figure of ``sentence`` is one over another span of time than the question asks about,
+    or "": the answer gives it over another span ("rose 30% in the past month" for "since the start
+    of the year"), or every cited sentence that holds it does, whatever span the answer copied from
+    the question ("By what percentage did the index rise on the day of the launch?" answered "The
+    index rose over 30% [2]" from "Since January, the index has surged over 30%"). Like a count of
+    another subject, it is a true figure for another question.
+
+    A percentage in a sentence that says something moved is over another span when the spans
+    differ: a change over one span is not the change over another. Any other figure only when its
+    span lies on the other side of now ("pledged 52 million euros over the next three years" for
+    "over the past decade"): a level ("held its rate at 4.5%") or an amount dated by a span
+    ("pledged 52 million euros last month") may well hold for the span asked about."""
+    asked = txt.periods(question)
+    body = txt.strip_citations(sentence)
+    if not asked:
+        return ""
+    change, counts = txt.states_change(body), counts_in(body)
+    wanted = f'the question asks about "{next(iter(asked.values()))}"'
+    held = {n.text: [(p, spans_of(s, n)) for p in refs_of(sentence, numbers) for s in txt.sentences(numbers[p].text)
+                     if any(n.matches(parse_number(m.group())) for m in CLAIM_NUMBER.finditer(s))] for n in counts}
+    # "expects 20 million over the next five years, up from 9 million over the past three" answers
+    # a question about the years ahead: a figure its source gives over the asked side is there.
+    sides = _directions(asked) - {""}
+    answers = any(_directions(given) & sides for spans in held.values() for _, given in spans)
+    for n in counts:
+        other = over_another if change and re.search(r"%|percent", n.text, re.IGNORECASE) else _other_side
+        own = spans_of(body, n)
+        # A figure the answer itself puts on the asked side is still checked against its source.
+        placed = _directions(own) & sides
+        if other is _other_side and (_PLANS.search(question) or (answers and not placed)):
+            continue  # "How much did it pledge last week?": the span asked is the pledge's, not the figure's
+        if other(asked, own):
+            return f'it gives {n.text.strip()} over "{next(iter(own.values()))}", and {wanted}'
+        spans = held[n.text]
+        if spans and all(other(asked, given) for _, given in spans):
+            where, given = spans[0]
+            return f'[{where}] gives {n.text.strip()} over "{next(iter(given.values()))}", and {wanted}'
+    return ""
+
+
+# Words between a figure and a span that make the span another figure's, a comparison's or the
+# statement's: "…12%, compared with last year", "the highest since 2021", "said last week".
+_BASELINE = re.compile(r"\b(?:compared|than|versus|vs|against|from|after|before|same)\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b(?:\w+est|best|worst|most|least|first|record|where it has been|has kept|kept)\b", re.I)
+# Where a sentence moves on to another statement, whose span is not the figure's before it.
+_PARTS = re.compile(r";|,\s*(?:and|but|while|whereas|which|who|after|before|compared|adding|bringing|up|down)\b|"
+                    r"\s(?:while|whereas|but)\s", re.IGNORECASE)
+# A question about what was said or planned at a time, whose figure may be for another time.
+# Whole verb forms, so that "committee", "plants" or "reporters" do not count.
+_PLANS = re.compile(r"\b(?:announc(?:e|es|ed|ing|ements?)|pledg(?:e|es|ed|ing)|promis(?:es|ed|ing)|"
+                    r"plan(?:s|ned|ning)?|commit(?:s|ted|ting|ments?)|vow(?:s|ed)?|unveil(?:s|ed|ing)?|"
+                    r"say|says|said|reported|forecast(?:s|ed|ing)?|expect(?:s|ed|ing|ations?)?|predict(?:s|ed|ing)?|"
+                    r"projected|projections?|targeted|aim(?:s|ed)|approv(?:e|es|ed)|ordered|signed|awarded)\b",
+                    re.IGNORECASE)
+_SAYING = r"\b(?:said|says|say|told|published|released|reported|announced|showed)\b"
+_DATED = re.compile(rf"{_SAYING}\s+(?:\w+\s+)?$", re.I)
+
+
+def spans_of(sentence: str, n: Number) -> dict[str, str]:
+    """The spans of time (``txt.period_spans``) ``sentence`` gives ``n`` over: each span belongs to
+    the figure nearest it in its part of the sentence (parts end at ";", ", and", ", which"…),
+    and not one that dates the statement ("said last week", "on Monday", "Last week, it announced
+    plans to…"), nor one across a comparison ("compared with last year") or another span ("over
+    the next three years, more than over the past decade"), nor one after a record ("its worst
+    session since March")."""
+    figures = [m for m in CLAIM_NUMBER.finditer(sentence) if not _year(parse_number(m.group()))]
+    ends = [m.end() for m in _PARTS.finditer(sentence)]
+    out: dict[str, str] = {}
+    for a, b, key, phrase in txt.period_spans(sentence):
+        if txt.is_weekday_span(phrase) or _DATED.search(sentence[:a]):
+            continue
+        part = bisect_right(ends, a)
+        outside = [m for m in figures if (m.end() <= a or m.start() >= b) and bisect_right(ends, m.start()) == part]
+        if not outside:
+            continue
+        near = min(outside, key=lambda m: a - m.end() if m.end() <= a else m.start() - b)
+        between = sentence[near.end():a] if near.end() <= a else sentence[b:near.start()]
+        if n.matches(parse_number(near.group())) and not _BASELINE.search(between) and not (
+                key.startswith("since") and _RECORD.search(sentence[max(0, a - 40):a])) and not (
+                re.search(_SAYING, between, re.I) or txt.period_spans(between)):
+            out.setdefault(key, phrase)
+    return out
+
+
+def over_another(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
+    """Whether a figure's spans of time (``spans_of``) are all other than the asked ones."""
+    return bool(asked and given) and not asked.keys() & given.keys()
+
+
+def _other_side(asked: Mapping[str, str], given: Mapping[str, str]) -> bool:
+    """Whether a figure's spans of time all lie on the other side of now than the asked ones: what
+    is planned "over the next three years" was not spent "over the past decade"."""
+    sides = [_directions(asked), _directions(given)]
+    return all(len(side) == 1 and "" not in side for side in sides) and sides[0] != sides[1]
+
+
+def _directions(spans: Mapping[str, str]) -> set[str]:
+    """The sides of now (``txt.span_direction``) that spans of time lie on."""
+    return {txt.span_direction(key, phrase) for key, phrase in spans.items()}
+
+
+def _year(n: Number) -> bool:
+    return (n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100
+            and not re.search(r"%|\d,\d", n.text))
+
+
+def _stated_of(n: Number, asked: Sequence[tuple[str, ...]], proper: frozenset[str], text: str) -> bool:
+    """Whether a sentence of ``text`` states ``n`` of one of the ``asked`` names: in the clause that
+    holds the number when the sentence sets figures side by side and that clause names its own
+    subject ("BlueWave runs 12 ferries, while Harbor Lights runs 9" states 12 of BlueWave only);
+    else in the whole sentence ("…, which runs 12", "its 12", "BlueWave grew, and in Porto 12
+    ferries…"); and in the sentence before when the sentence opens with a pronoun or "The…"."""
+    said = txt.sentences(text)
+    for i, sentence in enumerate(said):
+        parts = clauses(sentence)
+        holding = [(joint, c) for joint, c in parts
+                   if any(n.matches(parse_number(m.group())) for m in ANY_NUMBER.finditer(c))]
+        if not holding:
+            continue
+        # Clauses read apart only where the sentence sets figures side by side, each in its clause.
+        figures = sum(1 for _, c in parts if counts_in(c))
+        own = [c for joint, c in holding if names(c, proper) and not REFERS.search(joint + c)
+               and "which" not in joint.lower()]
+        alone = figures > 1 and len(own) == len(holding)
+        terms = frozenset().union(*map(sentence_terms, own)) if alone else sentence_terms(sentence)
+        if i and _OPENS_WITH_ONE.match(sentence):
+            terms |= sentence_terms(said[i - 1])
+        if _named_in(asked, terms):
+            return True
+    return False
+
+
+def restates_only(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` is made of the ``question``'s own words, with no number and no
+    negation of its own: "Who leads BlueWave?" answered "BlueWave is led by BlueWave [1]" says
+    nothing ("BlueWave did not respond" does). A capitalised word inside the sentence counts
+    even when it is a stopword ("in May")."""
+    body = txt.strip_citations(sentence)
+    if NEGATION.search(body) or CLAIM_NUMBER.search(body):
+        return False
+    asked = set(txt.terms(question)) | {w.lower() for w in txt.words(question)}
+    own = set(txt.terms(body)) | {w.lower() for i, w in enumerate(txt.words(body)) if i and w[:1].isupper()}
+    return bool(own) and own <= asked
+
+
+def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str],
+                 numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
+    price, a country for a city, a sum of money for how long), or a person another role than the
+    sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
+    about another name than it asks about (``of_another``), or ""."""
+    elsewhere = role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
+    if elsewhere:
+        return elsewhere
+    if txt.asks_yes_no(question) and not txt.offers_choice(question):
+        elsewhere = of_another(sentence, question, proper, numbers)
+        if elsewhere:
+            return elsewhere
+    place = txt.asked_place_below_country(question)
+    unpriced = not_money(sentence) if txt.asks_price(question) else ""
+    if unpriced:
+        return unpriced
+    if place:
+        return a_country_for(place, sentence, proper, subject)
+    return not_a_span(sentence) if txt.asks_how_long(question) else ""
+
+
+def of_another(sentence: str, question: str, proper: frozenset[str], numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence`` does not answer a yes/no question about the names it gives: it speaks of
+    one of them and not of another, nor of anything named before, and its cited passages do not
+    name that other either ("Has the U.S. imposed a ban on QwQ-32B?" answered "The U.S. has
+    imposed export controls on chips [2]", from a passage that never names QwQ-32B); "" otherwise.
+    "Yes [1]" and "Yes, it was [1]" leave the names to the question, and "Alibaba's shares rose
+    8% [1]" answers "Did Alibaba's shares rise after the QwQ-32B announcement?" from a passage
+    that names the announcement."""
+    from .conflicts import calendar_word
+
+    body = txt.strip_citations(sentence)
+    if REFERS.search(body):
+        return ""
+    terms = sentence_terms(body)
+    cited = frozenset().union(*(sentence_terms(numbers[n].text) for n in refs_of(sentence, numbers)))
+    asked = [(written, name) for written, name in names(question, proper) if not calendar_word(written)]
+    missing = [written for written, name in asked if not set(name) <= terms | cited]
+    if missing and len(missing) < len(asked):
+        return f"'{missing[0]}', which the question asks about, is not in it"
+    return ""
+
+
+def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why no sentence of ``stated`` gives the kind of thing ``question`` asks for: an amount
+    ("What was its revenue?" answered "revenue was robust"), a name ("Which corporation was the
+    first…?" answered "Some of the country's largest corporations…"), a rate ("What interest rate
+    is it paying on its loan?" answered "…a short-term loan of €4m") or a time ("When will the
+    extension open?" answered "…is scheduled to open later"); "" when one does."""
+    if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
+        return "it gives no amount, which the question asks for"
+    countries = txt.asks_country(question)
+    if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
+        return "it gives no name, which the question asks for"
+    if txt.asks_rate(question) and len(question_parts(question)) == 1 and not any(
+            txt.states_rate(txt.strip_citations(s)) for s in stated):
+        return "it gives no rate, which the question asks for"
+    if txt.asks_when(question) and len(question_parts(question)) == 1 and \
+            not any(txt.says_when(txt.strip_citations(s)) for s in stated):
+        return "it does not say when, which the question asks"
+    return ""
+
+
+def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], countries: bool = False) -> bool:
+    """Whether ``sentence`` names something the question does not. Its first word counts when it
+    is capitalised and no stopword: the sources may write a name only at a sentence's start
+    ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word. A
+    country's adjective ("the Chinese company Monica") names no founder or company, unless the
+    question asks for a country (``countries``)."""
+    def named(word: str) -> bool:
+        return countries or not txt.nationality(word)
+
+    if any(named(written) for written, _ in added_names(sentence, proper, subject)):
+        return True
+    first = txt.words(txt.strip_citations(sentence))[:1]
+    return bool(first) and first[0][:1].isupper() and first[0].lower() not in txt.STOPWORDS and not set(
+        txt.terms(first[0])) <= subject and named(first[0])
+
+
+def not_a_span(sentence: str) -> str:
+    """Why ``sentence`` does not say how long: every number it gives is a sum of money or a
+    percentage ("spent 380 billion yuan" for "How long did it spend training…?"); "" otherwise.
+    A sentence without a number ("a few weeks") may well answer it."""
+    plain = txt.strip_citations(sentence)
+    found = list(CLAIM_NUMBER.finditer(plain))
+    if found and all(_percentage(plain, m) or _money(plain, m) for m in found):
+        return f"'{found[0].group().strip()}' is not a span of time or a length, which the question asks for"
+    return ""
+
+
+def _money(sentence: str, m: re.Match) -> bool:
+    """Whether the number ``m`` of ``sentence`` is a sum of money ("380 billion yuan", "$52.4 billion")."""
+    return unit_after(sentence, m.end()) in _CURRENCIES or bool(
+        CURRENCY_SIGN.search(sentence[max(0, m.start() - 2):m.start()]))
+
+
+def a_country_for(place: str, sentence: str, proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why ``sentence`` does not answer a question asking which ``place`` (a city, a town…): every
+    name it adds to the question is a country ("Monica is based in China" for "In which city is
+    Monica based?", from "the Chinese company Monica"); "" otherwise."""
+    added = [written for written, _ in added_names(sentence, proper, subject)]
+    if added and all(re.sub(r"^the\s+", "", w, flags=re.IGNORECASE).lower() in txt.countries() for w in added):
+        return f"'{added[0]}' is a country, and the question asks which {place}"
+    return ""
+
+
+def not_money(sentence: str) -> str:
+    """Why ``sentence`` does not answer a question about a price or a cost: it gives a number in
+    some other unit ("costs 55 minutes"); "" when it does not (a number with no unit is let be)."""
+    for m in CLAIM_NUMBER.finditer(sentence):
+        unit = unit_after(sentence, m.end())
+        if unit and not _money(sentence, m) and not _percentage(sentence, m):
+            return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
+    return ""
+
+
+_PERCENT_AFTER = re.compile(r"\s*(?:per\s*cent|percentage\s+points?)\b", re.IGNORECASE)
+
+
+def _percentage(sentence: str, m: re.Match) -> bool:
+    """Whether the number ``m`` of ``sentence`` is a percentage ("8%", "8 percent", "8 per cent",
+    "8 percentage points")."""
+    return "%" in m.group() or "percent" in m.group().lower() or bool(_PERCENT_AFTER.match(sentence, m.end()))
+
+
+def gives_amount(sentence: str, question: str = "", figure: bool = False) -> bool:
+    """Whether ``sentence`` could answer "how much": it states a number, or compares ("far less");
+    with ``figure`` (the question asks what a price or a revenue was), only a number that is not a
+    percentage, nor a year or another number the question itself gives: "8% higher in 2024" says
+    how it moved, not what it was."""
+    plain = txt.strip_citations(sentence)
+    if figure:
+        given = {parse_number(m.group()).value for m in CLAIM_NUMBER.finditer(question)}
+        return any(not _percentage(plain, m) and not _year(n) and n.value not in given
+                   for m in CLAIM_NUMBER.finditer(plain) for n in [parse_number(m.group())])
+    return bool(CLAIM_NUMBER.search(plain) or _COMPARES.search(plain))
+
+
+def counts_in(clause: str) -> list[Number]:
+    """The numbers of ``clause`` that may count or measure something: not years, not days of a date
+    ("May 4", "4 May")."""
+    from .conflicts import calendar_word
+
+    out = []
+    for m in CLAIM_NUMBER.finditer(clause):
+        before, after = clause[:m.start()].split()[-1:], clause[m.end():].split()[:1]
+        n = parse_number(m.group())
+        if not _year(n) and not any(calendar_word(w.strip(".,;:")) for w in before + after):
+            out.append(n)
+    return out

@@ -1,0 +1,354 @@
+"""Stage 6b, its reading: what an answer sentence claims, and what a passage holds.
+
+A *claim* is a clause of an answer sentence with its values: numbers (their scale, and the noun
+a count counts), names (capitalised words, grouped: "New York Stock Exchange") and its other
+content words. A *window* is one sentence of a passage, or two adjacent ones, with the numbers,
+names and terms it holds. ``grounding`` checks each claim against the windows of the passages it
+cites, ``asked`` checks that it answers what the question asks, and ``conflicts`` compares the
+values that passages give for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+from . import text as txt
+from .types import Passage
+
+_SCALES = {"thousand": 1e3, "k": 1e3, "million": 1e6, "mn": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "b": 1e9,
+           "trillion": 1e12, "tn": 1e12, "t": 1e12}
+_SCALE_WORDS = r"thousand|million|billion|trillion|bn|mn|tn"
+# A number an answer states: standalone, never a part of a name such as "QwQ-32B" or "R1".
+CLAIM_NUMBER = re.compile(
+    rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b|[bmk](?=\W|$))?"
+    r"(?![\w\-])",
+    re.IGNORECASE)
+# What a currency sign says in words, as terms: "€890m" is in euros, as an answer may write it.
+_SIGN_TERMS = {"$": ("dollar",), "€": ("euro",), "£": ("pound",), "¥": ("yen", "yuan"), "₹": ("rupe",)}
+CURRENCY_SIGN = re.compile(f"[{re.escape(''.join(_SIGN_TERMS))}]")
+# Every number a passage holds, also inside names ("Qwen2.5-Max", "32B"): the lenient side.
+ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b)?", re.IGNORECASE)
+# A code or an identifier: a letter right before a digit, in any case ("gv300x", "a100",
+# "o1-mini", "001_60b042e0"). It is a value like a name. "mid-2024", "top-10", "covid-19", "12m",
+# "1990s" and "3rd" are not codes: a word and a number, or a number and its unit or ending.
+_CODE = re.compile(r"[^\W\d_]\d")
+# Pronouns for one subject named before, and for several.
+_ONE, _SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
+# A sentence that refers back to a subject named before: a pronoun, or "The company…".
+REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
+# An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
+# company…"; not "they", "them", "their" ("…integrated it into their systems" speaks of the adopters).
+REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
+NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
+_CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
+                      re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Number:
+    """A number as stated: its digits as a float, the decimals given, and its scale (1 if none)."""
+
+    text: str
+    value: float
+    decimals: int
+    scale: float
+    unit: str = ""  # the word the answer counts with it ("passengers" in "400 passengers"), as a term
+    # In a source: the words right after it, which say what it counts ("23 people: members of…").
+    counts: frozenset[str] = frozenset()
+
+    def matches(self, other: "Number") -> bool:
+        """Equal at this number's precision: "8%" matches 8.39, "52.4 billion" matches 52.4bn."""
+        if self.scale != 1 and other.scale != 1 and self.scale != other.scale:
+            return False
+        return math.isclose(round(other.value, self.decimals), self.value, abs_tol=10 ** -(self.decimals + 3))
+
+
+def parse_number(text: str, unit: str = "") -> Number:
+    m = re.match(r"\d[\d,]*(?:\.(\d+))?", text)
+    assert m is not None
+    # The scale word after the number or its letter right on it ("52.4bn", "€890m"), not the end
+    # of another word ("91 percent", "1st").
+    scale_word = re.search(rf"(?:(?<=[\d\s])(?:{_SCALE_WORDS})|(?<=\d)[bmkt])$", text.strip(), re.IGNORECASE)
+    scale = _SCALES.get(scale_word.group().lower(), 1.0) if scale_word else 1.0
+    return Number(text, float(m.group().replace(",", "")), len(m.group(1) or ""), scale, unit)
+
+
+def spelled_numbers(text: str) -> list[tuple[Number, int]]:
+    """The counts ``text`` writes as words ("five", "two million"), each with where it ends in
+    ``text``, its scale word included."""
+    out = []
+    for m in txt.SPELLED_NUMBER.finditer(text):
+        scale = re.match(rf"\s+({_SCALE_WORDS})\b", text[m.end():], re.IGNORECASE)
+        end = m.end() + (scale.end() if scale else 0)
+        out.append((Number(text[m.start():end], float(txt.spelled_value(m)), 0,
+                           _SCALES[scale.group(1).lower()] if scale else 1.0), end))
+    return out
+
+
+def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
+    """The terms of the few words right after a number, up to a punctuation mark: what a source
+    says it counts ("23 people", "41 Corvane patients", "12 new ferries"); with the currency of a
+    sign right before it (``start``): "€890m for 24 trainsets" counts euros."""
+    m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})", sentence[end:])
+    after = frozenset(txt.terms(m.group(1))) if m else frozenset()
+    return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
+
+
+def currency_before(sentence: str, start: int) -> str:
+    """The currency sign right before the number at ``start`` ("€" of "€890m"), or ""."""
+    sign = sentence[start - 1:start] if start else ""
+    return sign if sign in _SIGN_TERMS else ""
+
+
+def unit_after(clause: str, end: int) -> str:
+    """The noun a claimed number counts, when one follows it at once: "400 passengers" -> "passeng"."""
+    m = re.match(r"\s+([A-Za-z][a-z\-]+)", clause[end:])
+    if not m or m.group(1).lower() in txt.STOPWORDS:
+        return ""
+    terms = txt.terms(m.group(1))
+    return terms[0] if terms else ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a clause asserts: its numbers, its names (each a tuple of word terms) and other words."""
+
+    numbers: tuple[Number, ...]
+    names: tuple[tuple[str, tuple[str, ...]], ...]  # (as written, its terms)
+    words: frozenset[str]
+    negated: bool
+    restates: bool = False  # only the question's own words: nothing new to support
+
+    @property
+    def has_values(self) -> bool:
+        return bool(self.numbers or self.names)
+
+
+@dataclass(frozen=True)
+class Window:
+    """One sentence of a passage, or two adjacent ones: where a claim's values must stand together.
+
+    A number with a unit must share one sentence with that unit: in "It runs 12 ferries. Its
+    boat carries 400 passengers." 12 is ferries, never passengers. Where the source writes words
+    right after the number, the unit must be among them: "interviewed 23 people, including the
+    guards" counts people. The names a number is
+    claimed of must be in its sentence too, or in the one before when its sentence refers back
+    ("The new model has 32 billion parameters"): in "BlueWave, the rival of Harbor Lights, has a
+    new boat. The Gaivota reaches 38 knots." 38 knots is never Harbor Lights'."""
+
+    terms: frozenset[str]
+    # terms, numbers, refers back, and the numbers stated of a compared name (``compared_numbers``)
+    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...]], ...]
+    negated: bool
+    refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
+    earlier: frozenset[str] = frozenset()  # terms of the passage before this window
+
+    def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
+                     ) -> bool:
+        for i, (terms, numbers, refers, compared) in enumerate(self.sentences):
+            # The claim's noun in the sentence, and not another noun right after the number in it:
+            # "we have interviewed 23 people, … including the guards" does not count 23 guards.
+            if not any(n.matches(m) and (not n.unit or n.unit in terms and (not m.counts or n.unit in m.counts))
+                       for m in numbers):
+                continue
+            theirs = [of for m, of in compared if n.matches(m)]
+            if names and theirs and len(theirs) >= sum(n.matches(m) for m in numbers) and not any(
+                    set(name) <= of for name in names for of in theirs):
+                continue  # "fewer than DeepSeek's R1, which boasts 671 billion": R1's, unless claimed of R1
+            before = self.sentences[i - 1][0] if i else frozenset()
+            if all(self._near(name, terms, refers, before, set(name) <= subject) for name in names):
+                return True
+        return False
+
+    def _near(self, name: tuple[str, ...], terms: frozenset[str], refers: bool, before: frozenset[str],
+              subject: bool) -> bool:
+        if all(part in terms for part in name):
+            return True
+        reach = (before | self.earlier) if subject else before
+        return refers and all(part in reach for part in name)
+
+    def holds_name(self, name: tuple[str, ...], subject: bool = False,
+                   introduced: Mapping[str, frozenset[str]] = {}) -> bool:
+        """The name is here; or, for the question's own subject, the window refers back to it
+        ("The company released…") and the passage named it before, or it names someone the
+        passages introduced with it (``appositions``: "Newman said…" after "Dan Newman, CEO of
+        Futurum Group,")."""
+        if all(part in self.terms for part in name):
+            return True
+        return subject and (self.refers and all(part in self.earlier for part in name) or any(
+            who in self.terms and set(name) <= theirs for who, theirs in introduced.items()))
+
+
+def _name_terms(word: str) -> tuple[str, ...]:
+    """A name word's terms: the whole ("deepseek-r1") and, for compounds, its parts."""
+    return tuple(t for t in txt.terms(word.replace("-", " ")) if t) or tuple(txt.terms(word))
+
+
+# A name's participle after a hyphen is no part of the name: "Hong Kong-listed shares" name Hong
+# Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic. A model or product name keeps
+# its parts ("GPT-4o-mini", "Phi-3-mini", "DeepSeek-R1": a digit in the head, or no participle).
+_LOWER_TAIL = re.compile(r"^([A-Z][^\W\d]*(?:[.\-][^\W\d]+)*\.?)-(?:[a-z]+ed|made|born|run|built|wide)$")
+
+
+def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """Capitalised word groups of ``sentence`` ("New York Stock Exchange", "QwQ-32B", "Thursday"),
+    and codes in any case ("gv300x": a model number, a ticker, a file name the model copied).
+
+    A capitalised first word counts only if the passages or the question write it capitalised
+    inside a sentence (``proper``): "Besides…" and "Shares rose…" start with common words,
+    "Alibaba said…" with a name. Stopwords never count.
+    """
+    groups: list[list[str]] = []
+    previous_end = -2
+    for i, m in enumerate(re.finditer(r"[\w][\w\-.]*", sentence)):
+        word = _LOWER_TAIL.sub(r"\1", m.group().rstrip(".-")).rstrip(".-")
+        low = word.lower()
+        capital = word[:1].isupper() or (any(c.isupper() for c in word[1:]) and any(c.isalpha() for c in word))
+        code = bool(_CODE.search(word))
+        if not (capital or code) or low in txt.STOPWORDS or word.isdigit():
+            previous_end = -2
+            continue
+        if i == 0 and word not in proper and not code:
+            continue
+        adjacent = sentence[previous_end:m.start()].strip() == "" if previous_end >= 0 else False
+        if adjacent and groups:
+            groups[-1].append(word)
+        else:
+            groups.append([word])
+        previous_end = m.start() + len(word)
+    out = []
+    for group in groups:
+        terms = tuple(t for w in group for t in _name_terms(w))
+        if terms:
+            out.append((" ".join(group), terms))
+    return out
+
+
+def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
+    """The clauses of an answer sentence as claims (citation markers left out).
+
+    A clause made only of the ``question``'s terms, with no number, restates what was asked ("X
+    could appeal to buyers who want cheaper AI because…"): it is marked, and needs no support
+    beyond its names being in the sources."""
+    body = txt.strip_citations(sentence)
+    out = []
+    for _, clause in clauses(body):
+        # "71%" carries its unit: the word after it is not what it counts ("71% since January").
+        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
+                        for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
+        found = names(clause, proper)
+        named = {t for _, terms in found for t in terms}
+        number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
+        units = {n.unit for n in numbers} | {t for n in numbers for t in txt.terms(n.text)}  # checked with them
+        words = frozenset(t for t in txt.terms(clause) if t not in named | number_words | units)
+        negated = bool(NEGATION.search(clause))  # "did not respond" answers with the question's words
+        restates = not numbers and not negated and bool(words | named) and (words | named) <= question
+        out.append(Claim(numbers, tuple(found), words, negated, restates))
+    return out
+
+
+def _counts_in_words(clause: str, question: frozenset[str]) -> tuple[Number, ...]:
+    """The counts ``clause`` writes in words ("eight berths"), each with its noun: values to
+    support like digits. Not one the question gave ("the three months to December"), nor one
+    after "the", "its"…, which points back rather than counts ("the two companies")."""
+    return tuple(replace(n, unit=unit_after(clause, end)) for n, end in spelled_numbers(clause)
+                 if not set(txt.terms(n.text)) <= question
+                 and not _POINTS_BACK.search(clause[:end - len(n.text)]))
+
+
+_POINTS_BACK = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both)\s+$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)
+def windows(text: str) -> tuple[Window, ...]:
+    """Each sentence of a passage, and each pair of adjacent sentences."""
+    read = []
+    for a, b in txt.sentence_spans(text):
+        sentence = text[a:b]
+        terms = sentence_terms(sentence) | {t for sign in CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
+        # Counts may be written as words in a source ("five people had died") and in digits in an answer.
+        numbers = tuple(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start()))
+                        for m in ANY_NUMBER.finditer(sentence)) + tuple(
+            replace(n, counts=counted(sentence, end)) for n, end in spelled_numbers(sentence))
+        read.append((terms, numbers, bool(NEGATION.search(sentence)), bool(REFERS.search(sentence)),
+                     compared_numbers(sentence)))
+    out = []
+    for size in (1, 2):
+        for i in range(len(read) - size + 1):
+            group = read[i:i + size]
+            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3], r[4]) for r in group),
+                              any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
+    return tuple(out)
+
+
+# A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".
+_COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unlike)\s+"
+                       r"((?:[A-Z][\w.\-]*(?:[’']s?)?\s+)*[A-Z][\w.\-]*),\s+(?:which|who)\b([^;]*)")
+
+
+def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], claimed: frozenset[str]
+               ) -> list[Window]:
+    """The windows of passage ``n``; one that names no one but what is ``claimed`` also knows what
+    its document said before it, in the shown passages of the same document that come earlier. A
+    document names its subject once ("the Veldanian Federation of Railway Workers") and then
+    refers to it ("the union"), often in a later passage. A window that names someone else
+    ("Alibaba released it…") most likely refers to them (``named``: the terms of names)."""
+    p = numbers[n]
+    before = frozenset().union(*(sentence_terms(q.text) for q in numbers.values()
+                                 if q.source == p.source and q.start < p.start))
+    return [replace(w, earlier=w.earlier | before) if before and (w.terms & named) <= claimed else w
+            for w in windows(p.text)]
+
+
+def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
+    """The numbers of ``sentence`` stated in a clause of a name it compares something with, each
+    with that name's terms: in "The model has 32 billion parameters, fewer than DeepSeek's R1, which
+    boasts 671 billion parameters, with 37 billion active", 671 and 37 billion are R1's, not the
+    model's, though "the model" is the sentence's subject."""
+    return tuple((parse_number(n.group()), sentence_terms(m.group(1)))
+                 for m in _COMPARED.finditer(sentence) for n in ANY_NUMBER.finditer(m.group(2)))
+
+
+def sentence_terms(text: str) -> frozenset[str]:
+    """The terms of ``text``, with each compound name's parts too ("DeepSeek-R1": deepseek-r1, deepseek, r1),
+    and the places it names by their adjective ("the Chinese market": china)."""
+    return (frozenset(txt.terms(text)) | {t for w in txt.words(text) for t in _name_terms(w)}
+            | {txt.stem(place) for place in txt.places_named(text)})
+
+
+def question_terms(question: str) -> frozenset[str]:
+    """The terms of ``question``, compound names' parts too: what it gives as known."""
+    return frozenset(t for w in txt.words(question) for t in _name_terms(w))
+
+
+def added_names(sentence: str, proper: frozenset[str], asked: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The names of ``sentence`` (citations aside) that the question, whose terms are ``asked``,
+    does not give: what the sentence adds."""
+    return [(written, terms) for written, terms in names(txt.strip_citations(sentence), proper)
+            if not set(terms) <= asked]
+
+
+def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
+    """The shown sources a sentence cites; all of them when it cites none."""
+    cited = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
+    return cited or list(numbers)
+
+
+def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
+    """Capitalised words the passages or the question write inside a sentence: names, so one of
+    these opening an answer sentence is a name too."""
+    return frozenset(m.group(1) for text in [question, *(p.text for p in passages)]
+                     for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+
+
+def clauses(sentence: str) -> list[tuple[str, str]]:
+    """The clauses of ``sentence`` (split where ``claims`` splits an answer), each with the words
+    that joined it to the one before ("" for the first)."""
+    joints = list(_CLAUSES.finditer(sentence))
+    starts, ends = [0, *(m.end() for m in joints)], [*(m.start() for m in joints), len(sentence)]
+    return [(m.group() if m else "", sentence[a:b]) for m, a, b in zip([None, *joints], starts, ends)
+            if sentence[a:b].strip()]
