@@ -62,17 +62,20 @@ _BODY_ROLE = rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})"
 _ROLE_AT = re.compile(rf"{_BODY_ROLE}\b")
 _ROLE_OF = re.compile(rf"(?i:\b{_ROLE})\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
 _TITLED = re.compile(rf"{_BODY_ROLE}\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
+# "Skarne Airlines, whose chief executive Viktor Hallan has said…"
+_WHOSE = re.compile(rf"\b({_BODY}),\s+whose\s+(?i:{_ROLE})\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
 
 
 @lru_cache(maxsize=256)
 def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
     """Each person the passages introduce by a role at a named body, by their surname's term, with
     that body's terms: {"newman": {"futurum", "group"}} from "Dan Newman, CEO of Futurum Group," or
-    {"osterhout": {"arrowline"}} from "Arrowline chief executive Rafael Osterhout"."""
+    {"osterhout": {"arrowline"}} from "Arrowline chief executive Rafael Osterhout" (or "Arrowline, whose
+    chief executive Rafael Osterhout…")."""
     out: dict[str, frozenset[str]] = {}
     for text in texts:
         found = [(m.group(1), m.group(2)) for m in _APPOSITION.finditer(text)]
-        found += [(m.group(2), m.group(1)) for m in _TITLED.finditer(text)]
+        found += [(m.group(2), m.group(1)) for m in [*_TITLED.finditer(text), *_WHOSE.finditer(text)]]
         for person, body in found:
             for who in txt.terms(person):
                 out[who] = out.get(who, frozenset()) | sentence_terms(body)

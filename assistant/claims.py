@@ -228,6 +228,32 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     return out
 
 
+@lru_cache(maxsize=256)
+def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The names ``texts`` also call by a shorter name they write alone, by their terms:
+    {("corvana", "air"): ("corvana",)} where they write "Corvana Air" and "Corvana's 11 aircraft".
+    Not where the words left out hold a number or a code ("DeepSeek R1" is a model, "DeepSeek" its
+    maker), nor where another name opens with the short one ("Alibaba Group", "Alibaba Cloud":
+    "Alibaba" alone may be either)."""
+    found = {terms for text in texts for sentence in txt.sentences(text) for _, terms in names(sentence, proper)}
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for name in found:
+        short = next((name[:k] for k in range(len(name) - 1, 0, -1) if name[:k] in found), None)
+        if short is None or any(ch.isdigit() for t in name[len(short):] for ch in t):
+            continue
+        others = [f for f in found if f[:len(short)] == short and len(f) > len(short)]
+        # The words left out name nothing else ("Health Minister Ingrid Solvang" is not "Health"
+        # where "Ingrid Solvang" is a name of its own).
+        elsewhere = {t for f in found if f[:len(short)] != short for t in f}
+        if all(f[:len(name)] == name or name[:len(f)] == f for f in others) and not set(name[len(short):]) & elsewhere:
+            out[name] = short
+    for name, short in out.items():  # "Corvana Air Limited" to "Corvana Air" to "Corvana"
+        while short in out:
+            short = out[short]
+        out[name] = short
+    return out
+
+
 def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
     """The clauses of an answer sentence as claims (citation markers left out).
 
@@ -304,13 +330,25 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
             for w in windows(p.text)]
 
 
+# A name described by its size, inside a sentence: "a heavy blow to Tarnholm, a town of about 31,000
+# people where Corvana was based": 31,000 is Tarnholm's.
+_SIZED = re.compile(r"(?<=\w\s)((?:[A-Z][\w.\-]*\s+)*[A-Z][\w.\-]*),\s+an?\s+(?:[a-z\-]+\s+){1,3}?of\s+"
+                    r"(?:(?:about|around|some|nearly|almost|roughly|over|under|more than|fewer than)\s+)?[$€£¥₹]?(\d)")
+
+
 def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
-    """The numbers of ``sentence`` stated in a clause of a name it compares something with, each
-    with that name's terms: in "The model has 32 billion parameters, fewer than DeepSeek's R1, which
-    boasts 671 billion parameters, with 37 billion active", 671 and 37 billion are R1's, not the
-    model's, though "the model" is the sentence's subject."""
+    """The numbers of ``sentence`` stated of a name other than its subject, each with that name's
+    terms: in a clause of a name it compares something with ("The model has 32 billion parameters,
+    fewer than DeepSeek's R1, which boasts 671 billion parameters, with 37 billion active": 671
+    and 37 billion are R1's, not the model's, though "the model" is the sentence's subject), and
+    as the size an apposition gives a name ("Tarnholm, a town of about 31,000 people")."""
+    from .conflicts import calendar_word
+
+    sized = [(m, ANY_NUMBER.match(sentence, m.start(2))) for m in _SIZED.finditer(sentence)
+             if not calendar_word(m.group(1))]
     return tuple((parse_number(n.group()), sentence_terms(m.group(1)))
-                 for m in _COMPARED.finditer(sentence) for n in ANY_NUMBER.finditer(m.group(2)))
+                 for m in _COMPARED.finditer(sentence) for n in ANY_NUMBER.finditer(m.group(2))) + tuple(
+        (parse_number(n.group()), sentence_terms(m.group(1))) for m, n in sized if n)
 
 
 def sentence_terms(text: str) -> frozenset[str]:

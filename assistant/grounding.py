@@ -48,7 +48,7 @@ from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     restates_only, said_by_another, spans_of)
 from .claims import (Claim, Window, claims, clauses, in_context, names, proper_words, question_terms, refs_of,
-                     sentence_terms, windows)
+                     sentence_terms, short_names, windows)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 _APART = "its facts do not stand together in"  # why a claim whose values are apart is removed
@@ -118,7 +118,11 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     refs = refs_of(sentence, numbers)
     name_terms = frozenset(t for word in proper for t in txt.terms(word))
     cited = [w for n in refs for w in in_context(n, numbers, name_terms, sentence_terms(sentence) | subject)]
-    found = claims(sentence, proper, subject)
+    # A name the question gives stands in a source by the short form the sources use for it alone
+    # ("Corvana Air" in "Corvana's 11 aircraft").
+    short = short_names(tuple(p.text for p in numbers.values()), proper)
+    found = [replace(c, names=tuple((w, short.get(t, t) if set(t) <= subject else t) for w, t in c.names))
+             for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(tuple(p.text for p in numbers.values()))
     dated = unstated_date(sentence, [numbers[n] for n in refs], numbers)

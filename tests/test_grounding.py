@@ -975,3 +975,34 @@ def test_who_holds_a_role_is_not_answered_with_someone_the_sources_place_elsewhe
     assert result.refused != kept
     if not kept:
         assert "'Morrow' holds a role at another body in the sources, not at BlueWave" in result.removed[0].reason
+
+
+def test_a_name_the_question_gives_stands_in_the_short_form_the_sources_use():
+    fleet = shown("Porto Verde Ferries was founded in 1987. All of Porto Verde's 14 boats were refitted last year.",
+                  "Harbor Lights Ltd. and Harbor Lights Cargo share a quay. The quay opened in May. "
+                  "Harbor Lights runs 9 boats.")
+    assert not check("Porto Verde Ferries runs 14 boats [1].", "How many boats does Porto Verde Ferries run?",
+                     fleet).refused
+    # "Harbor Lights" alone may be either of two names: it stands for neither.
+    assert check("Harbor Lights Cargo runs 9 boats [2].", "How many boats does Harbor Lights Cargo run?",
+                 fleet).refused
+    # Nor does a name for one whose words left out hold a code ("DeepSeek R1" is a model of DeepSeek's).
+    models = shown("Analysts compared DeepSeek R1 with its rivals. The model came out in January. "
+                   "Analysts said DeepSeek has 160 staff.")
+    assert check("DeepSeek R1 has 160 staff [1].", "How many staff does DeepSeek R1 have?", models).refused
+
+
+def test_a_role_given_in_a_whose_clause_is_at_that_body():
+    said = shown("The obvious winner is BlueWave, whose chief executive Marta Quintas wants more routes. "
+                 "Harbor Lights Ltd. stopped sailing on Tuesday.")
+    result = check("The chief executive of Harbor Lights Ltd. is Marta Quintas [1].",
+                   "Who is the chief executive of Harbor Lights Ltd.?", said)
+    assert result.refused and "holds that role elsewhere in the sources" in result.removed[0].reason
+
+
+def test_a_size_an_apposition_gives_a_name_is_that_names():
+    town = shown("The closure is a blow to Porto Verde, a town of about 31,000 people where BlueWave was based.")
+    assert check("BlueWave employed about 31,000 people [1].", "How many people did BlueWave employ?",
+                 town).refused
+    assert not check("Porto Verde has about 31,000 people [1].", "How many people live in Porto Verde?",
+                     town).refused
