@@ -24,7 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number, added_names,
-                     clauses, names, parse_number, question_terms, refs_of, sentence_terms, unit_after, windows)
+                     clauses, defined_names, names, parse_number, question_terms, refs_of, sentence_terms, unit_after,
+                     windows)
 from .text import question_parts
 from .types import Passage
 
@@ -150,9 +151,10 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     if _named_in(asked, sentence_terms(body)):
         return ""
     given = {t for name in asked for t in name}
-    other = next((written for written, name in names(body, proper)
-                  if not set(name) & given and not calendar_word(written)), "")
     cited = [numbers[n].text for n in refs_of(sentence, numbers)]
+    defined = defined_names(tuple(p.text for p in numbers.values()))  # "the Company" for the question's
+    other = next((written for written, name in names(body, proper) if not set(name) & given
+                  and not calendar_word(written) and not set(defined.get(name, ())) & given), "")
     if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
         return ""
     return f"its number is {other}'s, and the question asks about another"

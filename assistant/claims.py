@@ -254,6 +254,33 @@ def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[st
     return out
 
 
+# A name a document defines a shorter one for, as filings and statements do: 'Corvana Air Limited
+# ("Corvana" or "the Company")'.
+_DEFINED = re.compile(r"([A-Z][\w.&’'\-]*(?:\s+[A-Z][\w.&’'\-]*)*)\s+\(((?:\s*(?:or|and|,)?\s*(?:the\s+)?"
+                      r"[\"“][^\"“”()]+[\"”])+)\s*\)")
+
+
+@lru_cache(maxsize=256)
+def defined_names(texts: tuple[str, ...]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """The short names ``texts`` define for a name, each with that name's terms: {("company",):
+    ("corvana", "air", "limit"), ("corvana",): (…)} from 'Corvana Air Limited ("Corvana" or "the
+    Company")'. Such a name speaks of the one it is defined for, not of another."""
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for text in texts:
+        for m in _DEFINED.finditer(text):
+            full = _name_of(m.group(1))
+            for short in re.findall(r"[\"“]([^\"“”]+)[\"”]", m.group(2)):
+                terms = _name_of(short)
+                if terms and full:
+                    out[terms] = full
+    return out
+
+
+def _name_of(text: str) -> tuple[str, ...]:
+    """The terms of a name as ``names`` gives them, in order ("Corvana Air Limited": corvana, air, limit)."""
+    return tuple(t for word in txt.words(text) for t in _name_terms(word))
+
+
 def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
     """The clauses of an answer sentence as claims (citation markers left out).
 

@@ -1006,3 +1006,16 @@ def test_a_size_an_apposition_gives_a_name_is_that_names():
                  town).refused
     assert not check("Porto Verde has about 31,000 people [1].", "How many people live in Porto Verde?",
                      town).refused
+
+
+def test_a_name_a_document_defines_for_the_subject_is_no_other_subject():
+    notice = shown('Harbor Lights Ltd. ("Harbor Lights" or "the Company") entered administration on Monday. '
+                   "The administrators said 40 staff were kept on to help with the sale of the Company's boats.")
+    result = check("40 staff were kept on to help with the sale of the Company's boats [1].",
+                   "How many Harbor Lights staff were kept on?", notice)
+    assert not result.refused
+    # A name it does not define is another subject still.
+    other = shown("BlueWave's shareholders met on Monday. The administrators said 40 staff were kept on "
+                  "to help with the sale of BlueWave's boats.")
+    assert check("40 staff were kept on to help with the sale of BlueWave's boats [1].",
+                 "How many Harbor Lights staff were kept on?", other).refused
