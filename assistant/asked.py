@@ -179,6 +179,8 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
                for p in refs_of(sentence, numbers)}
     if any(w.holds_name(name, subject=True) for held in holding.values() for w in held for name in whose):
         return "", ""
+    if any(written_by(numbers[p].source, whose, numbers) for p, held in holding.items() if held):
+        return "", ""  # their own column, report or statement
     instead = their_figure(question, who, whose, numbers, proper)
     if instead:
         return f"the question asks for {who}'s word, and its source does not give the figure as theirs", instead
@@ -189,6 +191,18 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
     if named and held and not held & named:
         return f"the question asks for {who}'s word, and the sources that name them give no such figure", ""
     return "", ""
+
+
+# A byline at a document's top: "By Rasmus Kohl, head of transport research, Meridian Vane Securities".
+_BYLINE = re.compile(r"\bBy\s+[A-Z][\w’'\-]+\s+[A-Z][\w’'\-]+,((?:\s+\S+){1,12})")
+
+
+def written_by(source: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage]) -> bool:
+    """Whether the document ``source`` is by one of ``whose``: the shown passage that opens it has a
+    byline that names them. Their figures are then theirs throughout, named beside or not."""
+    opening = next((p.text[:400] for p in numbers.values() if p.source == source and p.start == 0), "")
+    m = _BYLINE.search(opening)
+    return bool(m) and _named_in(whose, sentence_terms(m.group()))
 
 
 def their_figure(question: str, who: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],

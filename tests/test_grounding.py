@@ -1019,3 +1019,15 @@ def test_a_name_a_document_defines_for_the_subject_is_no_other_subject():
                   "to help with the sale of BlueWave's boats.")
     assert check("40 staff were kept on to help with the sale of BlueWave's boats [1].",
                  "How many Harbor Lights staff were kept on?", other).refused
+
+
+def test_a_figure_in_a_document_by_the_body_asked_about_is_theirs():
+    top = "Ferry column: why Harbor Lights slowed By Rui Albano, ferry analyst, Baixa Capital Friday, May 7 Ferries are busy."
+    body = "Harbor Lights filled 71% of its seats last year. Its rival BlueWave filled 80%, Marta Quintas said."
+    question = "What share of its seats did Harbor Lights fill last year, according to Baixa Capital?"
+    column = {1: Passage(body, "column.txt", 900, 900 + len(body), 1.0), 2: Passage(top, "column.txt", 0, len(top), 0.5)}
+    assert not check("Harbor Lights filled 71% of its seats last year [1].", question, column).removed
+    # A byline of someone else does not make the figure Baixa Capital's.
+    other = {1: column[1], 2: Passage(top.replace("Baixa Capital", "Porto Research"), "column.txt", 0, len(top), 0.5),
+             3: Passage("Baixa Capital analysts expect more routes.", "note.txt", 0, 40, 0.4)}
+    assert check("Harbor Lights filled 71% of its seats last year [1].", question, other).removed
