@@ -7,7 +7,9 @@ answer's sentence names, and share a word with it or with the question) that sta
 the same kind. Values are compared the way a reader would, to avoid false alarms:
 - numbers at the coarser precision of the two ("8%" and "8.39%" agree), and only with the same
   unit and scale ("$52.4 billion" and "380 billion yuan" are not compared);
-- dates as month and day, weekdays by name.
+- dates as month and day, weekdays by name; a document's own date at its top (when it was
+  written) is no value of what it reports, and a date stated of no name is the question's
+  subject's.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tu
     terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in claim_names)
     if kind in ("date", "weekday"):
+        if not claim_names:  # neither the claim nor the question names a subject: its own words, then
+            return bool(terms & claim_words)
         in_passage = all(all(p in passage for p in name) for name in claim_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
     # An amount claimed of no named subject ("Its shares rose 4.2%") cannot be told apart from
@@ -114,8 +118,12 @@ def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Con
         claim_names = [t for _, t in names(sentence, proper) if not set(t) <= value_words]
         named = {t for n in claim_names for t in n}
         claim_words = {t for t in txt.terms(sentence) if not any(ch.isdigit() for ch in t)} - value_words - named
+        # A date stated of no name ("March 5 [2]", "…, and it was withdrawn on Friday") is the
+        # question's subject's.
+        asked = [t for _, t in names(question, proper) if not set(t) <= value_words]
         for value in stated:
-            found = _found(value, claim_names, claim_words, question_words - value_words - named, numbers)
+            subject = claim_names or (asked if value.kind in ("date", "weekday") else [])
+            found = _found(value, subject, claim_words, question_words - value_words - named, numbers)
             if len({c.value_key for c in found}) > 1:
                 return [Conflict(c.value, c.source, c.passage, c.n) for c in found]
     return []
@@ -141,7 +149,7 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
         for sentence in txt.sentences(p.text):
             if not _about(value.kind.split(":")[0], sentence, passage, claim_names, claim_words, question_words):
                 continue
-            same_kind = [v for v in values(sentence) if v.kind == value.kind]
+            same_kind = [v for v in values(sentence) if v.kind == value.kind and not _dateline(v, p)]
             if len(same_kind) != 1:
                 continue  # "32 billion against 671 billion": a comparison of two things, not a second value
             for v in same_kind:
@@ -152,6 +160,15 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
     return seen
+
+
+def _dateline(v: Value, p: Passage) -> bool:
+    """Whether ``v`` is the date a document gives at its top, with its year ("TARNHOLM, Ostrevia,
+    Tuesday, March 4, 2025 (Nordpress) -", "Carvel, Monday 10 March 2025"): when it was written or
+    published, not a value of what it reports."""
+    return v.kind in ("date", "weekday") and p.start == 0 and bool(
+        re.search(rf"\b{re.escape(v.text)},?\s+(?:(?:{_MONTH})\s+\d{{1,2}},?\s+|\d{{1,2}}\s+(?:{_MONTH})\s+)?"
+                  r"(?:19|20)\d\d\b", p.text[:300]))
 
 
 def note(conflicts: Sequence[Conflict]) -> str:

@@ -484,6 +484,21 @@ def test_no_false_alarm_on_one_fact_said_differently(answer):
     assert find_conflicts(answer, "How much?", OPENING) == []
 
 
+def test_no_false_alarm_on_a_documents_own_date_or_another_events():
+    notice = {
+        1: Passage("PORTO VERDE, Tuesday, May 4, 2021 (Ferry Wire) - Harbor Lights opened its Porto Verde terminal on "
+                   "Tuesday.", "a.txt", 0, 100, 1.0),
+        2: Passage("Ferry Weekly Thursday, May 6, 2021 Two days after Harbor Lights opened its terminal, we spoke to "
+                   "its chief executive.", "b.txt", 0, 100, 0.9),
+        3: Passage("The council had approved the plan on Monday, after a long debate.", "c.txt", 0, 100, 0.8),
+    }
+    # May 6 is when the second document was written, not another opening date.
+    assert find_conflicts("Harbor Lights opened its terminal on Tuesday, May 4 [1].", "When did the terminal open?",
+                          notice) == []
+    # A date stated of no name is the question's subject's: the council's Monday is another event's.
+    assert find_conflicts("It opened on Tuesday [1].", "When did the Harbor Lights terminal open?", notice) == []
+
+
 def test_an_answer_that_already_gives_both_values_is_left_alone():
     answer = "It opened on May 4 [1] or May 5 [2]."
     conflicts = find_conflicts("Harbor Lights opened the terminal on May 4 [1].", "When?", OPENING)
