@@ -90,11 +90,14 @@ def spelled_numbers(text: str) -> list[tuple[Number, int]]:
 
 
 def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
-    """The terms of the few words right after a number, up to a punctuation mark: what a source
-    says it counts ("23 people", "41 Corvane patients", "12 new ferries"); with the currency of a
+    """The terms of the few words right after a number, up to a punctuation mark or through a list:
+    what a source says it counts ("23 people", "41 Corvane patients", "12 new ferries"); with the currency of a
     sign right before it (``start``): "€890m for 24 trainsets" counts euros."""
-    m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})", sentence[end:])
-    after = frozenset(txt.terms(m.group(1))) if m else frozenset()
+    # A list of what it counts runs to its last item: "1,140 general practices, dental surgeries and
+    # physiotherapy clinics" counts clinics too (items without numbers of their own).
+    m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})((?:,\s*(?:[^\W\d][\w\-’']*\s*){1,3})*,?\s+(?:and|or)\s+"
+                 r"(?:[^\W\d][\w\-’']*\s*){1,3})?", sentence[end:])
+    after = frozenset(txt.terms(m.group(1) + (m.group(2) or ""))) if m else frozenset()
     return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
 
 
@@ -360,7 +363,8 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
 # A name described by its size, inside a sentence: "a heavy blow to Tarnholm, a town of about 31,000
 # people where Corvana was based": 31,000 is Tarnholm's.
 _SIZED = re.compile(r"(?<=\w\s)((?:[A-Z][\w.\-]*\s+)*[A-Z][\w.\-]*),\s+an?\s+(?:[a-z\-]+\s+){1,3}?of\s+"
-                    r"(?:(?:about|around|some|nearly|almost|roughly|over|under|more than|fewer than)\s+)?[$€£¥₹]?(\d)")
+                    r"(?:(?:about|around|some|nearly|almost|roughly|over|under|more than|fewer than)\s+)?"
+                    r"[$€£¥₹]?(\d)")
 
 
 def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:

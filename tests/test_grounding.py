@@ -1046,3 +1046,11 @@ def test_a_figure_in_a_document_by_the_body_asked_about_is_theirs():
     other = {1: column[1], 2: Passage(top.replace("Baixa Capital", "Porto Research"), "column.txt", 0, len(top), 0.5),
              3: Passage("Baixa Capital analysts expect more routes.", "note.txt", 0, 40, 0.4)}
     assert check("Harbor Lights filled 71% of its seats last year [1].", question, other).removed
+
+
+def test_a_count_of_a_list_counts_its_last_item_too():
+    users = shown("Its booking app is used by 1,140 general practices, dental surgeries and physiotherapy clinics.")
+    assert not check("The booking app is used by 1,140 clinics [1].", "How many clinics use the booking app?",
+                     users).refused
+    fleet = shown("BlueWave runs 12 ferries, 3 tugs and 40 deckhands.")
+    assert check("BlueWave has 12 deckhands [1].", "How many deckhands does BlueWave have?", fleet).refused
