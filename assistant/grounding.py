@@ -47,7 +47,7 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     restates_only, said_by_another, spans_of)
-from .claims import (Claim, Window, claims, clauses, in_context, names, proper_words, question_terms, refs_of,
+from .claims import (CLAIM_NUMBER, Claim, Window, claims, currency_before, clauses, in_context, names, proper_words, question_terms, refs_of,
                      sentence_terms, short_names, windows)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
@@ -305,15 +305,17 @@ def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset
     Such a sentence falls short only on the question's own words: the answer restated the
     question ("the quickest trip from the capital takes 1 hour 55 minutes") where the source
     words it otherwise ("cuts the fastest journey between the two cities … to 1 hour 55
-    minutes"). Only a claim whose every number counts a noun ("41 months"): such a number stands
-    with its noun in one sentence of the window, which says what it is. A bare number or a
+    minutes"). Only a claim whose every number counts a noun ("41 months") or is a sum of money
+    ("€3.8 million"): such a number stands with its noun or its currency in one sentence of the
+    window, which says what it is. A bare number or a
     percentage says nothing of what it measures ("The context window is 32 [1]" from "QwQ-32B"),
     and names alone restate the question's relation (see ``verify``). Words cannot tell a
     paraphrase from the same values said of something else; a judge that reads meaning can."""
     found = claims(sentence, proper, subject)
     own = [replace(c, words=c.words - subject) for c in found]
     numbers_of = [n for c in own for n in c.numbers]
-    if not numbers_of or not all(n.unit for n in numbers_of):
+    money = {m.group().strip() for m in CLAIM_NUMBER.finditer(sentence) if currency_before(sentence, m.start())}
+    if not numbers_of or not all(n.unit or n.text.strip() in money for n in numbers_of):
         return None
     return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked))
 

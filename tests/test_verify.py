@@ -274,6 +274,16 @@ def test_a_value_with_its_noun_in_the_questions_own_words_is_doubtful():
     assert gone.refused and gone.removed[0].reason.endswith("and the model judged [1] does not state it")
 
 
+def test_a_sum_of_money_in_the_questions_own_words_is_doubtful_too():
+    # A currency says what the number measures, as a noun does.
+    fund = {1: Passage("The company has set aside €6.5m for its response to the outage.", "f.txt", 0, 60, 1.0)}
+    question = "How much has the ferry operator put aside to pay for dealing with the outage?"
+    answer = "The ferry operator has put aside €6.5 million [1]."
+    assert final_answer(answer, question, fund).refused
+    assert [d.sentence for d in final_answer(answer, question, fund, doubts=True).doubtful] == [answer]
+    assert not final_answer("The ferry operator has put aside 6.5 [1].", question, fund, doubts=True).doubtful
+
+
 def test_no_doubt_for_a_paraphrase_with_a_bare_number_another_name_or_words_of_its_own():
     question = "How long does the quickest trip between the islands take?"
     for answer in ("The quickest trip between the islands takes 40 [1].",  # what 40 counts, the source says
