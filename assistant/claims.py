@@ -231,6 +231,9 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     return out
 
 
+_DESCRIBED = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*),\s+an?\s+[a-z]")
+
+
 @lru_cache(maxsize=256)
 def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
     """The names ``texts`` also call by a shorter name they write alone, by their terms:
@@ -239,10 +242,13 @@ def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[st
     maker), nor where another name opens with the short one ("Alibaba Group", "Alibaba Cloud":
     "Alibaba" alone may be either)."""
     found = {terms for text in texts for sentence in txt.sentences(text) for _, terms in names(sentence, proper)}
+    # A name the texts describe as a thing of its own ("Tarnholm, a town of…") is not short for
+    # another ("Tarnholm Airport").
+    described = {_name_of(m.group(1)) for text in texts for m in _DESCRIBED.finditer(text)}
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for name in found:
         short = next((name[:k] for k in range(len(name) - 1, 0, -1) if name[:k] in found), None)
-        if short is None or any(ch.isdigit() for t in name[len(short):] for ch in t):
+        if short is None or short in described or any(ch.isdigit() for t in name[len(short):] for ch in t):
             continue
         others = [f for f in found if f[:len(short)] == short and len(f) > len(short)]
         # The words left out name nothing else ("Health Minister Ingrid Solvang" is not "Health"

@@ -1005,6 +1005,10 @@ def test_a_name_the_question_gives_stands_in_the_short_form_the_sources_use():
     models = shown("Analysts compared DeepSeek R1 with its rivals. The model came out in January. "
                    "Analysts said DeepSeek has 160 staff.")
     assert check("DeepSeek R1 has 160 staff [1].", "How many staff does DeepSeek R1 have?", models).refused
+    # Nor does a name the sources describe as a thing of its own: "Porto Verde, a town…" is the town.
+    town = shown("Porto Verde Airport reopened. The closure hit Porto Verde, a town of about 31,000 people, hard.")
+    assert check("Porto Verde Airport employs about 31,000 people [1].", "How many people does Porto Verde Airport "
+                 "employ?", town).refused
 
 
 def test_a_role_given_in_a_whose_clause_is_at_that_body():
