@@ -23,18 +23,15 @@ from functools import lru_cache
 from typing import Mapping, Sequence
 
 from . import text as txt
-from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number, added_names,
-                     clauses, defined_names, names, parse_number, question_terms, refs_of, sentence_terms, unit_after,
-                     windows)
+from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
+                     added_names, clauses, defined_names, names, parse_number, question_terms, refs_of, sentence_terms,
+                     unit_after, windows)
 from .text import question_parts
 from .types import Passage
 
 # Words that answer "how much" without a number: "it cost far less than its rivals".
 _COMPARES = re.compile(r"\b(?:less|more|fewer|lower|higher|cheaper|fraction|half|twice|double|triple|same)\b|"
                        r"\b\w+er than\b", re.IGNORECASE)
-_CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
-                                  "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
-                                  "baht rupiah ringgit dinars dirhams shekels"))
 # A passage sentence that carries the subject of the one before on ("This…" most often speaks of
 # what the sentence before did, not of who did it).
 _OPENS_WITH_ONE = re.compile(r"\W*(?:It|Its|He|His|She|Her|The)\b")
@@ -142,8 +139,6 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     subject (or opens with "It", "He", "The…" after one that does). "How many city governments
     have adopted QwQ-32B?" answered "13 city governments have adopted DeepSeek models [2]" is a
     true sentence, its number beside its own name, but it counts something else."""
-    from .conflicts import calendar_word
-
     body = txt.strip_citations(sentence)
     counts = counts_in(body)
     if not asked or not counts or REFERS_TO_ONE.search(body):
@@ -154,7 +149,7 @@ def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: 
     cited = [numbers[n].text for n in refs_of(sentence, numbers)]
     defined = defined_names(tuple(p.text for p in numbers.values()))  # "the Company" for the question's
     other = next((written for written, name in names(body, proper) if not set(name) & given
-                  and not calendar_word(written) and not set(defined.get(name, ())) & given), "")
+                  and not txt.calendar_word(written) and not _named_in(asked, frozenset(defined.get(name, ())))), "")
     if not other or any(_stated_of(n, asked, proper, text) for n in counts for text in cited):
         return ""
     return f"its number is {other}'s, and the question asks about another"
@@ -194,7 +189,9 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
 
 
 # A byline at a document's top: "By Rasmus Kohl, head of transport research, Meridian Vane Securities".
-_BYLINE = re.compile(r"\bBy\s+[A-Z][\w’'\-]+\s+[A-Z][\w’'\-]+,((?:\s+\S+){1,12})")
+# Its parts, after the name, run to the first word no byline has: a date, a number, a dash, or
+# a capitalised "The", "At"… that opens the article ("…, Northgate Threat Labs The Calloway breach").
+_BYLINE = re.compile(r"\bBy\s+[A-Z][\w’'\-]+\s+[A-Z][\w’'\-]+((?:,\s*[^,.;:()—–\d]+){1,3})")
 
 
 def written_by(source: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage]) -> bool:
@@ -202,7 +199,20 @@ def written_by(source: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[i
     byline that names them. Their figures are then theirs throughout, named beside or not."""
     opening = next((p.text[:400] for p in numbers.values() if p.source == source and p.start == 0), "")
     m = _BYLINE.search(opening)
-    return bool(m) and _named_in(whose, sentence_terms(m.group()))
+    return bool(m) and _named_in(whose, sentence_terms(byline(m.group(1))))
+
+
+def byline(parts: str) -> str:
+    """The affiliation a byline gives after the author's name, cut where the article starts."""
+    kept: list[str] = []
+    for part in parts.split(",")[1:]:
+        words = part.split()
+        for i, word in enumerate(words):
+            stop = (i or word != "The") and word[:1].isupper() and word.lower() in txt.STOPWORDS
+            if stop or txt.calendar_word(word.strip(".")):
+                return " ".join([*kept, *words[:i]])
+        kept += words
+    return " ".join(kept)
 
 
 def their_figure(question: str, who: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage],
@@ -405,14 +415,12 @@ def of_another(sentence: str, question: str, proper: frozenset[str], numbers: Ma
     "Yes [1]" and "Yes, it was [1]" leave the names to the question, and "Alibaba's shares rose
     8% [1]" answers "Did Alibaba's shares rise after the QwQ-32B announcement?" from a passage
     that names the announcement."""
-    from .conflicts import calendar_word
-
     body = txt.strip_citations(sentence)
     if REFERS.search(body):
         return ""
     terms = sentence_terms(body)
     cited = frozenset().union(*(sentence_terms(numbers[n].text) for n in refs_of(sentence, numbers)))
-    asked = [(written, name) for written, name in names(question, proper) if not calendar_word(written)]
+    asked = [(written, name) for written, name in names(question, proper) if not txt.calendar_word(written)]
     missing = [written for written, name in asked if not set(name) <= terms | cited]
     if missing and len(missing) < len(asked):
         return f"'{missing[0]}', which the question asks about, is not in it"
@@ -468,7 +476,7 @@ def not_a_span(sentence: str) -> str:
 
 def _money(sentence: str, m: re.Match) -> bool:
     """Whether the number ``m`` of ``sentence`` is a sum of money ("380 billion yuan", "$52.4 billion")."""
-    return unit_after(sentence, m.end()) in _CURRENCIES or bool(
+    return unit_after(sentence, m.end()) in CURRENCIES or bool(
         CURRENCY_SIGN.search(sentence[max(0, m.start() - 2):m.start()]))
 
 
@@ -517,12 +525,10 @@ def gives_amount(sentence: str, question: str = "", figure: bool = False) -> boo
 def counts_in(clause: str) -> list[Number]:
     """The numbers of ``clause`` that may count or measure something: not years, not days of a date
     ("May 4", "4 May")."""
-    from .conflicts import calendar_word
-
     out = []
     for m in CLAIM_NUMBER.finditer(clause):
         before, after = clause[:m.start()].split()[-1:], clause[m.end():].split()[:1]
         n = parse_number(m.group())
-        if not _year(n) and not any(calendar_word(w.strip(".,;:")) for w in before + after):
+        if not _year(n) and not any(txt.calendar_word(w.strip(".,;:")) for w in before + after):
             out.append(n)
     return out

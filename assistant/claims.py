@@ -27,6 +27,10 @@ CLAIM_NUMBER = re.compile(
     rf"(?<![\w\-.])\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?(?:\s?%|\s?percent)?(?:\s?(?:{_SCALE_WORDS})\b|[bmk](?=\W|$))?"
     r"(?![\w\-])",
     re.IGNORECASE)
+# Currencies by name, as terms: a number they follow is a sum of money.
+CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
+                                 "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
+                                 "baht rupiah ringgit dinars dirhams shekels"))
 # What a currency sign says in words, as terms: "€890m" is in euros, as an answer may write it.
 _SIGN_TERMS = {"$": ("dollar",), "€": ("euro",), "£": ("pound",), "¥": ("yen", "yuan"), "₹": ("rupe",)}
 CURRENCY_SIGN = re.compile(f"[{re.escape(''.join(_SIGN_TERMS))}]")
@@ -36,8 +40,7 @@ ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b
 # "o1-mini", "001_60b042e0"). It is a value like a name. "mid-2024", "top-10", "covid-19", "12m",
 # "1990s" and "3rd" are not codes: a word and a number, or a number and its unit or ending.
 _CODE = re.compile(r"[^\W\d_]\d")
-# Pronouns for one subject named before, and for several.
-_ONE, _SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
+_ONE, _SEVERAL = txt.PRONOUNS_ONE, txt.PRONOUNS_SEVERAL
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
 REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
@@ -89,14 +92,19 @@ def spelled_numbers(text: str) -> list[tuple[Number, int]]:
     return out
 
 
+_WORD, _ITEM = r"[\w\-’']+", r"[^\W\d][\w\-’']*"  # an item of a list: a word without digits
+_COUNTED = re.compile(rf"\s+({_WORD}(?:\s+{_WORD}){{0,2}})"
+                      rf"((?:,\s*{_ITEM}(?:\s+{_ITEM}){{0,2}})*,?\s+(?:and|or)\s+{_ITEM}(?:\s+{_ITEM}){{0,2}})?")
+
+
 def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
-    """The terms of the few words right after a number, up to a punctuation mark or through a list:
-    what a source says it counts ("23 people", "41 Corvane patients", "12 new ferries"); with the currency of a
-    sign right before it (``start``): "€890m for 24 trainsets" counts euros."""
+    """The terms of the few words right after a number, up to a punctuation mark or through a
+    list: what a source says it counts ("23 people", "41 Corvane patients", "12 new ferries");
+    with the currency of a sign right before it (``start``): "€890m for 24 trainsets" counts
+    euros."""
     # A list of what it counts runs to its last item: "1,140 general practices, dental surgeries and
     # physiotherapy clinics" counts clinics too (items without numbers of their own).
-    m = re.match(r"\s+((?:[\w\-’']+\s*){1,3})((?:,\s*(?:[^\W\d][\w\-’']*\s*){1,3})*,?\s+(?:and|or)\s+"
-                 r"(?:[^\W\d][\w\-’']*\s*){1,3})?", sentence[end:])
+    m = _COUNTED.match(sentence, end)
     after = frozenset(txt.terms(m.group(1) + (m.group(2) or ""))) if m else frozenset()
     return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
 
@@ -105,6 +113,12 @@ def currency_before(sentence: str, start: int) -> str:
     """The currency sign right before the number at ``start`` ("€" of "€890m"), or ""."""
     sign = sentence[start - 1:start] if start else ""
     return sign if sign in _SIGN_TERMS else ""
+
+
+def currency_unit(sentence: str, start: int) -> str:
+    """The currency of a sign right before the number at ``start``, as a term ("euro" for
+    "€3.8 million"), or ""."""
+    return _SIGN_TERMS.get(currency_before(sentence, start), ("",))[0]
 
 
 def unit_after(clause: str, end: int) -> str:
@@ -178,8 +192,8 @@ class Window:
                    introduced: Mapping[str, frozenset[str]] = {}) -> bool:
         """The name is here; or, for the question's own subject, the window refers back to it
         ("The company released…") and the passage named it before, or it names someone the
-        passages introduced with it (``appositions``: "Newman said…" after "Dan Newman, CEO of
-        Futurum Group,")."""
+        passages introduced with it (``asked.appositions``: "Newman said…" after "Dan Newman, CEO
+        of Futurum Group,")."""
         if all(part in self.terms for part in name):
             return True
         return subject and (self.refers and all(part in self.earlier for part in name) or any(
@@ -232,23 +246,30 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
 
 
 _DESCRIBED = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*),\s+an?\s+[a-z]")
+_POSSESSIVE = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*)[’']s\b")
 
 
 @lru_cache(maxsize=256)
 def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[str, ...], tuple[str, ...]]:
     """The names ``texts`` also call by a shorter name they write alone, by their terms:
     {("corvana", "air"): ("corvana",)} where they write "Corvana Air" and "Corvana's 11 aircraft".
-    Not where the words left out hold a number or a code ("DeepSeek R1" is a model, "DeepSeek" its
-    maker), nor where another name opens with the short one ("Alibaba Group", "Alibaba Cloud":
+    Only a short name the texts write as an owner ("Corvana's"), which no apposition describes as
+    a thing of its own; not where the words left out hold a number or a code ("DeepSeek R1" is a
+    model, "DeepSeek" its maker) or name something else, nor where a name that opens with the
+    short one is neither part of this one nor longer ("Alibaba Group", "Alibaba Cloud":
     "Alibaba" alone may be either)."""
     found = {terms for text in texts for sentence in txt.sentences(text) for _, terms in names(sentence, proper)}
     # A name the texts describe as a thing of its own ("Tarnholm, a town of…") is not short for
     # another ("Tarnholm Airport").
     described = {_name_of(m.group(1)) for text in texts for m in _DESCRIBED.finditer(text)}
+    # … and a short name is one the texts use for an owner ("Corvana's 11 aircraft"), not a place
+    # ("in Ostbridge" is not the Ostbridge Stock Exchange, "New York-listed" not the exchange).
+    owners = {_name_of(m.group(1)) for text in texts for m in _POSSESSIVE.finditer(text)}
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for name in found:
         short = next((name[:k] for k in range(len(name) - 1, 0, -1) if name[:k] in found), None)
-        if short is None or short in described or any(ch.isdigit() for t in name[len(short):] for ch in t):
+        if short is None or short in described or short not in owners or any(
+                ch.isdigit() for t in name[len(short):] for ch in t):
             continue
         others = [f for f in found if f[:len(short)] == short and len(f) > len(short)]
         # The words left out name nothing else ("Health Minister Ingrid Solvang" is not "Health"
@@ -368,9 +389,10 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
 
 # A name described by its size, inside a sentence: "a heavy blow to Tarnholm, a town of about 31,000
 # people where Corvana was based": 31,000 is Tarnholm's.
+# (a count, not a share or a sum: "Carvo, a reduction of 40%", "Skarne, a deal of €12 million").
 _SIZED = re.compile(r"(?<=\w\s)((?:[A-Z][\w.\-]*\s+)*[A-Z][\w.\-]*),\s+an?\s+(?:[a-z\-]+\s+){1,3}?of\s+"
                     r"(?:(?:about|around|some|nearly|almost|roughly|over|under|more than|fewer than)\s+)?"
-                    r"[$€£¥₹]?(\d)")
+                    r"(\d[\d,.]*(?:\s*(?:thousand|million|billion))?)(?!\s*(?:%|per\s*cent|percent))")
 
 
 def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
@@ -379,13 +401,18 @@ def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]
     fewer than DeepSeek's R1, which boasts 671 billion parameters, with 37 billion active": 671
     and 37 billion are R1's, not the model's, though "the model" is the sentence's subject), and
     as the size an apposition gives a name ("Tarnholm, a town of about 31,000 people")."""
-    from .conflicts import calendar_word
+    return _compared(sentence) + _sized(sentence)
 
-    sized = [(m, ANY_NUMBER.match(sentence, m.start(2))) for m in _SIZED.finditer(sentence)
-             if not calendar_word(m.group(1))]
+
+def _compared(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
     return tuple((parse_number(n.group()), sentence_terms(m.group(1)))
-                 for m in _COMPARED.finditer(sentence) for n in ANY_NUMBER.finditer(m.group(2))) + tuple(
-        (parse_number(n.group()), sentence_terms(m.group(1))) for m, n in sized if n)
+                 for m in _COMPARED.finditer(sentence) for n in ANY_NUMBER.finditer(m.group(2)))
+
+
+def _sized(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
+    return tuple((parse_number(m.group(2)), sentence_terms(m.group(1))) for m in _SIZED.finditer(sentence)
+                 if not txt.calendar_word(m.group(1)) and not currency_before(sentence, m.start(2))
+                 and unit_after(sentence, m.end(2)) not in CURRENCIES)
 
 
 def sentence_terms(text: str) -> frozenset[str]:
@@ -397,7 +424,7 @@ def sentence_terms(text: str) -> frozenset[str]:
 
 def question_terms(question: str) -> frozenset[str]:
     """The terms of ``question``, compound names' parts too: what it gives as known."""
-    return frozenset(t for w in txt.words(question) for t in _name_terms(w))
+    return frozenset(_name_of(question))
 
 
 def added_names(sentence: str, proper: frozenset[str], asked: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:

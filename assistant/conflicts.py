@@ -23,17 +23,14 @@ from .claims import (CLAIM_NUMBER, Number, currency_before, names, parse_number,
                      spelled_numbers, unit_after)
 from .types import Conflict, Passage
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
-         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![a-z])"  # "23 deckhands" gives no "23 Dec"
-_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}", re.IGNORECASE)
-_WEEKDAY = re.compile(r"\b(" + "|".join(_WEEKDAYS) + r")\b", re.IGNORECASE)
-
-
-def calendar_word(word: str) -> bool:
-    """Whether ``word`` names a month or a weekday ("March", "Sept.", "Thursday")."""
-    return bool(re.fullmatch(_MONTH, word, re.IGNORECASE) or _WEEKDAY.fullmatch(word))
+_MONTH = txt.MONTH
+_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}",
+                   re.IGNORECASE)
+_WEEKDAY = re.compile(r"\b(" + "|".join(txt.WEEKDAYS) + r")\b", re.IGNORECASE)
+# A document's own date at its top, with its year: "TARNHOLM, Ostrevia, Tuesday, March 4, 2025 (Nordpress) -".
+_DATELINE = re.compile(rf"(?:\b(?:{'|'.join(txt.WEEKDAYS)}),?\s+)?(?:{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH}),?\s+"
+                       r"(?:19|20)\d\d\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -85,25 +82,27 @@ def values(sentence: str) -> list[Value]:
     return out
 
 
-def _about(kind: str, sentence: str, passage: set[str], claim_names: Sequence[tuple[str, ...]],
+def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[tuple[str, ...]],
            claim_words: set[str], question_words: set[str]) -> bool:
-    """True when a passage sentence speaks of what the claim states.
+    """True when a passage sentence speaks of what the claim states (``subject_names``: the names
+    the claim gives, or for a date stated of no name, the question's).
 
-    A date or weekday: the sentence names everything the claim names, or the passage does and
-    the sentence shares a word with the claim or the question ("The release … on March 6" in a
-    passage about the model). An amount, which recurs for other facts of the same subject
-    ("rose 8% on Thursday", "up 71% this year"): the claim names its subject, the sentence names
-    everything the claim names and has at least half of the claim's other words."""
+    A date or weekday: the sentence names every subject name, or the passage does and the
+    sentence shares a word with the claim or the question ("The release … on March 6" in a
+    passage about the model); with no name at all, the sentence shares a word with the claim.
+    An amount, which recurs for other facts of the same subject ("rose 8% on Thursday", "up 71%
+    this year"): the claim names its subject, the sentence names everything the claim names and
+    has at least half of the claim's other words."""
     terms = sentence_terms(sentence)
-    named = all(all(p in terms for p in name) for name in claim_names)
+    named = all(all(p in terms for p in name) for name in subject_names)
     if kind in ("date", "weekday"):
-        if not claim_names:  # neither the claim nor the question names a subject: its own words, then
+        if not subject_names:
             return bool(terms & claim_words)
-        in_passage = all(all(p in passage for p in name) for name in claim_names)
+        in_passage = all(all(p in passage for p in name) for name in subject_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
     # An amount claimed of no named subject ("Its shares rose 4.2%") cannot be told apart from
     # another subject's ("BlueWave's shares fell 1.5%"): it is compared with nothing.
-    return bool(claim_names) and named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
+    return bool(subject_names) and named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
 
 
 def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Conflict]:
@@ -138,7 +137,7 @@ class _Seen:
     n: int
 
 
-def _found(value: Value, claim_names, claim_words: set[str], question_words: set[str],
+def _found(value: Value, subject_names, claim_words: set[str], question_words: set[str],
            numbers: Mapping[int, Passage]) -> list[_Seen]:
     """Each distinct value of ``value``'s kind that passages state about the claim, with the first
     source of each."""
@@ -146,10 +145,15 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
     seen: list[_Seen] = []
     for n, p in sorted(numbers.items()):
         passage = sentence_terms(p.text)
-        for sentence in txt.sentences(p.text):
-            if not _about(value.kind.split(":")[0], sentence, passage, claim_names, claim_words, question_words):
+        dated = _dateline(p)
+        own_date = [v for v in values(p.text[dated[0]:dated[1]]) if v.kind == "date"] if dated else []
+        for a, b in txt.sentence_spans(p.text):
+            sentence = p.text[a:b]
+            if not _about(value.kind.split(":")[0], sentence, passage, subject_names, claim_words, question_words):
                 continue
-            same_kind = [v for v in values(sentence) if v.kind == value.kind and not _dateline(v, p)]
+            stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
+            # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
+            same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)]
             if len(same_kind) != 1:
                 continue  # "32 billion against 671 billion": a comparison of two things, not a second value
             for v in same_kind:
@@ -162,13 +166,12 @@ def _found(value: Value, claim_names, claim_words: set[str], question_words: set
     return seen
 
 
-def _dateline(v: Value, p: Passage) -> bool:
-    """Whether ``v`` is the date a document gives at its top, with its year ("TARNHOLM, Ostrevia,
-    Tuesday, March 4, 2025 (Nordpress) -", "Carvel, Monday 10 March 2025"): when it was written or
-    published, not a value of what it reports."""
-    return v.kind in ("date", "weekday") and p.start == 0 and bool(
-        re.search(rf"\b{re.escape(v.text)},?\s+(?:(?:{_MONTH})\s+\d{{1,2}},?\s+|\d{{1,2}}\s+(?:{_MONTH})\s+)?"
-                  r"(?:19|20)\d\d\b", p.text[:300]))
+def _dateline(p: Passage) -> Optional[tuple[int, int]]:
+    """Where the date a document gives at its top stands in ``p`` (its opening passage), with its
+    year ("TARNHOLM, Ostrevia, Tuesday, March 4, 2025 (Nordpress) -", "Carvel, Monday 10 March
+    2025"): when it was written or published, not a value of what it reports."""
+    m = _DATELINE.search(p.text[:300]) if p.start == 0 else None
+    return m.span() if m else None
 
 
 def note(conflicts: Sequence[Conflict]) -> str:

@@ -47,10 +47,11 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     restates_only, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, claims, currency_before, clauses, in_context, names, proper_words, question_terms, refs_of,
-                     sentence_terms, short_names, windows)
+from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, proper_words,
+                     question_terms, refs_of, sentence_terms, short_names, windows)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
+
 _APART = "its facts do not stand together in"  # why a claim whose values are apart is removed
 
 
@@ -307,15 +308,18 @@ def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset
     words it otherwise ("cuts the fastest journey between the two cities … to 1 hour 55
     minutes"). Only a claim whose every number counts a noun ("41 months") or is a sum of money
     ("€3.8 million"): such a number stands with its noun or its currency in one sentence of the
-    window, which says what it is. A bare number or a
-    percentage says nothing of what it measures ("The context window is 32 [1]" from "QwQ-32B"),
-    and names alone restate the question's relation (see ``verify``). Words cannot tell a
-    paraphrase from the same values said of something else; a judge that reads meaning can."""
+    window, which says what it is. A bare number or a percentage says nothing of what it
+    measures ("The context window is 32 [1]" from "QwQ-32B"), and names alone restate the
+    question's relation (see ``verify``). Words cannot tell a paraphrase from the same values
+    said of something else; a judge that reads meaning can."""
     found = claims(sentence, proper, subject)
     own = [replace(c, words=c.words - subject) for c in found]
+    # A sum of money counts its currency, which the source must give beside it too.
+    money = {m.group().strip(): currency_unit(sentence, m.start()) for m in CLAIM_NUMBER.finditer(sentence)}
+    own = [replace(c, numbers=tuple(n if n.unit else replace(n, unit=money.get(n.text.strip(), ""))
+                                    for n in c.numbers)) for c in own]
     numbers_of = [n for c in own for n in c.numbers]
-    money = {m.group().strip() for m in CLAIM_NUMBER.finditer(sentence) if currency_before(sentence, m.start())}
-    if not numbers_of or not all(n.unit or n.text.strip() in money for n in numbers_of):
+    if not numbers_of or not all(n.unit for n in numbers_of):
         return None
     return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked))
 
@@ -369,8 +373,6 @@ def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[s
     """For adjacent sentences that hold most of ``claim``'s words, with its ``new`` names only in
     the one without most of them: a name that one gives that the claim does not (no month or
     weekday), and the two sentences; ("", "") when there is none."""
-    from .conflicts import calendar_word
-
     claimed = {t for _, t in claim.names}
     for a, b in zip(said, said[1:]):
         ta, tb = sentence_terms(a), sentence_terms(b)
@@ -380,7 +382,7 @@ def _named_beside(claim: Claim, new: Sequence[tuple[str, ...]], said: Sequence[s
         if all(set(t) <= terms for t in new):
             continue
         others = [w for w, t in names(words, proper)
-                  if t not in claimed and not set(t) <= subject and not calendar_word(w)]
+                  if t not in claimed and not set(t) <= subject and not txt.calendar_word(w)]
         if others:
             return others[0], f"{a} {b}"
     return "", ""

@@ -382,12 +382,28 @@ def asked_kind(question: str) -> list[str]:
             if w.lower() not in STOPWORDS]
 
 
-_PERSONAL = re.compile(r"\b(?:he|him|his|she|her|it|its|they|them|their)\b", re.IGNORECASE)
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# A month's name, whole or cut short ("Sept."), not the start of another word ("23 deckhands" gives no "23 Dec").
+MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
+        r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![a-z])"
+_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+
+
+def calendar_word(word: str) -> bool:
+    """Whether ``word`` names a month or a weekday ("March", "Sept.", "Thursday")."""
+    return bool(re.fullmatch(MONTH, word, re.IGNORECASE) or _WEEKDAY.fullmatch(word))
+
+
+# Pronouns for one subject named before, and for several; those that stand for it, not its
+# possessives, are how a question names a subject named earlier ("Which TV programme was he on?").
+PRONOUNS_ONE, PRONOUNS_SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
+_PERSONAL = re.compile(r"\b(?:he|him|she|it|they|them)\b", re.IGNORECASE)
 
 
 def refers_back(question: str) -> bool:
     """Whether ``question`` names its subject with a personal pronoun ("On which TV programme did he
-    speak?"): the subject was named earlier in the conversation."""
+    speak?"): the subject was named earlier in the conversation. Not a possessive, which points
+    inside the question as often ("Which BlueWave ferry is the fastest in its fleet?")."""
     return bool(_PERSONAL.search(question))
 
 
@@ -476,7 +492,6 @@ def asks_figure(question: str) -> bool:
 
 # The span of time a figure is over ("risen 71% so far this year", "surged 8% on Wednesday").
 _MONTHS = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _COUNTS = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
            "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 _BEFORE_OPEN = (r"(?:(?:in|during) (?:the )?)?pre-?market(?: trading| session| hours)?"
@@ -497,7 +512,7 @@ _PERIOD = re.compile(
     r"|(?:on|by the end of|at the end of) (?:the|that) (?:same )?day|that day|in (?:a|one) (?:single )?day|intraday"
     # The parts of a trading day: a move before the open or after the close is not the day's.
     rf"|{_BEFORE_OPEN}|{_AFTER_CLOSE}|{_REGULAR_HOURS}"
-    rf"|on (?:{'|'.join(_WEEKDAYS)}))\b",
+    rf"|on (?:{'|'.join(WEEKDAYS)}))\b",
     re.IGNORECASE)
 # A span named by the one before it: "rose 40% in the past month, while B climbed 30% in the same
 # period". Not "at the same time", which usually means "meanwhile".
@@ -579,7 +594,7 @@ def periods(text: str) -> dict[str, str]:
 
 def is_weekday_span(phrase: str) -> bool:
     """"on Wednesday": in a source it most often dates a statement ("said on Monday it expects…")."""
-    return phrase.lower().removeprefix("on ") in _WEEKDAYS
+    return phrase.lower().removeprefix("on ") in WEEKDAYS
 
 
 _MOVES = re.compile(r"\b(?:rise[ns]?|rising|rose|f[ae]ll(?:s|en|ing)?|gr[eo]w(?:s|n|ing|th)?|jump\w*|climb\w*|"

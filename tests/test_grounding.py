@@ -6,11 +6,11 @@ from dataclasses import replace
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.evaluation import unsupported_sentences
 from assistant.claims import names
+from assistant.evaluation import unsupported_sentences
 from assistant.grounding import final_answer, ground
-from assistant.text import question_parts
 from assistant.prompting import REFUSAL, is_refusal
+from assistant.text import question_parts
 from assistant.types import Passage
 
 from .conftest import SMALL_MODEL
@@ -497,6 +497,12 @@ def test_no_false_alarm_on_a_documents_own_date_or_another_events():
                           notice) == []
     # A date stated of no name is the question's subject's: the council's Monday is another event's.
     assert find_conflicts("It opened on Tuesday [1].", "When did the Harbor Lights terminal open?", notice) == []
+    # Only the dateline itself is the document's: the same weekday in its body is a value.
+    column = {1: Passage("FERRY COLUMN Friday, May 7, 2021 BlueWave withdrew its bid on Friday, April 30.", "c.txt",
+                         0, 80, 1.0),
+              2: Passage("BlueWave withdrew its bid on Thursday, the council said.", "d.txt", 0, 60, 0.9)}
+    found = find_conflicts("BlueWave withdrew its bid on Friday [1].", "When did BlueWave withdraw its bid?", column)
+    assert [c.value for c in found] == ["Friday", "Thursday"]
 
 
 def test_an_answer_that_already_gives_both_values_is_left_alone():
@@ -550,7 +556,8 @@ def test_a_count_written_as_a_word_is_a_value_that_may_differ(answer, values):
 
 
 def test_a_word_that_opens_with_a_months_name_is_no_date():
-    from assistant.conflicts import calendar_word, values
+    from assistant.conflicts import values
+    from assistant.text import calendar_word
 
     assert [v.kind for v in values("The 23 deckhands and 3 mayors met on 4 Dec. and Sept. 5.")] == [
         "date", "date", "amount:deckhand:1.0", "amount:mayor:1.0"]
@@ -1058,3 +1065,25 @@ def test_a_count_of_a_list_counts_its_last_item_too():
                      users).refused
     fleet = shown("BlueWave runs 12 ferries, 3 tugs and 40 deckhands.")
     assert check("BlueWave has 12 deckhands [1].", "How many deckhands does BlueWave have?", fleet).refused
+
+
+def test_review_cases_of_this_sessions_rules():
+    from assistant.asked import written_by
+    from assistant.claims import counted
+    # A long list with no "and" after it: the pattern has one way to read it (it backtracked
+    # without end when a word could be split across its repeats).
+    places = ", ".join(f"Place{chr(65 + i)}" for i in range(20))
+    assert counted(f"It flew 11 aircraft to {places}.", 10) == {"aircraft", "placea"}
+    # A byline ends where the article starts: "The Calloway breach…" is no part of it.
+    top = ("By Priya Castellan, Head of Threat Intelligence, Northgate Threat Labs The Calloway breach was a door "
+           "left open.")
+    opening = {1: Passage(top, "col.txt", 0, len(top), 1.0)}
+    assert written_by("col.txt", [("northgat", "threat", "lab")], opening)
+    assert not written_by("col.txt", [("calloway",)], opening)
+    # A share or a sum after "a … of" is no size: "Carvo, a reduction of 40%".
+    cut = shown("Corvana Air cut its flights to Carvo, a reduction of 40%, last year.")
+    assert not check("Corvana Air cut its flights by 40% [1].", "By how much did Corvana Air cut its flights?",
+                     cut).refused
+    # A defined name counts as the subject only if it is defined for the asked name itself.
+    other = shown('Skarne Air Holdings ("Skarne") bought the slots. In the end Skarne kept on 40 staff.')
+    assert check("In the end Skarne kept on 40 staff [1].", "How many Corvana Air staff were kept on?", other).refused

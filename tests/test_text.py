@@ -199,5 +199,6 @@ def test_a_rate_is_asked_and_given_as_a_ratio():
 def test_a_question_may_name_its_subject_by_a_pronoun():
     from assistant.text import refers_back
 
-    assert refers_back("On which TV programme did he make those comments?") and refers_back("What did its CEO say?")
+    assert refers_back("On which TV programme did he make those comments?") and refers_back("What levy is she proposing?")
     assert not refers_back("Which BlueWave ferry is the fastest?") and not refers_back("Where is the ship?")
+    assert not refers_back("Which BlueWave ferry is the fastest in its fleet?")  # "its" points inside the question
