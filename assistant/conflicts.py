@@ -24,13 +24,11 @@ from .claims import (CLAIM_NUMBER, Number, currency_before, names, parse_number,
 from .types import Conflict, Passage
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_MONTH = txt.MONTH
-_DATE = re.compile(rf"\b{_MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{_MONTH}",
+_DATE = re.compile(rf"\b{txt.MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{txt.MONTH}",
                    re.IGNORECASE)
-_WEEKDAY = re.compile(r"\b(" + "|".join(txt.WEEKDAYS) + r")\b", re.IGNORECASE)
 # A document's own date at its top, with its year: "TARNHOLM, Ostrevia, Tuesday, March 4, 2025 (Nordpress) -".
-_DATELINE = re.compile(rf"(?:\b(?:{'|'.join(txt.WEEKDAYS)}),?\s+)?(?:{_MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{_MONTH}),?\s+"
-                       r"(?:19|20)\d\d\b", re.IGNORECASE)
+_DATELINE = re.compile(rf"(?:\b(?:{'|'.join(txt.WEEKDAYS)}),?\s+)?(?:{txt.MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{txt.MONTH}),?"
+                       r"\s+(?:19|20)\d\d\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,11 +54,11 @@ def values(sentence: str) -> list[Value]:
     out: list[Value] = []
     taken: list[tuple[int, int]] = []
     for m in _DATE.finditer(sentence):
-        month = re.search(_MONTH, m.group(), re.IGNORECASE).group().lower()[:3]
+        month = re.search(txt.MONTH, m.group(), re.IGNORECASE).group().lower()[:3]
         day = int(m.group(1) or m.group(2))
         out.append(Value("date", m.group(), (_MONTHS.index(month), day)))
         taken.append(m.span())
-    for m in _WEEKDAY.finditer(sentence):
+    for m in txt.WEEKDAY.finditer(sentence):
         out.append(Value("weekday", m.group(), m.group().lower()))
     for m in CLAIM_NUMBER.finditer(sentence):
         if any(a <= m.start() < b for a, b in taken):

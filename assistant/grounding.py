@@ -121,11 +121,12 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     cited = [w for n in refs for w in in_context(n, numbers, name_terms, sentence_terms(sentence) | subject)]
     # A name the question gives stands in a source by the short form the sources use for it alone
     # ("Corvana Air" in "Corvana's 11 aircraft").
-    short = short_names(tuple(p.text for p in numbers.values()), proper)
+    texts = tuple(p.text for p in numbers.values())
+    short = short_names(texts, proper)
     found = [replace(c, names=tuple((w, short.get(t, t) if set(t) <= subject else t) for w, t in c.names))
              for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
-    introduced = appositions(tuple(p.text for p in numbers.values()))
+    introduced = appositions(texts)
     dated = unstated_date(sentence, [numbers[n] for n in refs], numbers)
     if dated:
         return dated

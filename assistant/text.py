@@ -386,12 +386,12 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # A month's name, whole or cut short ("Sept."), not the start of another word ("23 deckhands" gives no "23 Dec").
 MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![a-z])"
-_WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 
 
 def calendar_word(word: str) -> bool:
     """Whether ``word`` names a month or a weekday ("March", "Sept.", "Thursday")."""
-    return bool(re.fullmatch(MONTH, word, re.IGNORECASE) or _WEEKDAY.fullmatch(word))
+    return bool(re.fullmatch(MONTH, word, re.IGNORECASE) or WEEKDAY.fullmatch(word))
 
 
 # Pronouns for one subject named before, and for several; those that stand for it, not its
