@@ -427,22 +427,49 @@ def of_another(sentence: str, question: str, proper: frozenset[str], numbers: Ma
     return ""
 
 
-def not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
-    """Why no sentence of ``stated`` gives the kind of thing ``question`` asks for: an amount
-    ("What was its revenue?" answered "revenue was robust"), a name ("Which corporation was the
-    first…?" answered "Some of the country's largest corporations…"), a rate ("What interest rate
-    is it paying on its loan?" answered "…a short-term loan of €4m") or a time ("When will the
-    extension open?" answered "…is scheduled to open later"); "" when one does."""
+def not_given(question: str, stated: Sequence[str], proper: frozenset[str],
+              subject: frozenset[str]) -> list[tuple[str, str]]:
+    """The sentences of ``stated`` to remove, with why, because none gives the kind of thing
+    ``question`` asks for: an amount ("What was its revenue?" answered "revenue was robust"), a
+    name ("Which corporation was the first…?" answered "Some of the country's largest
+    corporations…"), a rate ("What interest rate is it paying on its loan?" answered "…a
+    short-term loan of €4m") or a time ("When will the extension open?" answered "…is scheduled
+    to open later"). A question of several parts is read part by part: a part that gets nothing
+    of its kind takes away the sentences that speak only to it, and the others stand ("Which firm
+    does she work for, and how much…?" keeps the firm when no amount is given), so that the
+    answer can say which part the sources do not cover."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        why = _kind_not_given(question, stated, proper, subject) or _time_not_given(question, stated)
+        return [(s, why) for s in stated] if why else []
+    reasons = [_kind_not_given(part, stated, proper, subject) for part in parts]
+    if all(reasons):
+        return [(s, reasons[0]) for s in stated]
+    own = [set(txt.terms(p)) - {t for q in parts if q != p for t in txt.terms(q)} for p in parts]
+    out = []
+    for s in stated:
+        said = set(txt.terms(txt.strip_citations(s)))
+        spoken = [why for why, terms in zip(reasons, own) if terms & said]
+        if spoken and all(spoken):
+            out.append((s, spoken[0]))
+    return out
+
+
+def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why no sentence of ``stated`` gives the amount or the name ``question`` asks for, or ""."""
     if txt.asks_amount(question) and not any(gives_amount(s, question, txt.asks_figure(question)) for s in stated):
         return "it gives no amount, which the question asks for"
     countries = txt.asks_country(question)
     if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
         return "it gives no name, which the question asks for"
-    if txt.asks_rate(question) and len(question_parts(question)) == 1 and not any(
-            txt.states_rate(txt.strip_citations(s)) for s in stated):
+    return ""
+
+
+def _time_not_given(question: str, stated: Sequence[str]) -> str:
+    """Why no sentence of ``stated`` gives the rate or the time a one-part ``question`` asks for, or ""."""
+    if txt.asks_rate(question) and not any(txt.states_rate(txt.strip_citations(s)) for s in stated):
         return "it gives no rate, which the question asks for"
-    if txt.asks_when(question) and len(question_parts(question)) == 1 and \
-            not any(txt.says_when(txt.strip_citations(s)) for s in stated):
+    if txt.asks_when(question) and not any(txt.says_when(txt.strip_citations(s)) for s in stated):
         return "it does not say when, which the question asks"
     return ""
 

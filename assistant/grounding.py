@@ -111,6 +111,16 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
                for terms, *_ in w.sentences) and len(own & w.terms) >= max(1 if own else 0, len(own) // 2)
 
 
+def as_place(written: str, terms: tuple[str, ...], held: frozenset[str]) -> tuple[str, ...]:
+    """A country's or region's adjective that the sources write only as the place ("European"
+    for "across Europe") stands for the place; any other name stands for itself. Only a place
+    the sources name: the adjective's candidates (``text.places_of``) are guesses."""
+    if len(terms) != 1 or terms[0] in held or " " in written.strip():
+        return terms
+    places = sorted({txt.stem(place) for place in txt.places_of(written)} & held)
+    return (places[0],) if places else terms
+
+
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
           subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
@@ -123,7 +133,9 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     # ("Corvana Air" in "Corvana's 11 aircraft").
     texts = tuple(p.text for p in numbers.values())
     short = short_names(texts, proper)
-    found = [replace(c, names=tuple((w, short.get(t, t) if set(t) <= subject else t) for w, t in c.names))
+    held = frozenset().union(*(w.terms for w in everywhere))
+    found = [replace(c, names=tuple((w, as_place(w, short.get(t, t) if set(t) <= subject else t, held))
+                                    for w, t in c.names))
              for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(texts)
@@ -265,10 +277,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             kept.append(sentence)
     kept = list(dict.fromkeys(kept))  # a sentence put in for another may be one the model wrote too
     stated = [s for s in kept if not is_refusal(s)]
-    unanswered = not_given(question, stated, proper, subject) if stated else ""
-    if unanswered:
-        removed += [Removed(s, unanswered) for s in stated]
-        kept = [s for s in kept if s not in stated]
+    unanswered = dict(not_given(question, stated, proper, subject)) if stated else {}
+    removed += [Removed(s, why) for s, why in unanswered.items()]
+    kept = [s for s in kept if s not in unanswered]
     doubtful = [d for d in doubtful if d.sentence in kept]
     if not removed:
         return Grounded(" ".join(kept) if doubtful or moved else answer, (), False, doubtful=tuple(doubtful))

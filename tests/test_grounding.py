@@ -92,6 +92,30 @@ def test_a_place_named_by_its_adjective_in_the_source():
     assert check("Revenue rose 8% in July [1].", "How much did revenue rise?", chief).refused
 
 
+def test_an_adjective_in_the_answer_stands_for_the_place_the_source_names():
+    costs = shown("Across Italy, ferry strikes cost operators an estimated 40 million euros last year.")
+    got = check("Ferry strikes cost Italian operators an estimated 40 million euros last year [1].",
+                "How much did ferry strikes cost Italian operators last year?", costs)
+    assert not got.removed and not got.refused
+    # Only a place a source names: an adjective of another place is still in none of them.
+    got = check("Ferry strikes cost Spanish operators an estimated 40 million euros last year [1].",
+                "How much did ferry strikes cost operators last year?", costs)
+    assert got.refused and "'Spanish' is in none of the sources" in got.removed[0].reason
+
+
+def test_a_part_of_a_question_left_without_its_kind_of_value_takes_only_its_own_sentences():
+    sources = shown("Lena Morrow is chief executive of Harbor Lights.",
+                    "Ferry strikes were costly for operators last year, Lena Morrow said.")
+    question = "Which company does Lena Morrow run, and how much did ferry strikes cost operators last year?"
+    got = check("Lena Morrow runs Harbor Lights [1]. Ferry strikes were costly for operators last year [2].",
+                question, sources)
+    # The firm stands; the sentence for the amount gives none, and the answer says so.
+    assert [r.reason for r in got.removed] == ["it gives no amount, which the question asks for"]
+    assert got.text.startswith("Lena Morrow runs Harbor Lights [1]. The sources do not cover this part")
+    # With no part given its kind of value, nothing stands.
+    assert check("Ferry strikes were costly for operators last year [2].", question, sources).refused
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
