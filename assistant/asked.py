@@ -445,7 +445,7 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str],
     reasons = [_kind_not_given(part, stated, proper, subject) for part in parts]
     if all(reasons):
         return [(s, reasons[0]) for s in stated]
-    own = [set(txt.terms(p)) - {t for q in parts if q != p for t in txt.terms(q)} for p in parts]
+    own = own_terms(parts)
     out = []
     for s in stated:
         said = set(txt.terms(txt.strip_citations(s)))
@@ -453,6 +453,13 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str],
         if spoken and all(spoken):
             out.append((s, spoken[0]))
     return out
+
+
+def own_terms(parts: Sequence[str]) -> list[set[str]]:
+    """Each part's own terms, that no other part of the question has: what a sentence that speaks
+    to that part says."""
+    return [set(txt.terms(p)) - {t for j, q in enumerate(parts) if j != i for t in txt.terms(q)}
+            for i, p in enumerate(parts)]
 
 
 def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:

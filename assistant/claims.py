@@ -158,25 +158,33 @@ class Window:
     new boat. The Gaivota reaches 38 knots." 38 knots is never Harbor Lights'."""
 
     terms: frozenset[str]
-    # terms, numbers, refers back, and the numbers stated of a compared name (``compared_numbers``)
-    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...]], ...]
+    # terms, numbers, refers back, the numbers stated of a compared name (``compared_numbers``), and
+    # for each number the names the sentence gives after it (``names_after``)
+    sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...],
+                           tuple[tuple[tuple[str, ...], ...], ...]], ...]
     negated: bool
     refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
-        for i, (terms, numbers, refers, compared) in enumerate(self.sentences):
+        for i, (terms, numbers, refers, compared, named) in enumerate(self.sentences):
             # The claim's noun in the sentence, and not another noun right after the number in it:
             # "we have interviewed 23 people, … including the guards" does not count 23 guards.
-            if not any(n.matches(m) and (not n.unit or n.unit in terms and (not m.counts or n.unit in m.counts))
-                       for m in numbers):
+            held = [k for k, m in enumerate(numbers)
+                    if n.matches(m) and (not n.unit or n.unit in terms and (not m.counts or n.unit in m.counts))]
+            if not held:
                 continue
             theirs = [of for m, of in compared if n.matches(m)]
             if names and theirs and len(theirs) >= sum(n.matches(m) for m in numbers) and not any(
                     set(name) <= of for name in names for of in theirs):
                 continue  # "fewer than DeepSeek's R1, which boasts 671 billion": R1's, unless claimed of R1
             before = self.sentences[i - 1][0] if i else frozenset()
+            # A sentence that refers back lends the names before it to its number only when it names
+            # no one else after the number: in "Alibaba released QwQ-32B. This could speed adoption,
+            # where 13 city governments have integrated DeepSeek models", 13 counts DeepSeek's users.
+            refers = refers and any(not any(all(set(other).isdisjoint(name) for name in names) for other in named[k])
+                                    for k in held)
             if all(self._near(name, terms, refers, before, set(name) <= subject) for name in names):
                 return True
         return False
@@ -354,18 +362,30 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
-        numbers = tuple(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start()))
-                        for m in ANY_NUMBER.finditer(sentence)) + tuple(
-            replace(n, counts=counted(sentence, end)) for n, end in spelled_numbers(sentence))
+        found = [(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start())),
+                  m.start() + len(m.group().rstrip(",.")))
+                 for m in ANY_NUMBER.finditer(sentence)] + [
+            (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
+        numbers = tuple(n for n, _ in found)
         read.append((terms, numbers, bool(NEGATION.search(sentence)), bool(REFERS.search(sentence)),
-                     compared_numbers(sentence)))
+                     compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     out = []
     for size in (1, 2):
         for i in range(len(read) - size + 1):
             group = read[i:i + size]
-            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3], r[4]) for r in group),
+            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3], r[4], r[5]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
     return tuple(out)
+
+
+def names_after(sentence: str, end: int) -> tuple[tuple[str, ...], ...]:
+    """The terms of each name ``sentence`` gives after offset ``end``, in the same clause (up to a
+    comma, a semicolon, a colon, a bracket or a dash), that may be whose its figure is: not a
+    month, a weekday, a country or its adjective."""
+    clause = re.split(r"[,;:(]|\s[–—-]\s", sentence[end:], maxsplit=1)[0]
+    return tuple(terms for written, terms in names(clause, frozenset())
+                 if not txt.calendar_word(written) and not txt.nationality(written)
+                 and written.lower() not in txt.countries())
 
 
 # A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".

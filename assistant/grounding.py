@@ -46,7 +46,7 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
-                    restates_only, said_by_another, spans_of)
+                    own_terms, restates_only, said_by_another, spans_of)
 from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, proper_words,
                      question_terms, refs_of, sentence_terms, short_names, windows)
 from .text import question_parts
@@ -446,10 +446,4 @@ def uncovered_parts(question: str, kept: Sequence[str]) -> list[str]:
     if len(parts) < 2:
         return []
     said = {t for s in kept for t in txt.terms(txt.strip_citations(s))}
-    out = []
-    for i, part in enumerate(parts):
-        others = {t for j, p in enumerate(parts) if j != i for t in txt.terms(p)}
-        own = set(txt.terms(part)) - others
-        if own and not own & said:
-            out.append(part)
-    return out
+    return [part for part, own in zip(parts, own_terms(parts)) if own and not own & said]

@@ -116,6 +116,19 @@ def test_a_part_of_a_question_left_without_its_kind_of_value_takes_only_its_own_
     assert check("Ferry strikes were costly for operators last year [2].", question, sources).refused
 
 
+def test_a_sentence_that_refers_back_keeps_a_figure_it_gives_another_name():
+    adopted = shown("Harbor Lights opened its terminal to every operator. This could speed adoption across the coast, "
+                    "where 13 towns have already integrated BlueWave timetables into their apps.")
+    got = check("13 towns have integrated Harbor Lights' timetables into their apps [1].",
+                "How many towns have integrated Harbor Lights' timetables?", adopted)
+    assert got.refused and got.removed[0].reason == "its facts do not stand together in [1]"
+    # With no other name in the number's clause, the sentence still refers back to the one before.
+    kept = shown("Harbor Lights opened its terminal to every operator. This could speed adoption, "
+                 "where 13 towns have already integrated its timetables, BlueWave said.")
+    assert not check("13 towns have integrated Harbor Lights' timetables [1].",
+                     "How many towns have integrated Harbor Lights' timetables?", kept).removed
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
