@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     added_names, clauses, defined_names, names, parse_number, question_terms, refs_of, sentence_terms,
-                     unit_after, windows)
+                     added_names, claims, clauses, defined_names, in_context, names, parse_number, question_terms,
+                     refs_of, sentence_terms, unit_after, windows)
 from .text import question_parts
 from .types import Passage
 
@@ -404,6 +404,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
         return unpriced
     if place:
         return a_country_for(place, sentence, proper, subject)
+    if txt.asks_count(question) and len(question_parts(question)) == 1:
+        return not_a_count(sentence)
     return not_a_span(sentence) if txt.asks_how_long(question) else ""
 
 
@@ -469,6 +471,8 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
     countries = txt.asks_country(question)
     if txt.asks_name(question) and not any(_gives_name(s, proper, subject, countries) for s in stated):
         return "it gives no name, which the question asks for"
+    if txt.asks_percentage(question) and not any(txt.states_percentage(txt.strip_citations(s)) for s in stated):
+        return "it gives no percentage, which the question asks for"
     return ""
 
 
@@ -495,6 +499,50 @@ def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], 
     first = txt.words(txt.strip_citations(sentence))[:1]
     return bool(first) and first[0][:1].isupper() and first[0].lower() not in txt.STOPWORDS and not set(
         txt.terms(first[0])) <= subject and named(first[0])
+
+
+def said_apart(sentence: str, question: str, proper: frozenset[str], numbers: Mapping[int, Passage]) -> str:
+    """Why a sentence that answers who holds a role at a body with a name alone ("Miriam Oskarsson
+    [1]." for "Who is the chief executive of Brightwater Switchgear?") does not answer it: no
+    window of a shown passage holds the name with the body (or refers back to it, as the claim
+    check allows for the question's own names). The question states the role, so the answer
+    need not (``asked_role_elsewhere``), but a source must still give it at that body: "Halvik
+    has reacted quickly… Chief executive Miriam Oskarsson has been visible… whether the
+    supplier, Brightwater Switchgear, can explain…" gives her none at Brightwater. "" when a
+    window does, when the sentence gives a name of the question (the claim check reads it
+    then), or says more than its names and the question's words; only a body a shown passage
+    names is asked for (the sources may call it otherwise)."""
+    bodies = role_bodies(question)
+    if not bodies or not txt.asks_who_where_why(question) or len(question_parts(question)) > 1:
+        return ""
+    subject = question_terms(question)
+    found = claims(sentence, proper, subject)
+    added = [t for c in found for _, t in c.names if not set(t) <= subject and not txt.calendar_word(" ".join(t))]
+    if not added or any(set(t) <= subject for c in found for _, t in c.names) or any(c.words - subject for c in found):
+        return ""
+    texts = tuple(p.text for p in numbers.values())
+    shown = frozenset().union(*(sentence_terms(t) for t in texts))
+    asked = [t for body in bodies for _, t in names(body, frozenset(body.split())) if set(t) <= shown]
+    if not asked:
+        return ""
+    introduced, named = appositions(texts), frozenset(t for word in proper for t in txt.terms(word))
+    for n in numbers:
+        for w in in_context(n, numbers, named, sentence_terms(sentence) | subject):
+            if all(w.holds_name(t) for t in added) and all(w.holds_name(t, True, introduced) for t in asked):
+                return ""
+    who = next(w for c in found for w, t in c.names if t in added)
+    return f"no source gives '{who}' that role at {bodies[0]}"
+
+
+def not_a_count(sentence: str) -> str:
+    """Why ``sentence`` does not say how many: every number it gives is a percentage or a sum of
+    money ("a population of approximately 70% of affected customers"); "" otherwise. A count in
+    words ("over the next three years") is a count."""
+    plain = txt.strip_citations(sentence)
+    found = list(CLAIM_NUMBER.finditer(plain))
+    if found and not txt.SPELLED_NUMBER.search(plain) and all(_percentage(plain, m) or _money(plain, m) for m in found):
+        return f"'{found[0].group().strip()}' is not a count, which the question asks for"
+    return ""
 
 
 def not_a_span(sentence: str) -> str:

@@ -46,7 +46,7 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
-                    own_terms, restates_only, said_by_another, spans_of)
+                    own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, proper_words,
                      question_terms, refs_of, sentence_terms, short_names, windows)
 from .text import question_parts
@@ -249,8 +249,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
             other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
                          None)
-            if other is not None:
-                sentence, reason, moved = txt.cite(sentence, other), "", True
+            if other is not None:  # … where it must still give the kind of value asked for
+                sentence, moved = txt.cite(sentence, other), True
+                reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
             if source is None and reason.startswith(_APART):
@@ -262,7 +263,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if not reason and counts and not refusing:
             reason = counted_of_another(sentence, asked, proper, numbers)
         if not reason and not refusing:
-            reason = another_span(sentence, question, numbers)
+            reason = another_span(sentence, question, numbers) or said_apart(sentence, question, proper, numbers)
         if not reason and not refusing:
             reason, instead = said_by_another(sentence, question, numbers, proper)
             if reason:  # their own sentence, if any, answers in its place

@@ -332,6 +332,30 @@ def asks_number(question: str) -> bool:
     return bool(_ASKS_NUMBER.search(question))
 
 
+# "By what percentage…", "What percentage of…", "How many percentage points…": a percentage answers it.
+_ASKS_PERCENTAGE = re.compile(r"\b(?:what|which|how many)\s+(?:\w+\s+)?(?:percentage|per\s?cent)", re.I)
+# "How many…", "What is the population of…", "What was the number of…": a count answers it.
+_ASKS_COUNT = re.compile(r"\bhow many\b|\bpopulation\b|\bwhat (?:is|was|are|were) the number of\b", re.I)
+_ASKS_SHARE = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:share|proportion|fraction)\b", re.I)
+# A share as writers give one: "8%", "8 per cent", "8 percent", "half", "doubled", "a third".
+_SHARE = re.compile(r"%|\bper\s?cent|\bpercent|\b(?:half|halved|doubled?|tripled?|third|quarter)\b", re.I)
+
+
+def asks_percentage(question: str) -> bool:
+    """Whether ``question`` asks for a percentage ("By what percentage did it rise?")."""
+    return bool(_ASKS_PERCENTAGE.search(question))
+
+
+def states_percentage(sentence: str) -> bool:
+    """Whether ``sentence`` gives a share: a percentage, or "half", "doubled", "a third"…"""
+    return bool(_SHARE.search(sentence))
+
+
+def asks_count(question: str) -> bool:
+    """Whether ``question`` asks how many of something there are (a population too), not what share."""
+    return bool(_ASKS_COUNT.search(question)) and not asks_percentage(question) and not _ASKS_SHARE.search(question)
+
+
 def asks_how_long(question: str) -> bool:
     """Whether ``question`` asks how long: a span of time or a length, never a sum of money."""
     return bool(re.search(r"\bhow long\b", question, re.IGNORECASE))

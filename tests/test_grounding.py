@@ -129,6 +129,34 @@ def test_a_sentence_that_refers_back_keeps_a_figure_it_gives_another_name():
                      "How many towns have integrated Harbor Lights' timetables?", kept).removed
 
 
+def test_a_percentage_or_a_count_is_answered_by_one():
+    supply = shown("BlueWave, which runs the ferries of the south coast, sent 180 extra crossings on Tuesday night. "
+                   "About 70% of stranded passengers were home by Wednesday, including those from the village of Lisk.")
+    # Asked for a percentage, a figure of another kind is no answer.
+    got = check("BlueWave's shares rose by 180 extra crossings on Tuesday night [1].",
+                "By what percentage did BlueWave's shares rise?", supply)
+    assert got.refused and got.removed[0].reason == "it gives no percentage, which the question asks for"
+    # Asked how many (or a population), a percentage is no count, also once the sentence is pointed
+    # at the source that holds it.
+    got = check("The village of Lisk has a population of about 70% of stranded passengers [2].",
+                "What is the population of the village of Lisk?", shown(RIVAL, supply[1].text))
+    assert got.refused and got.removed[0].reason == "'70%' is not a count, which the question asks for"
+    assert not check("About 70% of stranded passengers were home by Wednesday [1].",
+                     "What share of stranded passengers were home by Wednesday?", supply).removed
+    assert not check("BlueWave sent 180 extra crossings on Tuesday night [1].",
+                     "How many extra crossings did BlueWave send?", supply).removed
+
+
+def test_a_name_alone_for_who_holds_a_role_at_a_body_must_stand_with_that_body():
+    column = shown("To its credit, Harbor Lights has reacted quickly. It has promised new ferries. Chief executive "
+                   "Lena Morrow has been visible and contrite. But promises are cheap. What matters is whether the "
+                   "supplier of its engines, Kestrel Marine, can explain what went wrong.")
+    got = check("Lena Morrow [1].", "Who is the chief executive of Kestrel Marine?", column)
+    assert got.refused and got.removed[0].reason == "no source gives 'Lena Morrow' that role at Kestrel Marine"
+    # At the body the window refers back to, she holds it.
+    assert not check("Lena Morrow [1].", "Who is the chief executive of Harbor Lights?", column).removed
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
