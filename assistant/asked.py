@@ -574,8 +574,12 @@ def a_country_for(place: str, sentence: str, proper: frozenset[str], subject: fr
 
 def not_money(sentence: str) -> str:
     """Why ``sentence`` does not answer a question about a price or a cost: it gives a number in
-    some other unit ("costs 55 minutes"); "" when it does not (a number with no unit is let be)."""
-    for m in CLAIM_NUMBER.finditer(sentence):
+    some other unit ("costs 55 minutes") and no sum of money; "" when it does not (a number with no
+    unit is let be, and so is a span beside a sum: "€60 for more than 12 hours")."""
+    found = list(CLAIM_NUMBER.finditer(sentence))
+    if any(_money(sentence, m) for m in found):
+        return ""
+    for m in found:
         unit = unit_after(sentence, m.end())
         if unit and not _money(sentence, m) and not _percentage(sentence, m):
             return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"

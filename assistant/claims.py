@@ -121,10 +121,14 @@ def currency_unit(sentence: str, start: int) -> str:
     return _SIGN_TERMS.get(currency_before(sentence, start), ("",))[0]
 
 
+# Words after a number that say how it is shared out, not what it counts: "€60 each household".
+_DISTRIBUTIVE = frozenset({"each", "every", "apiece", "per"})
+
+
 def unit_after(clause: str, end: int) -> str:
     """The noun a claimed number counts, when one follows it at once: "400 passengers" -> "passeng"."""
     m = re.match(r"\s+([A-Za-z][a-z\-]+)", clause[end:])
-    if not m or m.group(1).lower() in txt.STOPWORDS:
+    if not m or m.group(1).lower() in txt.STOPWORDS or m.group(1).lower() in _DISTRIBUTIVE:
         return ""
     terms = txt.terms(m.group(1))
     return terms[0] if terms else ""
@@ -294,7 +298,8 @@ def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[st
 
 # A name a document defines a shorter one for, as filings and statements do: 'Corvana Air Limited
 # ("Corvana" or "the Company")'.
-_DEFINED = re.compile(r"([A-Z][\w.&’'\-]*(?:\s+[A-Z][\w.&’'\-]*)*)\s+\(((?:\s*(?:or|and|,)?\s*(?:the\s+)?"
+_DEFINED = re.compile(r"([A-Z][\w.&’'\-]*(?:\s+[A-Z][\w.&’'\-]*)*(?:\s+(?:plc|ltd|llc|inc|corp|co|gmbh|ag|sa|nv|bv))?"
+                      r"\.?)\s+\(((?:\s*(?:or|and|,)?\s*(?:the\s+)?"
                       r"[\"“][^\"“”()]+[\"”])+)\s*\)")
 
 
@@ -312,6 +317,13 @@ def defined_names(texts: tuple[str, ...]) -> dict[tuple[str, ...], tuple[str, ..
                 if terms and full:
                     out[terms] = full
     return out
+
+
+def defined_short(name: tuple[str, ...], defined: Mapping[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
+    """The short name the texts define for the one ``name`` is part of (``defined_names``):
+    ("halvik",) for "Halvik Grid" where they write 'Halvik Grid plc ("Halvik" or "the Company")';
+    ``name`` itself when they define none that it holds."""
+    return next((short for short, full in defined.items() if set(short) < set(name) <= set(full)), name)
 
 
 def _name_of(text: str) -> tuple[str, ...]:

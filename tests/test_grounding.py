@@ -157,6 +157,21 @@ def test_a_name_alone_for_who_holds_a_role_at_a_body_must_stand_with_that_body()
     assert not check("Lena Morrow [1].", "Who is the chief executive of Harbor Lights?", column).removed
 
 
+def test_a_sum_for_each_and_a_name_the_sources_define_short():
+    notice = shown('Harbor Lights Ferries plc ("Harbor Lights" or "the Company") runs the coast ferries. '
+                   "Harbor Lights has said passengers delayed for more than 3 hours will receive €60, paid automatically. "
+                   "Harbor Lights chief executive Lena Morrow apologised.")
+    question = "How much will Harbor Lights Ferries pay each passenger delayed for more than 3 hours?"
+    # "each" says how the sum is shared, not what it counts; the span beside the sum is no price.
+    assert not check("Harbor Lights Ferries will pay €60 each passenger delayed for more than 3 hours [1].",
+                     question, notice).removed
+    # The name the question gives stands by the short one the notice defines for it.
+    assert not check("Lena Morrow is the chief executive of Harbor Lights Ferries [1].",
+                     "Who is the chief executive of Harbor Lights Ferries?", notice).removed
+    assert check("Lena Morrow is the chief executive of BlueWave Ferries [1].",
+                 "Who is the chief executive of BlueWave Ferries?", notice).refused
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
