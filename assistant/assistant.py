@@ -324,7 +324,7 @@ class Assistant:
 
         judging = s.verify_claims != "off" and s.check_citations and available(llm, quiet=True)
         final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts,
-                             doubts=judging)
+                             doubts=judging, context=query if query != question else "")
         if judging:  # the model as a second judge of what the lexical checks kept
             final = verify(final, question, prompt.numbers, llm, only_unstated=s.verify_claims == "unstated")
         for gone in final.removed:

@@ -191,13 +191,16 @@ class Grounded:
 
 
 def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], ground_claims: bool = True,
-                 check_citations: bool = True, check_conflicts: bool = True, doubts: bool = False) -> Grounded:
+                 check_citations: bool = True, check_conflicts: bool = True, doubts: bool = False,
+                 context: str = "") -> Grounded:
     """The answer the user sees: citations pointed at the sources that hold each sentence, the
     sentences they do not support removed (``ground_claims``), and a note when the sources give
     different values for what it states (``check_conflicts``). When every sentence is removed
     but the sources disagree on the value it gave, the answer is the note: each value is a
     passage's own, with its source (unless every part of the question asks who, where or why).
-    With ``doubts``, sentences a judge may keep are listed in ``doubtful`` instead of removed."""
+    With ``doubts``, sentences a judge may keep are listed in ``doubtful`` instead of removed.
+    ``context``: what a follow-up that refers back ("How many customers does it serve?") was
+    searched with (``assistant.condense_query``), which names what "it" may be."""
     from . import conflicts as differ
     from . import prompting
 
@@ -207,8 +210,8 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
         return Grounded(answer, (), False)
     answer = prompting.check_citations(answer, numbers)
     found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
-    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal, doubts) if ground_claims \
-        else Grounded(answer, (), False)
+    checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal, doubts, context) \
+        if ground_claims else Grounded(answer, (), False)
     if checked.refused:
         return nothing_supported(question, checked.removed, found)
     return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found,
@@ -228,14 +231,17 @@ def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequ
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,
-           is_refusal=lambda s: False, doubts: bool = False) -> Grounded:
+           is_refusal=lambda s: False, doubts: bool = False, context: str = "") -> Grounded:
     """Remove the sentences of ``answer`` that its cited passages do not support (see the module
     doc). With ``doubts``, a sentence whose source may name its subject otherwise (``aliased``),
     or word it otherwise (``paraphrased``), is kept and listed in ``doubtful``, for a judge that
-    reads meaning to decide."""
+    reads meaning to decide. A follow-up that names nothing and refers back ("it") asks about
+    what its ``context`` names: a count stated of another name does not answer it."""
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
+    counted_of = asked or ([terms for written, terms in names(context, proper) if not txt.calendar_word(written)]
+                           if context and txt.refers_back(question) else [])
     kept: list[str] = []
     removed: list[Removed] = []
     doubtful: list[Removed] = []
@@ -261,7 +267,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
         if not reason and counts and not refusing:
-            reason = counted_of_another(sentence, asked, proper, numbers)
+            reason = counted_of_another(sentence, counted_of, proper, numbers)
         if not reason and not refusing:
             reason = another_span(sentence, question, numbers) or said_apart(sentence, question, proper, numbers)
         if not reason and not refusing:

@@ -69,6 +69,19 @@ def test_follow_up_retrieves_with_the_conversation_and_replays_the_first_prompt(
     assert len(new_sources) <= a.settings.followup_sources  # the first question's sources are still there
 
 
+def test_a_follow_up_is_grounded_with_what_it_was_searched_with(make_assistant, monkeypatch):
+    import assistant.grounding as grounding
+
+    contexts = []
+    real = grounding.final_answer
+    monkeypatch.setattr(grounding, "final_answer", lambda *a, **k: contexts.append(k.get("context")) or real(*a, **k))
+    a = make_assistant("Alibaba released QwQ-32B [1].")
+    first = a.ask("What model did Alibaba release?")
+    a.ask("How much did its shares rise?", history=[("What model did Alibaba release?", first.text)])
+    assert contexts[0] == ""  # a first question is its own context
+    assert "Alibaba" in contexts[1] and contexts[1].endswith("How much did its shares rise?")
+
+
 def test_history_as_chat_messages(make_assistant):
     a = make_assistant("8% [1].")
     history = [{"role": "user", "content": "Tell me about Alibaba."},

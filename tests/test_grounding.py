@@ -172,6 +172,17 @@ def test_a_sum_for_each_and_a_name_the_sources_define_short():
                  "Who is the chief executive of BlueWave Ferries?", notice).refused
 
 
+def test_a_follow_up_that_refers_back_is_not_answered_with_another_subjects_count():
+    # "it" is BlueWave, named in the exchange before (the follow-up's search query names it).
+    got = ground("Harbor Lights runs 3 terminals [1].", "How many terminals does it run?",
+                 shown("In Porto Verde, Harbor Lights runs 3 terminals.", RIVAL), REFUSAL, is_refusal,
+                 context="BlueWave Porto Verde How many terminals does it run?")
+    assert got.refused and got.removed[0].reason == "its number is Harbor Lights's, and the question asks about another"
+    assert not ground("BlueWave runs 12 ferries [2].", "How many ferries does it run?",
+                      shown("In Porto Verde, Harbor Lights runs 3 terminals.", RIVAL), REFUSAL, is_refusal,
+                      context="BlueWave How many ferries does it run?").removed
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
