@@ -111,16 +111,6 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
                for terms, *_ in w.sentences) and len(own & w.terms) >= max(1 if own else 0, len(own) // 2)
 
 
-def as_place(written: str, terms: tuple[str, ...], held: frozenset[str]) -> tuple[str, ...]:
-    """A country's or region's adjective that the sources write only as the place ("European"
-    for "across Europe") stands for the place; any other name stands for itself. Only a place
-    the sources name: the adjective's candidates (``text.places_of``) are guesses."""
-    if len(terms) != 1 or terms[0] in held or " " in written.strip():
-        return terms
-    places = sorted({txt.stem(place) for place in txt.places_of(written)} & held)
-    return (places[0],) if places else terms
-
-
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
           subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
@@ -133,9 +123,8 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     # ("Corvana Air" in "Corvana's 11 aircraft"), or define for it ('Halvik Grid plc ("Halvik")').
     texts = tuple(p.text for p in numbers.values())
     short, defined = short_names(texts, proper), defined_names(texts)
-    held = frozenset().union(*(w.terms for w in everywhere))
-    found = [replace(c, names=tuple((w, as_place(w, short.get(t, defined_short(t, defined)) if set(t) <= subject
-                                                 else t, held)) for w, t in c.names))
+    found = [replace(c, names=tuple((w, short.get(t, defined_short(t, defined)) if set(t) <= subject else t)
+                                    for w, t in c.names))
              for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(texts)
