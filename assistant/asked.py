@@ -581,7 +581,7 @@ def not_money(sentence: str) -> str:
         return ""
     for m in found:
         unit = unit_after(sentence, m.end())
-        if unit and not _money(sentence, m) and not _percentage(sentence, m):
+        if unit and not _percentage(sentence, m):
             return f"'{m.group()} {sentence[m.end():].split()[0]}' is not an amount of money, which the question asks for"
     return ""
 

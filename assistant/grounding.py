@@ -229,8 +229,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
-    counted_of = asked or ([terms for written, terms in names(context, proper) if not txt.calendar_word(written)]
-                           if context and txt.refers_back(question) else [])
+    counted_of = asked or _referred(question, context, proper)
     kept: list[str] = []
     removed: list[Removed] = []
     doubtful: list[Removed] = []
@@ -255,10 +254,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 sentence = txt.cite(sentence, source)
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
-        if not reason and counts and not refusing:
-            reason = counted_of_another(sentence, counted_of, proper, numbers)
         if not reason and not refusing:
-            reason = another_span(sentence, question, numbers) or said_apart(sentence, question, proper, numbers)
+            reason = _of_another(sentence, question, counted_of if counts else [], proper, numbers)
         if not reason and not refusing:
             reason, instead = said_by_another(sentence, question, numbers, proper)
             if reason:  # their own sentence, if any, answers in its place
@@ -283,6 +280,23 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(refusal, tuple(removed), True)
     text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
+
+
+def _referred(question: str, context: str, proper: frozenset[str]) -> list[tuple[str, ...]]:
+    """The names a follow-up that refers back ("How many customers does it serve?") may mean:
+    those its ``context`` (the search query) gives, months and weekdays aside."""
+    if not context or not txt.refers_back(question):
+        return []
+    return [terms for written, terms in names(context, proper) if not txt.calendar_word(written)]
+
+
+def _of_another(sentence: str, question: str, counted_of: Sequence[tuple[str, ...]], proper: frozenset[str],
+                numbers: Mapping[int, Passage]) -> str:
+    """Why a supported sentence speaks of another subject than asked: a count of another name
+    (``counted_of``: the names a how-many question asks about), a figure over another span of
+    time, a role at another body; "" when it does not."""
+    return (counted_of_another(sentence, counted_of, proper, numbers) or another_span(sentence, question, numbers)
+            or said_apart(sentence, question, proper, numbers))
 
 
 def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],
