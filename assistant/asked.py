@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     added_names, claims, clauses, defined_names, in_context, names, parse_number, question_terms,
-                     refs_of, sentence_terms, unit_after, windows)
+                     added_names, claims, clauses, defined_names, defined_short, in_context, names, parse_number,
+                     question_terms, refs_of, sentence_terms, short_names, unit_after, windows)
 from .text import question_parts
 from .types import Passage
 
@@ -525,10 +525,14 @@ def said_apart(sentence: str, question: str, proper: frozenset[str], numbers: Ma
     asked = [t for body in bodies for _, t in names(body, frozenset(body.split())) if set(t) <= shown]
     if not asked:
         return ""
+    # The body as the sources also write it: by a short name they use or define for it.
+    short, defined = short_names(texts, proper), defined_names(texts)
+    asked = [(t, short.get(t, defined_short(t, defined))) for t in asked]
     introduced, named = appositions(texts), frozenset(t for word in proper for t in txt.terms(word))
     for n in numbers:
         for w in in_context(n, numbers, named, sentence_terms(sentence) | subject):
-            if all(w.holds_name(t) for t in added) and all(w.holds_name(t, True, introduced) for t in asked):
+            if all(w.holds_name(t) for t in added) and all(
+                    w.holds_name(t, True, introduced) or w.holds_name(s, True, introduced) for t, s in asked):
                 return ""
     who = next(w for c in found for w, t in c.names if t in added)
     return f"no source gives '{who}' that role at {bodies[0]}"

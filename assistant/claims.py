@@ -390,12 +390,24 @@ def windows(text: str) -> tuple[Window, ...]:
     return tuple(out)
 
 
+# Where a clause ends, and the words that open a clause of its own inside a sentence.
+_CLAUSE_BREAK = re.compile(r"[,;:(]|\s[–—-]\s")
+_SUBORDINATE = re.compile(r"\s*(?:where|which|who|whose|whom|while|whereas|when)\b", re.IGNORECASE)
+
+
 def names_after(sentence: str, end: int) -> tuple[tuple[str, ...], ...]:
-    """The terms of each name ``sentence`` gives after offset ``end``, in the same clause (up to a
-    comma, a semicolon, a colon, a bracket or a dash), that may be whose its figure is: not a
-    month, a weekday, a country or its adjective."""
-    clause = re.split(r"[,;:(]|\s[–—-]\s", sentence[end:], maxsplit=1)[0]
-    return tuple(terms for written, terms in names(clause, frozenset())
+    """The terms of each name ``sentence`` gives after offset ``end`` (where a number ends), when
+    that number stands in a clause of its own ("…, where 13 city governments have integrated
+    DeepSeek models"), up to the clause's end: whose the figure may be, rather than the subject
+    the sentence opens with. () for a number in the sentence's main clause ("It sold 13 ferries to
+    BlueWave" are its own). Months, weekdays, countries and their adjectives are no one."""
+    starts = [0, *(m.end() for m in _CLAUSE_BREAK.finditer(sentence, 0, end))]
+    if not _SUBORDINATE.match(sentence, starts[-1]):
+        return ()
+    stop = _CLAUSE_BREAK.search(sentence, end)
+    clause = sentence[end:stop.start() if stop else len(sentence)]
+    first = frozenset(re.findall(r"[\w][\w\-.]*", clause)[:1])  # mid-sentence, a capital is a name
+    return tuple(terms for written, terms in names(clause, first)
                  if not txt.calendar_word(written) and not txt.nationality(written)
                  and written.lower() not in txt.countries())
 

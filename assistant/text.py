@@ -335,10 +335,14 @@ def asks_number(question: str) -> bool:
 # "By what percentage…", "What percentage of…", "How many percentage points…": a percentage answers it.
 _ASKS_PERCENTAGE = re.compile(r"\b(?:what|which|how many)\s+(?:\w+\s+)?(?:percentage|per\s?cent)", re.I)
 # "How many…", "What is the population of…", "What was the number of…": a count answers it.
-_ASKS_COUNT = re.compile(r"\bhow many\b|\bpopulation\b|\bwhat (?:is|was|are|were) the number of\b", re.I)
+_ASKS_COUNT = re.compile(r"\bhow many\b(?!\s+(?:euros?|dollars?|pounds?|yuan|yen|francs?|kronor|krona|rupees?|"
+                         r"times|percent|per\s?cent|percentage))|\bwhat(?:'s|\s+is|\s+was|\s+are|\s+were)\s+the\s+"
+                         r"(?:population|number)\b", re.I)
 _ASKS_SHARE = re.compile(r"\b(?:what|which)\s+(?:\w+\s+)?(?:share|proportion|fraction)\b", re.I)
-# A share as writers give one: "8%", "8 per cent", "8 percent", "half", "doubled", "a third".
-_SHARE = re.compile(r"%|\bper\s?cent|\bpercent|\b(?:half|halved|doubled?|tripled?|third|quarter)\b", re.I)
+# A share as writers give one: "8%", "8 per cent", "8 percent", "half", "doubled", "two-thirds",
+# "one in five".
+_SHARE = re.compile(r"%|\bper\s?cent|\bpercent|\bbasis points?\b|\b(?:half|halved|doubled?|tripled?|thirds?|"
+                    r"quarters?|fifths?|tenths?)\b|\b(?:one|1) in \w+\b", re.I)
 
 
 def asks_percentage(question: str) -> bool:

@@ -116,6 +116,14 @@ def test_a_sentence_that_refers_back_keeps_a_figure_it_gives_another_name():
                  "where 13 towns have already integrated its timetables, BlueWave said.")
     assert not check("13 towns have integrated Harbor Lights' timetables [1].",
                      "How many towns have integrated Harbor Lights' timetables?", kept).removed
+    # A name in the number's clause of its own, right after the number too; but in the main clause
+    # that refers back, a name after the number is not whose the number is ("sold 13 ferries to …").
+    other = shown("Harbor Lights opened its terminal to every operator. This could speed adoption, "
+                  "where 13 BlueWave towns use the timetables.")
+    assert check("13 towns use Harbor Lights' timetables [1].", "How many towns use Harbor Lights' timetables?",
+                 other).refused
+    sold = shown("Harbor Lights builds ferries on the coast. It sold 13 ferries to BlueWave last year.")
+    assert not check("Harbor Lights sold 13 ferries [1].", "How many ferries did Harbor Lights sell?", sold).removed
 
 
 def test_a_percentage_or_a_count_is_answered_by_one():
@@ -134,6 +142,16 @@ def test_a_percentage_or_a_count_is_answered_by_one():
                      "What share of stranded passengers were home by Wednesday?", supply).removed
     assert not check("BlueWave sent 180 extra crossings on Tuesday night [1].",
                      "How many extra crossings did BlueWave send?", supply).removed
+    # A share in words answers a percentage; a percentage answers how fast a population grew, and
+    # a sum answers "how many euros".
+    shares = shown("Two-thirds of BlueWave's ferries were late in May, and one in five was cancelled. "
+                   "The population of Porto Verde grew 2% a year. Each delayed passenger receives €60.")
+    for answer in ("Two-thirds of BlueWave's ferries were late in May [1].", "One in five was cancelled [1]."):
+        assert not check(answer, "What percentage of BlueWave's ferries were late in May?", shares).removed
+    assert not check("The population of Porto Verde grew 2% a year [1].",
+                     "How fast did the population of Porto Verde grow?", shares).removed
+    assert not check("Each delayed passenger receives €60 [1].", "How many euros does each delayed passenger receive?",
+                     shares).removed
 
 
 def test_a_name_alone_for_who_holds_a_role_at_a_body_must_stand_with_that_body():
@@ -142,8 +160,11 @@ def test_a_name_alone_for_who_holds_a_role_at_a_body_must_stand_with_that_body()
                    "supplier of its engines, Kestrel Marine, can explain what went wrong.")
     got = check("Lena Morrow [1].", "Who is the chief executive of Kestrel Marine?", column)
     assert got.refused and got.removed[0].reason == "no source gives 'Lena Morrow' that role at Kestrel Marine"
-    # At the body the window refers back to, she holds it.
+    # At the body the window refers back to, she holds it; and by the short name a source defines for it.
     assert not check("Lena Morrow [1].", "Who is the chief executive of Harbor Lights?", column).removed
+    notice = shown('Harbor Lights Ferries plc ("Harbor Lights" or "the Company") runs the coast ferries. '
+                   "Harbor Lights chief executive Lena Morrow apologised.")
+    assert not check("Lena Morrow [1].", "Who is the chief executive of Harbor Lights Ferries?", notice).removed
 
 
 def test_a_sum_for_each_and_a_name_the_sources_define_short():
