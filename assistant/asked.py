@@ -538,6 +538,37 @@ def said_apart(sentence: str, question: str, proper: frozenset[str], numbers: Ma
     return f"no source gives '{who}' that role at {bodies[0]}"
 
 
+# Words that put the verb after them in the possible, the planned or the wished for: "the law
+# allows us to impose a fine", "it could cut 400 jobs", "it plans to open".
+# ("said it would offer" reports a commitment, and is not among them.)
+_HEDGE = re.compile(r"\b(?:could|may|might|can|allows?|allowed|permits?|plans?|planned|intends?|intended|"
+                    r"considers?|considering|threatens?|threatened|proposes?|proposed|seeks?|wants?|hopes?)\b"
+                    r"(?:\W+\w+){0,2}?\W+(?:to\s+)?$", re.IGNORECASE)
+
+
+def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
+    """Why ``sentence`` states as done what its cited sources give only as possible or planned:
+    "The Commission imposed a fine of up to 10 per cent [1]" from "The law allows us to impose a
+    fine of up to 10 per cent". Only a verb the sentence gives in the past ("-ed") and that every
+    cited sentence holding the sentence's numbers writes after "could", "may", "allows … to",
+    "plans to"…; "" otherwise."""
+    plain = txt.strip_citations(sentence)
+    counts = counts_in(plain)
+    done = [w for w in txt.words(plain) if len(w) > 4 and w.lower().endswith("ed") and w[:1].islower()]
+    if not counts or not done:
+        return ""
+    said = [s for n in refs_of(sentence, numbers) for s in txt.sentences(numbers[n].text)
+            if any(n_.matches(m) for n_ in counts for m in counts_in(s))]
+    for word in done:
+        stem = txt.terms(word)[:1]
+        if not stem:
+            continue
+        places = [(s, m.start()) for s in said for m in re.finditer(r"[A-Za-z]+", s) if txt.terms(m.group())[:1] == stem]
+        if places and all(_HEDGE.search(s[:start]) for s, start in places):
+            return f"its source gives '{word}' only as possible or planned"
+    return ""
+
+
 def not_a_count(sentence: str) -> str:
     """Why ``sentence`` does not say how many: every number it gives is a percentage or a sum of
     money ("a population of approximately 70% of affected customers"); "" otherwise. A count in

@@ -46,7 +46,7 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
-                    own_terms, restates_only, said_apart, said_by_another, spans_of)
+                    hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, defined_names, defined_short,
                      in_context, names, proper_words, question_terms, refs_of, sentence_terms, short_names, windows)
 from .text import question_parts
@@ -296,7 +296,7 @@ def _of_another(sentence: str, question: str, counted_of: Sequence[tuple[str, ..
     (``counted_of``: the names a how-many question asks about), a figure over another span of
     time, a role at another body; "" when it does not."""
     return (counted_of_another(sentence, counted_of, proper, numbers) or another_span(sentence, question, numbers)
-            or said_apart(sentence, question, proper, numbers))
+            or said_apart(sentence, question, proper, numbers) or hedged(sentence, numbers))
 
 
 def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],

@@ -193,6 +193,19 @@ def test_a_follow_up_that_refers_back_is_not_answered_with_another_subjects_coun
                       context="BlueWave How many ferries does it run?").removed
 
 
+def test_what_a_source_gives_as_possible_or_planned_is_not_stated_as_done():
+    law = shown("Could Harbor Lights be fined? The law allows us to impose a fine of up to 10 per cent of its "
+                "turnover. BlueWave said it would offer 40 extra crossings, and it cut fares by 5 per cent.")
+    got = check("The regulator imposed a fine of up to 10 per cent of its turnover [1].",
+                "How large was the fine the regulator imposed on Harbor Lights?", law)
+    assert got.refused and got.removed[0].reason == "its source gives 'imposed' only as possible or planned"
+    # "said it would" reports a commitment; a verb stated as done is done.
+    assert not check("BlueWave offered 40 extra crossings [1].", "How many extra crossings did BlueWave offer?",
+                     law).removed
+    assert not check("BlueWave cut fares by 5 per cent [1].", "By what percentage did BlueWave cut fares?",
+                     law).removed
+
+
 def test_a_count_of_another_subject_does_not_answer_how_many():
     # True sentences, their numbers beside their own names, but about another subject than asked.
     result = check("BlueWave runs 12 ferries [2].", "How many ferries does Harbor Lights run?")
