@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     added_names, claims, clauses, defined_names, defined_short, in_context, names, parse_number,
-                     question_terms, refs_of, sentence_terms, short_names, unit_after, windows)
+                     added_names, claims, clauses, defined_names, in_context, names, parse_number, question_terms,
+                     refs_of, sentence_terms, short_form, unit_after, windows)
 from .text import question_parts
 from .types import Passage
 
@@ -526,8 +526,7 @@ def said_apart(sentence: str, question: str, proper: frozenset[str], numbers: Ma
     if not asked:
         return ""
     # The body as the sources also write it: by a short name they use or define for it.
-    short, defined = short_names(texts, proper), defined_names(texts)
-    asked = [(t, short.get(t, defined_short(t, defined))) for t in asked]
+    asked = [(t, short_form(t, texts, proper)) for t in asked]
     introduced, named = appositions(texts), frozenset(t for word in proper for t in txt.terms(word))
     for n in numbers:
         for w in in_context(n, numbers, named, sentence_terms(sentence) | subject):
@@ -563,7 +562,8 @@ def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
         stem = txt.terms(word)[:1]
         if not stem:
             continue
-        places = [(s, m.start()) for s in said for m in re.finditer(r"[A-Za-z]+", s) if txt.terms(m.group())[:1] == stem]
+        places = [(s, m.start()) for s in said for m in re.finditer(r"[A-Za-z]+", s)
+                  if txt.terms(m.group())[:1] == stem]
         if places and all(_HEDGE.search(s[:start]) for s, start in places):
             return f"its source gives '{word}' only as possible or planned"
     return ""
@@ -574,9 +574,18 @@ def not_a_count(sentence: str) -> str:
     money ("a population of approximately 70% of affected customers"); "" otherwise. A count in
     words ("over the next three years") is a count."""
     plain = txt.strip_citations(sentence)
+    first = _only_shares_or_sums(plain)
+    if first and not txt.SPELLED_NUMBER.search(plain):
+        return f"'{first}' is not a count, which the question asks for"
+    return ""
+
+
+def _only_shares_or_sums(plain: str) -> str:
+    """The first number of ``plain`` when it gives numbers and every one is a percentage or a sum
+    of money, as written; "" otherwise."""
     found = list(CLAIM_NUMBER.finditer(plain))
-    if found and not txt.SPELLED_NUMBER.search(plain) and all(_percentage(plain, m) or _money(plain, m) for m in found):
-        return f"'{found[0].group().strip()}' is not a count, which the question asks for"
+    if found and all(_percentage(plain, m) or _money(plain, m) for m in found):
+        return found[0].group().strip()
     return ""
 
 
@@ -584,11 +593,8 @@ def not_a_span(sentence: str) -> str:
     """Why ``sentence`` does not say how long: every number it gives is a sum of money or a
     percentage ("spent 380 billion yuan" for "How long did it spend training…?"); "" otherwise.
     A sentence without a number ("a few weeks") may well answer it."""
-    plain = txt.strip_citations(sentence)
-    found = list(CLAIM_NUMBER.finditer(plain))
-    if found and all(_percentage(plain, m) or _money(plain, m) for m in found):
-        return f"'{found[0].group().strip()}' is not a span of time or a length, which the question asks for"
-    return ""
+    first = _only_shares_or_sums(txt.strip_citations(sentence))
+    return f"'{first}' is not a span of time or a length, which the question asks for" if first else ""
 
 
 def _money(sentence: str, m: re.Match) -> bool:

@@ -298,8 +298,8 @@ def short_names(texts: tuple[str, ...], proper: frozenset[str]) -> dict[tuple[st
 
 # A name a document defines a shorter one for, as filings and statements do: 'Corvana Air Limited
 # ("Corvana" or "the Company")'.
-_DEFINED = re.compile(r"([A-Z][\w.&’'\-]*(?:\s+[A-Z][\w.&’'\-]*)*(?:\s+(?:plc|ltd|llc|inc|corp|co|gmbh|ag|sa|nv|bv))?"
-                      r"\.?)\s+\(((?:\s*(?:or|and|,)?\s*(?:the\s+)?"
+_DEFINED = re.compile(r"([A-Z][\w.&’'\-]*(?:\s+[A-Z][\w.&’'\-]*)*"
+                      r"(?:\s+(?:plc|ltd|llc|inc|corp|co|gmbh|ag|sa|nv|bv))?\.?)\s+\(((?:\s*(?:or|and|,)?\s*(?:the\s+)?"
                       r"[\"“][^\"“”()]+[\"”])+)\s*\)")
 
 
@@ -319,11 +319,15 @@ def defined_names(texts: tuple[str, ...]) -> dict[tuple[str, ...], tuple[str, ..
     return out
 
 
-def defined_short(name: tuple[str, ...], defined: Mapping[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
-    """The short name the texts define for the one ``name`` is part of (``defined_names``):
-    ("halvik",) for "Halvik Grid" where they write 'Halvik Grid plc ("Halvik" or "the Company")';
-    ``name`` itself when they define none that it holds."""
-    return next((short for short, full in defined.items() if set(short) < set(name) <= set(full)), name)
+def short_form(name: tuple[str, ...], texts: tuple[str, ...], proper: frozenset[str]) -> tuple[str, ...]:
+    """The shorter name ``texts`` write for ``name``: the one they use for it alone, as an owner
+    (``short_names``: "Corvana" for "Corvana Air"), or the one they define for the name it is part
+    of (``defined_names``: "Halvik" for "Halvik Grid", from 'Halvik Grid plc ("Halvik" or "the
+    Company")'); ``name`` itself when there is none."""
+    short = short_names(texts, proper).get(name)
+    if short:
+        return short
+    return next((short for short, full in defined_names(texts).items() if set(short) < set(name) <= set(full)), name)
 
 
 def _name_of(text: str) -> tuple[str, ...]:
@@ -385,7 +389,8 @@ def windows(text: str) -> tuple[Window, ...]:
     for size in (1, 2):
         for i in range(len(read) - size + 1):
             group = read[i:i + size]
-            out.append(Window(frozenset().union(*(r[0] for r in group)), tuple((r[0], r[1], r[3], r[4], r[5]) for r in group),
+            out.append(Window(frozenset().union(*(r[0] for r in group)),
+                              tuple((r[0], r[1], r[3], r[4], r[5]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
     return tuple(out)
 

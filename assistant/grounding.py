@@ -47,8 +47,8 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, defined_names, defined_short,
-                     in_context, names, proper_words, question_terms, refs_of, sentence_terms, short_names, windows)
+from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, proper_words,
+                     question_terms, refs_of, sentence_terms, short_form, windows)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -122,9 +122,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     # A name the question gives stands in a source by the short form the sources use for it alone
     # ("Corvana Air" in "Corvana's 11 aircraft"), or define for it ('Halvik Grid plc ("Halvik")').
     texts = tuple(p.text for p in numbers.values())
-    short, defined = short_names(texts, proper), defined_names(texts)
-    found = [replace(c, names=tuple((w, short.get(t, defined_short(t, defined)) if set(t) <= subject else t)
-                                    for w, t in c.names))
+    found = [replace(c, names=tuple((w, short_form(t, texts, proper) if set(t) <= subject else t) for w, t in c.names))
              for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"
     introduced = appositions(texts)
