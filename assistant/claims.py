@@ -46,6 +46,17 @@ REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
 # company…"; not "they", "them", "their" ("…integrated it into their systems" speaks of the adopters).
 REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
+# "The Chinese e-commerce giant's…": a description led by a country's adjective refers back too.
+_BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
+
+
+def refers_back(sentence: str) -> bool:
+    """Whether a passage sentence refers back to a subject named before it (``REFERS``), or by a
+    description that opens with a country's adjective ("The Chinese e-commerce giant's model")."""
+    described = _BY_DESCRIPTION.match(sentence)
+    return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1)))
+
+
 NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
@@ -383,7 +394,7 @@ def windows(text: str) -> tuple[Window, ...]:
                  for m in ANY_NUMBER.finditer(sentence)] + [
             (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
         numbers = tuple(n for n, _ in found)
-        read.append((terms, numbers, bool(NEGATION.search(sentence)), bool(REFERS.search(sentence)),
+        read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence),
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     out = []
     for size in (1, 2):

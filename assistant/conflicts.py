@@ -5,8 +5,9 @@ The check runs after generation, like the citation check. For each value the ans
 looks for sentences of the shown passages about the same thing (they name everything else the
 answer's sentence names, and share a word with it or with the question) that state a value of
 the same kind. Values are compared the way a reader would, to avoid false alarms:
-- numbers at the coarser precision of the two ("8%" and "8.39%" agree), and only with the same
-  unit and scale ("$52.4 billion" and "380 billion yuan" are not compared);
+- numbers as written, only with the same unit and scale ("$52.4 billion" and "380 billion yuan"
+  are not compared); a figure one source rounds ("8%" beside another's "8.39%") is given too,
+  since a reader who is told only one would take the other source for wrong, or miss it;
 - dates as month and day, weekdays by name; a document's own date at its top (when it was
   written) is no value of what it reports, and a date stated of no name is the question's
   subject's.
@@ -16,11 +17,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from itertools import combinations
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .claims import (CLAIM_NUMBER, Number, currency_before, names, parse_number, proper_words, sentence_terms,
-                     spelled_numbers, unit_after)
+from .claims import (CLAIM_NUMBER, Number, currency_before, currency_unit, names, parse_number, proper_words,
+                     sentence_terms, spelled_numbers, unit_after)
 from .types import Conflict, Passage
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -41,11 +43,12 @@ class Value:
     number: Optional[Number] = None
 
     def same(self, other: "Value") -> bool:
+        """Equal as written: "8%" and "8.39%" are two values (one source rounds), "€17.2m" and
+        "17.2 million euros" one."""
         if self.kind != other.kind:
             return False
         if self.number is not None and other.number is not None:
-            coarse, fine = sorted((self.number, other.number), key=lambda n: n.decimals)
-            return coarse.matches(fine)
+            return self.number.matches(other.number) and other.number.matches(self.number)
         return self.key == other.key
 
 
@@ -68,8 +71,9 @@ def values(sentence: str) -> list[Value]:
         currency = currency_before(sentence, m.start())
         if not unit and not currency:
             continue  # a bare number ("in 2024", "3 of them"): no kind to compare by
-        # "the €14.5 million renovation" is in euros: the noun after it is what it pays for.
-        kind = f"amount:{currency or unit}:{n.scale}"
+        # "the €14.5 million renovation" is in euros: the noun after it is what it pays for. A
+        # sign is its currency's word: "€1.4bn" is compared with "1.25 billion euros".
+        kind = f"amount:{currency_unit(sentence, m.start()) or unit}:{n.scale}"
         out.append(Value(kind, currency + m.group().strip(), n.value, n))
     # A count written as a word ("Seven people have now died") is a value like "5 people"; with
     # no noun after it, it is no more a value than a bare number.
@@ -170,6 +174,20 @@ def _dateline(p: Passage) -> Optional[tuple[int, int]]:
     2025"): when it was written or published, not a value of what it reports."""
     m = _DATELINE.search(p.text[:300]) if p.start == 0 else None
     return m.span() if m else None
+
+
+def disagree(conflicts: Sequence[Conflict]) -> bool:
+    """Whether the values differ beyond one source's rounding of another's ("8%" and "8.39%" do not)."""
+    read = [values(c.value) for c in conflicts]
+    return not all(read) or any(not _rounds(a[0], b[0]) for a, b in combinations(read, 2))
+
+
+def _rounds(a: Value, b: Value) -> bool:
+    """Whether one value is the other, or the other rounded."""
+    if a.kind != b.kind or a.number is None or b.number is None:
+        return a.kind == b.kind and a.key == b.key
+    coarse, fine = sorted((a.number, b.number), key=lambda n: n.decimals)
+    return coarse.matches(fine)
 
 
 def note(conflicts: Sequence[Conflict]) -> str:

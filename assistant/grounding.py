@@ -40,6 +40,7 @@ only if rounding agrees.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
@@ -208,11 +209,12 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
 def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequence[Conflict]) -> Grounded:
     """The answer when no sentence the model wrote is left: the sources' differing values on what
     it stated (each a passage's own, with its source), unless every part of the question asks
-    who, where or why, which a date or an amount does not answer; otherwise the refusal."""
+    who, where or why, which a date or an amount does not answer, or the values differ only as
+    one source rounds another's; otherwise the refusal."""
     from . import conflicts as differ
     from .prompting import REFUSAL
 
-    if conflicts and not txt.asks_who_where_why(question):
+    if conflicts and differ.disagree(conflicts) and not txt.asks_who_where_why(question):
         return Grounded(differ.note(conflicts), tuple(removed), False, conflicts=tuple(conflicts))
     return Grounded(REFUSAL, tuple(removed), True, withheld=True)
 
@@ -236,6 +238,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
+        if reason:
+            sentence, reason, dropped = _without_year(sentence, reason, numbers, proper, subject)
+            removed += dropped
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
@@ -278,6 +283,31 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(refusal, tuple(removed), True)
     text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
+
+
+# A date with its year: "March 5, 2023", "5 March 2023".
+_DATE_YEAR = re.compile(rf"\b(?:{txt.MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{txt.MONTH})(?:st|nd|rd|th)?"
+                        r"(,?\s+((?:19|20)\d\d))\b", re.IGNORECASE)
+
+
+def _without_year(sentence: str, reason: str, numbers: Mapping[int, Passage], proper: frozenset[str],
+                  subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
+    """``sentence`` without the years it gives dates, when that is all that keeps it from standing
+    on its sources: a small model writes a source's "released on March 5" as "March 5, 2023",
+    with a year from elsewhere or from the question. What is left says less and stands on the
+    source, so the date stays as the source gives it and the year is recorded as removed.
+    Otherwise ``sentence`` and ``reason`` as they were."""
+    years = list(_DATE_YEAR.finditer(sentence))
+    if not years:
+        return sentence, reason, []
+    bare = sentence
+    for m in reversed(years):
+        bare = bare[: m.start(1)] + bare[m.end(1):]
+    if judge(bare, numbers, proper, subject):
+        return sentence, reason, []
+    written = ", ".join(m.group(2) for m in years)
+    why = f"its sources do not give '{written}' with that date; the date is kept without it"
+    return bare, "", [Removed(sentence, why)]
 
 
 def _referred(question: str, context: str, proper: frozenset[str]) -> list[tuple[str, ...]]:
