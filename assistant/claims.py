@@ -353,12 +353,13 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     could appeal to buyers who want cheaper AI because…"): it is marked, and needs no support
     beyond its names being in the sources."""
     body = txt.strip_citations(sentence)
-    out = []
+    out: list[Claim] = []
     for _, clause in clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
-        found = names(clause, proper)
+        found = names(clause, proper) or (_referred_to(out[-1], question) if out and _OPENS_WITH_ONE.match(clause)
+                                          else [])
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
         units = {n.unit for n in numbers} | {t for n in numbers for t in txt.terms(n.text)}  # checked with them
@@ -367,6 +368,18 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         restates = not numbers and not negated and bool(words | named) and (words | named) <= question
         out.append(Claim(numbers, tuple(found), words, negated, restates))
     return out
+
+
+# A clause that opens by referring back to one: "…, and it runs 146 stores".
+_OPENS_WITH_ONE = re.compile(rf"\W*(?:{txt.PRONOUNS_ONE})\b", re.IGNORECASE)
+
+
+def _referred_to(before: Claim, question: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """What a clause that opens with "it" or "his" speaks of: the names of the clause before that
+    the question gives ("Korva" in "Korva's chief executive is Lena Dusch, and it runs…"), or
+    all its names. Its numbers must then stand with them, as if it had named them."""
+    asked = [name for name in before.names if set(name[1]) <= question]
+    return asked or list(before.names)
 
 
 def _counts_in_words(clause: str, question: frozenset[str]) -> tuple[Number, ...]:
@@ -461,7 +474,27 @@ def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]
     fewer than DeepSeek's R1, which boasts 671 billion parameters, with 37 billion active": 671
     and 37 billion are R1's, not the model's, though "the model" is the sentence's subject), and
     as the size an apposition gives a name ("Tarnholm, a town of about 31,000 people")."""
-    return _compared(sentence) + _sized(sentence)
+    return _compared(sentence) + _sized(sentence) + _contrasted(sentence)
+
+
+# Where a sentence sets two subjects side by side, each side's numbers are its own: in "Alibaba
+# stock has risen over 40% in the past month, while Tencent stock has climbed nearly 30%", 40% is
+# not Tencent's.
+_CONTRAST = re.compile(r",?\s+(?:while|whereas)\s+|;\s+", re.IGNORECASE)
+_CAPITALISED = re.compile(r"\b[A-Z][\w.\-]*")
+
+
+def _contrasted(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
+    sides = _CONTRAST.split(sentence)
+    if len(sides) < 2:
+        return ()
+    out = []
+    for side in sides:
+        named = frozenset(t for m in _CAPITALISED.finditer(side) if not txt.calendar_word(m.group())
+                          for t in _name_terms(m.group()))
+        if named:
+            out += [(parse_number(n.group()), named) for n in ANY_NUMBER.finditer(side)]
+    return tuple(out)
 
 
 def _compared(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:

@@ -244,10 +244,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
-            other = next((n for n in numbers if not judge(txt.cite(sentence, n), numbers, proper, subject)),
-                         None)
-            if other is not None:  # … where it must still give the kind of value asked for
-                sentence, moved = txt.cite(sentence, other), True
+            other = _cited_instead(sentence, numbers, proper, subject)
+            if other:  # … where it must still give the kind of value asked for
+                sentence, moved = txt.cite(sentence, *other), True
                 reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
@@ -283,6 +282,22 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(refusal, tuple(removed), True)
     text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
+
+
+def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
+                   subject: frozenset[str]) -> tuple[int, ...]:
+    """The sources ``sentence`` stands on where the ones it cites do not hold it: another shown
+    source, or, for a sentence of two clauses ("Korva's chief executive is Lena Dusch, and it runs
+    146 stores [2]"), the cited one and another, each clause standing on one; () if none."""
+    for n in numbers:
+        if not judge(txt.cite(sentence, n), numbers, proper, subject):
+            return (n,)
+    own = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
+    if len(own) == 1 and len(clauses(txt.strip_citations(sentence))) > 1:
+        for n in numbers:
+            if n not in own and not judge(txt.cite(sentence, *sorted([*own, n])), numbers, proper, subject):
+                return tuple(sorted([*own, n]))
+    return ()
 
 
 # A date with its year: "March 5, 2023", "5 March 2023".

@@ -656,8 +656,8 @@ def strip_citations(text: str) -> str:
     return CITE.sub("", text)
 
 
-def cite(sentence: str, n: int) -> str:
-    """``sentence`` citing source ``n`` only, the marker before its closing punctuation."""
+def cite(sentence: str, *ns: int) -> str:
+    """``sentence`` citing sources ``ns`` only, the markers before its closing punctuation."""
     body = re.sub(r"\s+([.!?])", r"\1", strip_citations(sentence).rstrip())
     end = len(body.rstrip(".!?"))
-    return f"{body[:end]} [{n}]{body[end:]}"
+    return f"{body[:end]} {''.join(f'[{n}]' for n in ns)}{body[end:]}"

@@ -800,6 +800,26 @@ def test_an_amount_for_another_period_is_no_conflict():
     assert find_conflicts("Harbor Lights shares rose 4.2% after the terminal opened [1].", "How much?", sources) == []
 
 
+def test_each_side_of_a_contrast_keeps_its_own_numbers():
+    sources = shown("Harbor Lights shares rose 40% in May, while BlueWave shares fell 2% in the same month.")
+    assert check("BlueWave shares rose 40% in May [1].", "What happened?", sources).removed
+    assert not check("Harbor Lights shares rose 40% in May [1].", "What happened?", sources).removed
+
+
+def test_a_clause_of_two_may_stand_on_another_source_than_the_first():
+    sources = shown("Harbor Lights chief executive Lena Morrow apologised on Friday.",
+                    "Harbor Lights, which runs 3 terminals, said the ferries would sail again.",
+                    "Harbor Lights shares rose 40% in May, while BlueWave shares fell 2% in the same month.")
+    got = check("Harbor Lights' chief executive is Lena Morrow, and it runs 3 terminals [1].",
+                "Who runs Harbor Lights, and how many terminals does Harbor Lights run?", sources)
+    assert not got.removed
+    assert got.text == "Harbor Lights' chief executive is Lena Morrow, and it runs 3 terminals [1][2]."
+    # "its" is BlueWave, the name the question gives: 40% is Harbor Lights', not BlueWave's.
+    got = check("BlueWave's ferry is the Gaivota, and its shares rose 40% in May [3].",
+                "What is BlueWave's ferry, and how much did BlueWave shares rise in May?", sources)
+    assert got.refused
+
+
 def test_a_description_led_by_a_countrys_adjective_refers_back():
     # "The Italian operator" is Harbor Lights, named in the sentence before.
     sources = shown("Harbor Lights unveiled a new boat on Friday. The Italian operator's catamaran carries "
