@@ -358,8 +358,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         # "71%" carries its unit: the word after it is not what it counts ("71% since January").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
-        found = names(clause, proper) or (_referred_to(out[-1], question) if out and _OPENS_WITH_ONE.match(clause)
-                                          else [])
+        found = names(clause, proper)
+        if out and _OPENS_WITH_ONE.match(clause):
+            found += [name for name in _referred_to(out[-1], question) if name not in found]
         named = {t for _, terms in found for t in terms}
         number_words = {t for t in txt.terms(clause) if any(ch.isdigit() for ch in t)}
         units = {n.unit for n in numbers} | {t for n in numbers for t in txt.terms(n.text)}  # checked with them
@@ -479,21 +480,26 @@ def compared_numbers(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]
 
 # Where a sentence sets two subjects side by side, each side's numbers are its own: in "Alibaba
 # stock has risen over 40% in the past month, while Tencent stock has climbed nearly 30%", 40% is
-# not Tencent's.
+# not Tencent's. A side's subject is the name it opens with; a side that opens otherwise ("…,
+# while its profit fell 12% in Sweden") speaks of the sentence's subject, and a name inside it
+# (a place, a speaker) owns nothing.
 _CONTRAST = re.compile(r",?\s+(?:while|whereas)\s+|;\s+", re.IGNORECASE)
-_CAPITALISED = re.compile(r"\b[A-Z][\w.\-]*")
+_OPENING_NAME = re.compile(r"((?:[A-Z][\w.\-]*\s+)*[A-Z][\w.\-]*)(?:[’']s)?\s+"
+                           r"(?!said|says|told|added|noted|wrote)[a-z]")
 
 
 def _contrasted(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
     sides = _CONTRAST.split(sentence)
-    if len(sides) < 2:
+    owners = [_OPENING_NAME.match(side) for side in sides[1:]]
+    subjects = [sentence_terms(m.group(1)) for m in owners if m and not txt.calendar_word(m.group(1))]
+    if not subjects:
         return ()
+    rest = sentence_terms(sentence).difference(*subjects)
     out = []
-    for side in sides:
-        named = frozenset(t for m in _CAPITALISED.finditer(side) if not txt.calendar_word(m.group())
-                          for t in _name_terms(m.group()))
-        if named:
-            out += [(parse_number(n.group()), named) for n in ANY_NUMBER.finditer(side)]
+    for i, side in enumerate(sides):
+        m = owners[i - 1] if i else None
+        owner = sentence_terms(m.group(1)) if m and not txt.calendar_word(m.group(1)) else rest
+        out += [(parse_number(n.group()), owner) for n in ANY_NUMBER.finditer(side)]
     return tuple(out)
 
 

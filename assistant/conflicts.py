@@ -178,8 +178,8 @@ def _dateline(p: Passage) -> Optional[tuple[int, int]]:
 
 def disagree(conflicts: Sequence[Conflict]) -> bool:
     """Whether the values differ beyond one source's rounding of another's ("8%" and "8.39%" do not)."""
-    read = [values(c.value) for c in conflicts]
-    return not all(read) or any(not _rounds(a[0], b[0]) for a, b in combinations(read, 2))
+    read = [next((v for v in values(c.passage) if v.text == c.value), None) for c in conflicts]
+    return None in read or any(not _rounds(a, b) for a, b in combinations(read, 2))
 
 
 def _rounds(a: Value, b: Value) -> bool:

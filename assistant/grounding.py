@@ -239,7 +239,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject)
         if reason:
-            sentence, reason, dropped = _without_year(sentence, reason, numbers, proper, subject)
+            sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject)
             removed += dropped
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
@@ -288,12 +288,15 @@ def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozen
                    subject: frozenset[str]) -> tuple[int, ...]:
     """The sources ``sentence`` stands on where the ones it cites do not hold it: another shown
     source, or, for a sentence of two clauses ("Korva's chief executive is Lena Dusch, and it runs
-    146 stores [2]"), the cited one and another, each clause standing on one; () if none."""
+    146 stores [2]"), the cited one and another, each clause standing on one; () if none. Only
+    when every clause names what the question names (or opens with "it" after one that does):
+    "…, and the chain runs 146 stores" could take another chain's count from the other source."""
     for n in numbers:
         if not judge(txt.cite(sentence, n), numbers, proper, subject):
             return (n,)
     own = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
-    if len(own) == 1 and len(clauses(txt.strip_citations(sentence))) > 1:
+    found = claims(sentence, proper, subject)
+    if len(own) == 1 and len(found) > 1 and all(any(set(t) <= subject for _, t in c.names) for c in found):
         for n in numbers:
             if n not in own and not judge(txt.cite(sentence, *sorted([*own, n])), numbers, proper, subject):
                 return tuple(sorted([*own, n]))
@@ -305,15 +308,18 @@ _DATE_YEAR = re.compile(rf"\b(?:{txt.MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{txt.MONTH})
                         r"(,?\s+((?:19|20)\d\d))\b", re.IGNORECASE)
 
 
-def _without_year(sentence: str, reason: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-                  subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
+_ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
+
+
+def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
+                  proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
     """``sentence`` without the years it gives dates, when that is all that keeps it from standing
     on its sources: a small model writes a source's "released on March 5" as "March 5, 2023",
     with a year from elsewhere or from the question. What is left says less and stands on the
-    source, so the date stays as the source gives it and the year is recorded as removed.
-    Otherwise ``sentence`` and ``reason`` as they were."""
+    source, so the date stays as the source gives it and the year is recorded as removed. Not
+    when the ``question`` asks for the year. Otherwise ``sentence`` and ``reason`` as they were."""
     years = list(_DATE_YEAR.finditer(sentence))
-    if not years:
+    if not years or _ASKS_YEAR.search(question):  # then the year is the answer
         return sentence, reason, []
     bare = sentence
     for m in reversed(years):

@@ -210,6 +210,13 @@ def test_what_a_source_gives_as_possible_or_planned_is_not_stated_as_done():
     test = shown("The regulator ran a market test of the proposed commitments and received 640 written submissions.")
     assert not check("The regulator received 640 written submissions [1].", "How many submissions did it receive?",
                      test).removed
+    for plan in ("BlueWave is considering closing 12 ferry routes.", "BlueWave plans on closing 12 ferry routes.",
+                 "BlueWave could, analysts said, close 12 ferry routes.",
+                 "BlueWave might be forced to close 12 ferry routes."):
+        assert check("BlueWave closed 12 ferry routes [1].", "How many routes did BlueWave close?", shown(plan)).refused
+    # "May" the month is no modal.
+    assert not check("BlueWave closed 12 ferry routes [1].", "How many routes did BlueWave close?",
+                     shown("In May BlueWave closed 12 ferry routes.")).removed
 
 
 def test_a_count_of_another_subject_does_not_answer_how_many():
@@ -616,6 +623,10 @@ def test_a_rounding_alone_does_not_stand_as_the_answer():
 
     rounded = find_conflicts("Harbor Lights shares rose 3% [3].", "How much?", OPENING)
     assert nothing_supported("How much did the shares rise?", [], rounded).refused
+    paid = shown("Harbor Lights paid 85.6 million euros for the terminal.",
+                 "Harbor Lights paid 86 million euros for the terminal, filings show.")
+    assert final_answer("Harbor Lights paid 86 million euros for the terminal in 2019 [1].",  # no source has 2019
+                        "How much did Harbor Lights pay for the terminal?", paid).refused
     dates = find_conflicts("Harbor Lights opened the Porto Verde terminal on May 4 [1].", "When?", OPENING)
     assert nothing_supported("When did the terminal open?", [], dates).text == "The sources differ: May 4 [1], May 5 [2]."
 
@@ -789,6 +800,13 @@ def test_a_year_the_sources_do_not_give_a_date_is_taken_off_it(answer):
     assert result.text.endswith("The sources differ: May 4 [1], May 5 [2].")
 
 
+def test_a_year_is_not_taken_off_when_the_year_is_what_was_asked():
+    launched = shown("The Porto Verde ferry line was launched on March 5, 2021 with two boats.")
+    got = final_answer("The Porto Verde ferry line was launched on March 5, 2019 [1].",
+                       "In which year was the Porto Verde ferry line launched?", launched)
+    assert got.refused
+
+
 def test_a_year_is_not_taken_off_a_sentence_that_does_not_stand_without_it():
     result = check("BlueWave has 400 ferries since May 4, 2020 [2].")  # 400 is passengers either way
     assert result.refused and "2020" in result.removed[0].sentence
@@ -804,6 +822,11 @@ def test_each_side_of_a_contrast_keeps_its_own_numbers():
     sources = shown("Harbor Lights shares rose 40% in May, while BlueWave shares fell 2% in the same month.")
     assert check("BlueWave shares rose 40% in May [1].", "What happened?", sources).removed
     assert not check("Harbor Lights shares rose 40% in May [1].", "What happened?", sources).removed
+    # A side that opens with "its" speaks of the sentence's subject; a place or a speaker in it owns nothing.
+    for source in ("BlueWave's revenue rose 8%, while its profit fell 12% on weak demand in Porto Verde.",
+                   "BlueWave's revenue rose 8%; its profit fell 12%, Chief Financial Officer Ana Reis said."):
+        got = check("BlueWave's profit fell 12% [1].", "How much did BlueWave's profit fall?", shown(source))
+        assert not got.removed
 
 
 def test_a_clause_of_two_may_stand_on_another_source_than_the_first():
@@ -814,6 +837,12 @@ def test_a_clause_of_two_may_stand_on_another_source_than_the_first():
                 "Who runs Harbor Lights, and how many terminals does Harbor Lights run?", sources)
     assert not got.removed
     assert got.text == "Harbor Lights' chief executive is Lena Morrow, and it runs 3 terminals [1][2]."
+    # A clause that names nothing the question names may not take another's count from another source.
+    rival = shown("Harbor Lights chief executive Lena Morrow apologised on Friday.", "BlueWave runs 3 terminals.")
+    for answer in ("Harbor Lights' chief executive is Lena Morrow, and the company runs 3 terminals [1].",
+                   "Harbor Lights' chief executive is Lena Morrow, which runs 3 terminals [1].",
+                   "Harbor Lights' chief executive is Lena Morrow, and in Porto Verde it runs 3 terminals [1]."):
+        assert check(answer, "Who runs Harbor Lights, and how many terminals does Harbor Lights run?", rival).refused
     # "its" is BlueWave, the name the question gives: 40% is Harbor Lights', not BlueWave's.
     got = check("BlueWave's ferry is the Gaivota, and its shares rose 40% in May [3].",
                 "What is BlueWave's ferry, and how much did BlueWave shares rise in May?", sources)
