@@ -240,8 +240,8 @@ _YES_NO = re.compile(_LEAD + r"(?:is|are|was|were|do|does|did|can|could|will|wou
                      r"might|must|shall)(?:n't|n’t)?\b", re.IGNORECASE)
 _CHOICE = re.compile(r"\b(?:or|whether|if)\b", re.IGNORECASE)
 # "What is the name of…?" asks for a name, as "who" does.
-_WHO_WHERE_WHY = re.compile(_LEAD + r"(?:who|whom|whose|where|why|what(?:\s+is|\s+was|'s)\s+the\s+names?\s+of)\b",
-                            re.IGNORECASE)
+_WHO_WHERE_WHY = re.compile(_LEAD + r"(?:who|whom|whose|where|why|"
+                            r"what(?:\s+is|\s+was|\s+are|\s+were|['’]s)\s+the\s+names?\s+of)\b", re.IGNORECASE)
 
 
 def asks_yes_no(question: str) -> bool:

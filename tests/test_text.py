@@ -82,6 +82,11 @@ def test_question_kinds():
     assert text.asks_who_where_why("Who opened it?") and text.asks_who_where_why("And where, and why?")
     assert not text.asks_who_where_why("Who opened it, and when?")
     assert not text.asks_who_where_why("When did it open?") and not text.asks_who_where_why("Which company opened it?")
+    # "What is the name of…?" asks for a name, as "who" does.
+    assert all(text.asks_who_where_why(q) for q in ("What is the name of its chief executive?",
+                                                     "What are the names of the two administrators?",
+                                                     "What’s the name of the town?"))
+    assert not text.asks_who_where_why("What is the population of the town?")
     assert text.asks_date("When did the ferry start?") and text.asks_date("On which day did it open?")
     assert not text.asks_date("Who opened it?")
     assert text.asks_number("How many boats does it run?") and text.asks_number("What percentage rose?")
