@@ -74,14 +74,23 @@ def values(sentence: str) -> list[Value]:
         # "the €14.5 million renovation" is in euros: the noun after it is what it pays for. A
         # sign is its currency's word: "€1.4bn" is compared with "1.25 billion euros".
         kind = f"amount:{currency_unit(sentence, m.start()) or unit}:{n.scale}"
-        out.append(Value(kind, currency + m.group().strip(), n.value, n))
+        # Written with its noun ("85.6 million euros", "2.47 tonnes"), so a note says what it counts.
+        noun = _noun(sentence, m.end()) if n.unit and unit != "%" and not currency else ""
+        out.append(Value(kind, " ".join(filter(None, (currency + m.group().strip(), noun))), n.value, n))
     # A count written as a word ("Seven people have now died") is a value like "5 people"; with
     # no noun after it, it is no more a value than a bare number.
     for n, end in spelled_numbers(sentence):
         unit = unit_after(sentence, end)
         if unit:
-            out.append(Value(f"amount:{unit}:{n.scale}", n.text, n.value, replace(n, unit=unit)))
+            out.append(Value(f"amount:{unit}:{n.scale}", f"{n.text} {_noun(sentence, end)}", n.value,
+                             replace(n, unit=unit)))
     return out
+
+
+def _noun(sentence: str, end: int) -> str:
+    """The word after a number, as written ("euros" of "85.6 million euros")."""
+    after = sentence[end:].split(maxsplit=1)
+    return after[0].rstrip(".,;:)") if after else ""
 
 
 def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[tuple[str, ...]],

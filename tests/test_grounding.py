@@ -636,7 +636,7 @@ def test_a_currency_sign_and_its_word_are_one_currency():
                  "Halmgrund is paying 1.25 billion euros for Korva, by my count.")
     found = find_conflicts("Halmgrund is paying €1.4bn for Korva [1].", "How much is Halmgrund paying for Korva?",
                            deal)
-    assert [c.value for c in found] == ["€1.4bn", "1.25 billion"]
+    assert [c.value for c in found] == ["€1.4bn", "1.25 billion euros"]  # a note says what each counts
 
 
 def test_no_false_alarm_on_a_documents_own_date_or_another_events():
@@ -700,8 +700,8 @@ def test_a_follow_up_query_carries_the_last_answer():
 
 
 @pytest.mark.parametrize("answer, values", [
-    ("Harbor Lights runs 12 ferries on the bay [1].", ["12", "Fourteen"]),
-    ("Harbor Lights runs fourteen ferries on the bay [2].", ["12", "Fourteen"]),
+    ("Harbor Lights runs 12 ferries on the bay [1].", ["12 ferries", "Fourteen ferries"]),
+    ("Harbor Lights runs fourteen ferries on the bay [2].", ["12 ferries", "Fourteen ferries"]),
 ])
 def test_a_count_written_as_a_word_is_a_value_that_may_differ(answer, values):
     sources = shown("Harbor Lights runs 12 ferries on the bay, the company said.",
