@@ -27,6 +27,9 @@ words cannot tell an alias from another subject, and the sentence can instead be
 loaded model to judge (``doubts``; see ``verify``). So can a sentence that words a value in the
 question's terms where the source words it otherwise (``paraphrased``).
 
+A sentence its cited passages do not hold is re-pointed to the shown source that does (or, for
+two clauses, to its own source and one other, ``_cited_instead``); a year the answer adds to a
+date its source gives without one is taken off rather than the sentence (``_without_year``).
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
 one of them unanswered, the answer says which part the sources do not cover, or, for a part
