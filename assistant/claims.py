@@ -489,18 +489,14 @@ _OPENING_NAME = re.compile(r"((?:[A-Z][\w.\-]*\s+)*[A-Z][\w.\-]*)(?:[’']s)?\s+
 
 
 def _contrasted(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:
-    sides = _CONTRAST.split(sentence)
-    owners = [_OPENING_NAME.match(side) for side in sides[1:]]
-    subjects = [sentence_terms(m.group(1)) for m in owners if m and not txt.calendar_word(m.group(1))]
-    if not subjects:
+    first, *others = _CONTRAST.split(sentence)
+    opening = [_OPENING_NAME.match(side) for side in others]
+    subjects = [sentence_terms(m.group(1)) if m and not txt.calendar_word(m.group(1)) else None for m in opening]
+    if not any(subjects):
         return ()
-    rest = sentence_terms(sentence).difference(*subjects)
-    out = []
-    for i, side in enumerate(sides):
-        m = owners[i - 1] if i else None
-        owner = sentence_terms(m.group(1)) if m and not txt.calendar_word(m.group(1)) else rest
-        out += [(parse_number(n.group()), owner) for n in ANY_NUMBER.finditer(side)]
-    return tuple(out)
+    rest = sentence_terms(sentence).difference(*filter(None, subjects))
+    return tuple((parse_number(n.group()), owner or rest) for side, owner in zip([first, *others], [None, *subjects])
+                 for n in ANY_NUMBER.finditer(side))
 
 
 def _compared(sentence: str) -> tuple[tuple[Number, frozenset[str]], ...]:

@@ -28,9 +28,6 @@ from .types import Conflict, Passage
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DATE = re.compile(rf"\b{txt.MONTH}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b|\b(\d{{1,2}})(?:st|nd|rd|th)?\s+{txt.MONTH}",
                    re.IGNORECASE)
-# A document's own date at its top, with its year: "TARNHOLM, Ostrevia, Tuesday, March 4, 2025 (Nordpress) -".
-_DATELINE = re.compile(rf"(?:\b(?:{'|'.join(txt.WEEKDAYS)}),?\s+)?(?:{txt.MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{txt.MONTH}),?"
-                       r"\s+(?:19|20)\d\d\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -181,7 +178,7 @@ def _dateline(p: Passage) -> Optional[tuple[int, int]]:
     """Where the date a document gives at its top stands in ``p`` (its opening passage), with its
     year ("TARNHOLM, Ostrevia, Tuesday, March 4, 2025 (Nordpress) -", "Carvel, Monday 10 March
     2025"): when it was written or published, not a value of what it reports."""
-    m = _DATELINE.search(p.text[:300]) if p.start == 0 else None
+    m = txt.DATE_AND_YEAR.search(p.text[:300]) if p.start == 0 else None
     return m.span() if m else None
 
 

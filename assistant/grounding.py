@@ -43,7 +43,6 @@ only if rounding agrees.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
@@ -300,18 +299,10 @@ def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozen
     own = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
     found = claims(sentence, proper, subject)
     if len(own) == 1 and len(found) > 1 and all(any(set(t) <= subject for _, t in c.names) for c in found):
-        for n in numbers:
-            if n not in own and not judge(txt.cite(sentence, *sorted([*own, n])), numbers, proper, subject):
-                return tuple(sorted([*own, n]))
+        for pair in (tuple(sorted([*own, n])) for n in numbers if n not in own):
+            if not judge(txt.cite(sentence, *pair), numbers, proper, subject):
+                return pair
     return ()
-
-
-# A date with its year: "March 5, 2023", "5 March 2023".
-_DATE_YEAR = re.compile(rf"\b(?:{txt.MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{txt.MONTH})(?:st|nd|rd|th)?"
-                        r"(,?\s+((?:19|20)\d\d))\b", re.IGNORECASE)
-
-
-_ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
 
 
 def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
@@ -321,8 +312,8 @@ def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[in
     with a year from elsewhere or from the question. What is left says less and stands on the
     source, so the date stays as the source gives it and the year is recorded as removed. Not
     when the ``question`` asks for the year. Otherwise ``sentence`` and ``reason`` as they were."""
-    years = list(_DATE_YEAR.finditer(sentence))
-    if not years or _ASKS_YEAR.search(question):  # then the year is the answer
+    years = list(txt.DATE_AND_YEAR.finditer(sentence))
+    if not years or txt.asks_year(question):  # then the year is the answer
         return sentence, reason, []
     bare = sentence
     for m in reversed(years):

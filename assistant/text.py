@@ -10,7 +10,7 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
-    asks_yes_no, offers_choice, asks_who_where_why, asks_date, asks_number, asks_price, asks_amount,
+    asks_yes_no, offers_choice, asks_who_where_why, asks_date, asks_year, asks_number, asks_price, asks_amount,
     asks_figure, asks_rate(question), states_rate(sentence)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
@@ -300,6 +300,14 @@ def asks_date(question: str) -> bool:
     return bool(_ASKS_DATE.search(question))
 
 
+def asks_year(question: str) -> bool:
+    """Whether ``question`` asks which year ("In what year…?")."""
+    return bool(_ASKS_YEAR.search(question))
+
+
+_ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b", re.IGNORECASE)
+
+
 # What can say when: a number (a year, a date, "3 weeks"), a month, a weekday, a season, a unit of
 # time, a word for a day or a part of it, or a word that places it beside another event ("after
 # the launch", "since January", "during the hearing"). "Later", "soon" and "in the future" are
@@ -417,6 +425,10 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![a-z])"
 WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+# A date with its year, the weekday before it if any ("Tuesday, March 4, 2025", "5 March 2023"):
+# group 1 is what joins the year on (", 2025"), group 2 the year.
+DATE_AND_YEAR = re.compile(rf"(?:\b(?:{'|'.join(WEEKDAYS)}),?\s+)?\b(?:{MONTH}\s+\d{{1,2}}|\d{{1,2}}\s+{MONTH})"
+                           r"(?:st|nd|rd|th)?(,?\s+((?:19|20)\d\d))\b", re.IGNORECASE)
 
 
 def calendar_word(word: str) -> bool:
