@@ -57,6 +57,19 @@ def refers_back(sentence: str) -> bool:
     return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1)))
 
 
+def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) -> bool:
+    """Whether a passage sentence names no one: no capitalised word but months, weekdays, countries
+    and its first, which its passage writes in lower case (``lower``) or is a function word, and
+    never as a name (``named``): "BlueWave saw…" names BlueWave. It speaks
+    of what its passage was about ("Fever was reported by 4.1% of vaccine recipients."), as one
+    that refers back does."""
+    words = re.findall(r"[A-Za-z][\w\-]*", sentence)
+    if not words or words[0] in named or not (words[0].lower() in txt.STOPWORDS or words[0].lower() in lower):
+        return False
+    return not any(w[0].isupper() and not txt.calendar_word(w) and not txt.nationality(w)
+                   and w.lower() not in txt.countries() for w in words[1:])
+
+
 NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 _CLAUSES = re.compile(r";\s+|,?\s+(?:while|whereas|but|because)\s+|,\s+(?:and\s+(?=[A-Z0-9$])|which\s+)",
                       re.IGNORECASE)
@@ -178,7 +191,7 @@ class Window:
     sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...],
                            tuple[tuple[tuple[str, ...], ...], ...]], ...]
     negated: bool
-    refers: bool = False  # it opens with "it", "the company"…: it may name its subject only earlier
+    refers: bool = False  # it opens with "it", "the company"…, or names no one: its subject may be earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
@@ -399,6 +412,8 @@ _POINTS_BACK = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both)\s+$
 def windows(text: str) -> tuple[Window, ...]:
     """Each sentence of a passage, and each pair of adjacent sentences."""
     read = []
+    named = frozenset(m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+    lower = frozenset(re.findall(r"\b[a-z][\w\-]*", text))
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
@@ -408,7 +423,8 @@ def windows(text: str) -> tuple[Window, ...]:
                  for m in ANY_NUMBER.finditer(sentence)] + [
             (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
         numbers = tuple(n for n, _ in found)
-        read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence),
+        read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
+                     names_no_one(sentence, named, lower),
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     out = []
     for size in (1, 2):

@@ -859,6 +859,20 @@ def test_a_description_led_by_a_countrys_adjective_refers_back():
     assert check("Harbor Lights' crew carries 400 passengers [1].", "What happened?", other).removed
 
 
+def test_a_sentence_that_names_no_one_speaks_of_its_passages_subject():
+    # "Fuel use fell by 14%…" names no one ("fuel" is a word its passage writes in lower case): it
+    # is about the test its passage named before.
+    text = "Harbor Lights Ltd. tested a new hull to save fuel last year. Fuel use fell by 14% over the summer."
+    question = "By how much did fuel use fall in Harbor Lights' hull test?"
+    assert not check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(text)).removed
+    # Not where the figure's sentence names someone else, or opens with a name the passage writes.
+    rival = "Harbor Lights Ltd. tested a new hull last year. BlueWave saw fuel use fall by 14% over the summer."
+    assert check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(rival)).refused
+    named = ("Harbor Lights Ltd. tested a new hull last year, as did Gaivota Lines. Gaivota fuel use fell by 14% "
+             "over the summer.")
+    assert check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(named)).refused
+
+
 def test_a_number_belongs_to_the_names_of_its_own_sentence():
     text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
             "of 38 knots. The new boat carries 400 passengers.")
