@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from typing import Callable, Iterator, Optional
 
 from .readers import location
@@ -30,11 +31,14 @@ def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: i
 
 
 def chunk_document(
-    doc: Document, count_tokens: Callable[[str], int], max_tokens: Optional[int] = None, overlap: Optional[int] = None
+    doc: Document, count_tokens: Callable[[str], int], max_tokens: Optional[int] = None, overlap: Optional[int] = None,
+    head_chars: Optional[int] = None,
 ) -> list[Chunk]:
-    """Chunks of ``doc``: whole sentences packed up to ``max_tokens``, sharing ``overlap`` sentences
-    (not given: Settings' chunk_tokens and chunk_overlap)."""
+    """Chunks of ``doc``: whole sentences packed up to ``max_tokens``, sharing ``overlap`` sentences,
+    each that does not hold the document's ``head`` carrying it (not given: Settings' chunk_tokens,
+    chunk_overlap and head_chars)."""
     max_tokens, overlap = default("chunk_tokens", max_tokens), default("chunk_overlap", overlap)
+    opening, head_end = head(doc, default("head_chars", head_chars))
     chunks: list[Chunk] = []
     for block_start, block_end in doc.blocks:
         sentences: list[tuple[int, int]] = []
@@ -45,7 +49,41 @@ def chunk_document(
                 sentences.append((a, b))
         for first, last in _pack(doc.text, sentences, count_tokens, max_tokens, overlap):
             chunks.append(_make_chunk(doc, sentences[first : last + 1], len(chunks)))
-    return chunks
+    # A chunk that starts at or before the head's end holds it already.
+    return [replace(c, head=opening) if opening and c.start >= head_end else c for c in chunks]
+
+
+# A line that reads as a sentence of the body: it ends as a sentence does, or runs long. A title
+# may ask or exclaim ("Explainer: how well does the vaccine work?") where it stands on its own.
+_BODY_LINE = re.compile(r"[.…][\"'”’)\]]*$")
+_ASKS = re.compile(r"[!?][\"'”’)\]]*$")
+_HEAD_LINE_WORDS = 30
+
+
+def head(doc: Document, limit: int) -> tuple[str, int]:
+    """The document's opening lines before its body, joined by " | ", and where they end in its
+    text: a title, a byline ("By Jonas Elmqvist", "An interview with…"), a dateline, a letterhead.
+    A later passage of a column, an interview or a statement says "I" or "we" for the person or
+    body its head names, and names its subject only there. Whole lines, at most ``limit``
+    characters (a longer first line is cut at a word); ("", 0) for a document that opens with
+    its body."""
+    lines: list[str] = []
+    end = 0
+    start = doc.blocks[0][0] if doc.blocks else 0
+    for m in re.finditer(r"[^\n]+", doc.text[start:]):
+        line = " ".join(m.group().split())
+        if not line:
+            continue
+        alone = doc.text.startswith("\n", start + m.end() + 1) or start + m.end() >= len(doc.text.rstrip())
+        if _BODY_LINE.search(line) or _ASKS.search(line) and not alone or len(line.split()) > _HEAD_LINE_WORDS:
+            break
+        if len(" | ".join([*lines, line])) > limit:
+            if not lines:
+                lines.append(line[:limit].rsplit(" ", 1)[0] + "…")
+            break
+        lines.append(line)
+        end = start + m.end()
+    return (" | ".join(lines), end) if lines and limit else ("", 0)
 
 
 def _pack(

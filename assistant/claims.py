@@ -46,6 +46,8 @@ REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
 # company…"; not "they", "them", "their" ("…integrated it into their systems" speaks of the adopters).
 REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
+# A sentence in the first person speaks for whoever its document's head or an earlier passage names.
+FIRST_PERSON = re.compile(r"\b(?:I|[Ww]e|[Uu]s|[Oo]ur|[Mm]y|[Mm]e)\b")
 # "The Chinese e-commerce giant's…": a description led by a country's adjective refers back too.
 _BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
 
@@ -191,8 +193,11 @@ class Window:
     sentences: tuple[tuple[frozenset[str], tuple[Number, ...], bool, tuple[tuple[Number, frozenset[str]], ...],
                            tuple[tuple[tuple[str, ...], ...], ...]], ...]
     negated: bool
-    refers: bool = False  # it opens with "it", "the company"…, or names no one: its subject may be earlier
+    refers: bool = False  # it says "it", "we", "the company"…, or names no one: its subject may be earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
+    previous: frozenset[str] = frozenset()  # terms of the sentence right before it
+    speaking: tuple[bool, ...] = ()  # for each sentence, whether it says "I" or "we"
+    speaker: frozenset[str] = frozenset()  # terms of its document's head: who "I" or "we" is (``in_context``)
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
@@ -213,24 +218,37 @@ class Window:
             # where 13 city governments have integrated DeepSeek models", 13 counts DeepSeek's users.
             refers = refers and any(not any(all(set(other).isdisjoint(name) for name in names) for other in named[k])
                                     for k in held)
-            if all(self._near(name, terms, refers, before, set(name) <= subject) for name in names):
+            # A sentence that refers back stands for one subject its passage named further back, not
+            # two: "We set aside €6.5m for the forensic investigation" is the company's, not the
+            # forensic firm's too. The sentence right before may give it more ("the Korva store"),
+            # and the head names one speaker, however many names it gives them ("By Marta Quill,
+            # analyst at Porto Capital").
+            speaks = bool(self.speaking) and self.speaking[i]
+            far = [name for name in names if not set(name) <= terms | (before if i else self.previous)]
+            theirs = [name for name in far if speaks and set(name) <= self.speaker]
+            if len(far) - len(theirs) + bool(theirs) <= 1 and all(self._near(name, terms, refers, before, set(name) <= subject, speaks)
+                                     for name in names):
                 return True
         return False
 
     def _near(self, name: tuple[str, ...], terms: frozenset[str], refers: bool, before: frozenset[str],
-              subject: bool) -> bool:
+              subject: bool, speaks: bool = False) -> bool:
         if all(part in terms for part in name):
             return True
-        reach = (before | self.earlier) if subject else before
+        # "I" or "we" is whoever the head names ("By Marta Quill, analyst at Porto Capital").
+        reach = ((before | self.earlier) if subject else before) | (self.speaker if speaks else frozenset())
         return refers and all(part in reach for part in name)
 
     def holds_name(self, name: tuple[str, ...], subject: bool = False,
                    introduced: Mapping[str, frozenset[str]] = {}) -> bool:
-        """The name is here; or, for the question's own subject, the window refers back to it
+        """The name is here, or it speaks in the first person and its head names them; or, for the
+        question's own subject, the window refers back to it
         ("The company released…") and the passage named it before, or it names someone the
         passages introduced with it (``asked.appositions``: "Newman said…" after "Dan Newman, CEO
         of Futurum Group,")."""
         if all(part in self.terms for part in name):
+            return True
+        if any(self.speaking) and all(part in self.speaker for part in name):
             return True
         return subject and (self.refers and all(part in self.earlier for part in name) or any(
             who in self.terms and set(name) <= theirs for who, theirs in introduced.items()))
@@ -423,16 +441,18 @@ def windows(text: str) -> tuple[Window, ...]:
                  for m in ANY_NUMBER.finditer(sentence)] + [
             (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
         numbers = tuple(n for n, _ in found)
+        speaks = bool(FIRST_PERSON.search(sentence))
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
-                     names_no_one(sentence, named, lower),
+                     names_no_one(sentence, named, lower) or speaks, speaks,
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     out = []
     for size in (1, 2):
         for i in range(len(read) - size + 1):
             group = read[i:i + size]
             out.append(Window(frozenset().union(*(r[0] for r in group)),
-                              tuple((r[0], r[1], r[3], r[4], r[5]) for r in group),
-                              any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i]))))
+                              tuple((r[0], r[1], r[3], r[5], r[6]) for r in group),
+                              any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i])),
+                              read[i - 1][0] if i else frozenset(), tuple(r[4] for r in group)))
     return tuple(out)
 
 
@@ -466,15 +486,24 @@ _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unl
 def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], claimed: frozenset[str]
                ) -> list[Window]:
     """The windows of passage ``n``; one that names no one but what is ``claimed`` also knows what
-    its document said before it, in the shown passages of the same document that come earlier. A
-    document names its subject once ("the Veldanian Federation of Railway Workers") and then
+    its document said before it, in the shown passages of the same document that come earlier. Each
+    knows its document's head (``Passage.head``, shown with it), which names who "I" or "we" is
+    (a column's byline, the company whose statement it is), and the head's own windows come
+    first. A document names its subject once ("the Veldanian Federation of Railway Workers") and then
     refers to it ("the union"), often in a later passage. A window that names someone else
     ("Alibaba released it…") most likely refers to them (``named``: the terms of names)."""
     p = numbers[n]
+    speaker = sentence_terms(p.head)
     before = frozenset().union(*(sentence_terms(q.text) for q in numbers.values()
                                  if q.source == p.source and q.start < p.start))
-    return [replace(w, earlier=w.earlier | before) if before and (w.terms & named) <= claimed else w
-            for w in windows(p.text)]
+    return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)
+                                if before and (w.terms & named) <= claimed else replace(w, speaker=speaker)
+                                for w in windows(p.text))]
+
+
+def head_windows(p: Passage) -> tuple[Window, ...]:
+    """The windows of the head shown with ``p`` (its document's title, byline…), a line each."""
+    return windows(". ".join(p.head.split(" | "))) if p.head else ()
 
 
 # A name described by its size, inside a sentence: "a heavy blow to Tarnholm, a town of about 31,000
@@ -554,7 +583,7 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
     """Capitalised words the passages or the question write inside a sentence: names, so one of
     these opening an answer sentence is a name too."""
-    return frozenset(m.group(1) for text in [question, *(p.text for p in passages)]
+    return frozenset(m.group(1) for text in [question, *(p.text for p in passages), *(p.head for p in passages)]
                      for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
 
 

@@ -203,7 +203,8 @@ def _print_stream(a, question: str, history: list, out=sys.stdout) -> Any:
     for c in answer.citations:
         snippet = c.text if len(c.text) <= 160 else c.text[:157] + "..."
         where = f"{c.location}, chars" if c.location else "chars"
-        out.write(f"  [{c.n}] {c.source} ({where} {c.start}-{c.end}): {snippet}\n")
+        head = f" [{c.head}]" if c.head else ""  # whose words "I" and "we" are
+        out.write(f"  [{c.n}] {c.source}{head} ({where} {c.start}-{c.end}): {snippet}\n")
     out.flush()
     return answer
 

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     embedder: str = Field("all-MiniLM-L6-v2", description="sentence-transformers model name or folder")
     chunk_tokens: int = Field(128, ge=16, le=256, description="max word pieces per chunk (MiniLM reads 256)")
     chunk_overlap: int = Field(1, ge=0, le=5, description="sentences shared by neighbouring chunks")
+    head_chars: int = Field(
+        200, ge=0, le=600, description="characters of a document's opening lines (its title, byline, dateline) kept "
+        "with each later chunk and shown with its passages, so that a passage says whose words it holds; 0: none")
     max_file_mb: float = Field(50.0, gt=0, description="files larger than this are refused")
     follow_symlinks: bool = Field(False, description="follow symlinks that leave the folder being ingested")
 

@@ -60,7 +60,8 @@ def answer_rank(passages: Sequence[Any], groups: Sequence[Sequence[str]]) -> int
 
 
 def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str]:
-    """Answer sentences with a number, year or capitalised name that none of the shown passages has.
+    """Answer sentences with a number, year or capitalised name that none of the shown passages (nor
+    the document heads shown with them) has.
 
     A deliberately simple rule, independent of the grounding check it audits: a sentence's
     first word is skipped (it is capitalised anyway), and a sentence that says the sources
@@ -68,7 +69,7 @@ def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str
     from . import text as txt
     from .prompting import is_refusal
 
-    shown = " ".join(p.text for p in passages).lower()
+    shown = " ".join(f"{getattr(p, 'head', '')} {p.text}" for p in passages).lower()  # a head is shown with it
     bad = []
     for sentence in txt.sentences(txt.strip_citations(answer_text)):
         if is_refusal(sentence):

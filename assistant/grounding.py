@@ -50,8 +50,8 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, proper_words,
-                     question_terms, refs_of, sentence_terms, short_form, windows)
+from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, head_windows, in_context, names,
+                     proper_words, question_terms, refs_of, sentence_terms, short_form, windows)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -117,14 +117,14 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
           subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
-    everywhere = [w for p in numbers.values() for w in windows(p.text)]
+    everywhere = [w for p in numbers.values() for w in (*head_windows(p), *windows(p.text))]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
     name_terms = frozenset(t for word in proper for t in txt.terms(word))
     cited = [w for n in refs for w in in_context(n, numbers, name_terms, sentence_terms(sentence) | subject)]
     # A name the question gives stands in a source by the short form the sources use for it alone
     # ("Corvana Air" in "Corvana's 11 aircraft"), or define for it ('Halvik Grid plc ("Halvik")').
-    texts = tuple(p.text for p in numbers.values())
+    texts = tuple(p.text for p in numbers.values()) + tuple(p.head for p in numbers.values() if p.head)
     found = [replace(c, names=tuple((w, short_form(t, texts, proper) if set(t) <= subject else t) for w, t in c.names))
              for c in claims(sentence, proper, subject)]
     named = any(c.names for c in found)  # "…DeepSeek's R1, which boasts 671 billion parameters"

@@ -324,7 +324,8 @@ def _apply(step: Step, store: Any, batch: _Batch, doc: Document, chunks: list[Ch
 def _read(path: Path, embedder: Callable[[], Any], settings: Any, max_bytes: int) -> tuple[Document, list[Chunk]]:
     try:
         doc = documents.load(path, max_bytes)
-        return doc, chunk_document(doc, embedder().count_tokens, settings.chunk_tokens, settings.chunk_overlap)
+        return doc, chunk_document(doc, embedder().count_tokens, settings.chunk_tokens, settings.chunk_overlap,
+                                   settings.head_chars)
     except AssistantError:
         raise
     except Exception as exc:  # a reader bug on one odd file must not stop the batch

@@ -112,7 +112,9 @@ def neutralise(text: str) -> str:
 def _source_line(n: int, p: Passage) -> str:
     from .selection import excerpt  # with NumPy: not needed before a new process has spawned its model
 
-    return f"[{n}] ({_short(p.source)}) {neutralise(excerpt(p))}"
+    # The document's head (title, byline) says whose words a later passage holds: "we", "I".
+    head = f": {neutralise(p.head)}" if p.head else ""
+    return f"[{n}] ({_short(p.source)}{head}) {neutralise(excerpt(p))}"
 
 
 def user_message(question: str, new: Sequence[tuple[int, Passage]] = (), refs: Sequence[int] = (),
@@ -240,7 +242,7 @@ def parse_citations(text: str, passages: Numbered) -> list[Citation]:
     seen = list(dict.fromkeys(n for n in txt.cited_numbers(text) if n in numbers))
     return [
         Citation(n=n, source=numbers[n].source, text=numbers[n].text, start=numbers[n].start, end=numbers[n].end,
-                 location=numbers[n].location, shown=numbers[n].shown)
+                 location=numbers[n].location, shown=numbers[n].shown, head=numbers[n].head)
         for n in seen
     ]
 
@@ -258,7 +260,7 @@ def check_citations(text: str, passages: Numbered) -> str:
     numbers = _as_numbers(passages)
     if not numbers:
         return text
-    source_terms = {n: set(txt.terms(p.text)) for n, p in numbers.items()}
+    source_terms = {n: set(txt.terms(f"{p.head} {p.text}")) for n, p in numbers.items()}  # its head is shown too
     out = []
     for sentence in txt.sentences(text):
         terms = set(txt.terms(txt.strip_citations(sentence)))

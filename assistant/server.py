@@ -213,6 +213,8 @@ class CitationOut(_Open):
     start: int
     end: int
     location: Optional[str] = Field(None, description="'page 2', 'slide 3'… where the format has units")
+    head: Optional[str] = Field(
+        None, description="its document's opening lines (title, byline), when the passage does not hold them")
     shown: Optional[list[ShownOut]] = Field(
         None, description="the sentences of the passage the model read, when it read only some (select_sentences)")
 

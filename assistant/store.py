@@ -39,7 +39,8 @@ def decode_sentences(value: Any) -> tuple[Span, ...]:
 def passage(cid: str, text: str, meta: dict[str, Any], score: float) -> Passage:
     """A passage from a stored chunk's id, text and metadata."""
     return Passage(text=text, source=meta["source"], start=int(meta["start"]), end=int(meta["end"]), score=score,
-                   id=cid, location=meta.get("location", ""), sentences=decode_sentences(meta.get("sentences")))
+                   id=cid, location=meta.get("location", ""), sentences=decode_sentences(meta.get("sentences")),
+                   head=meta.get("head", ""))
 
 
 @dataclass(frozen=True)
@@ -273,7 +274,7 @@ class ChromaStore:
             rows = [
                 (c, vectors[i].tolist(), {"source": c.source, "path": c.path, "start": c.start, "end": c.end,
                                           "index": c.index, "sha256": sha256, "n_chunks": len(chunks),
-                                          "sentences": encode_sentences(c.sentences),
+                                          "sentences": encode_sentences(c.sentences), "head": c.head,
                                           **({"location": c.location} if c.location else {})})
                 for i, c in enumerate(chunks)
             ]
@@ -365,8 +366,8 @@ class ChromaStore:
                 {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0)),
                  "aliases": {}},
             )
-            # A chunk written before sentence maps were kept: the next ingest writes the file again.
-            entry["hashes"].add(meta.get("sha256", "") if "sentences" in meta else "")
+            # A chunk written before sentence maps or heads were kept: the next ingest writes the file again.
+            entry["hashes"].add(meta.get("sha256", "") if "sentences" in meta and "head" in meta else "")
             entry["count"] += 1
             if meta.get("aliases"):
                 try:

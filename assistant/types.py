@@ -36,6 +36,7 @@ class Chunk:
     index: int  # position among the document's chunks
     location: str = ""  # the units it lies in ("page 2", "slides 3–4", "sheet Revenue"), "" if none
     sentences: tuple[Span, ...] = ()  # each sentence: where it is in ``text`` and in the file
+    head: str = ""  # the document's opening lines, for a chunk that does not hold them (``chunking.head``)
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Passage:
     location: str = ""  # "page 2", "slide 3"… where the format has units
     sentences: tuple[Span, ...] = ()  # its sentences, when the index recorded them
     shown: tuple[Span, ...] = ()  # the sentences given to the model; () when it read the whole text
+    head: str = ""  # its document's opening lines (title, byline), shown with it; "" when it holds them
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Citation:
     end: int
     location: str = ""  # "page 2", "slide 3"… where the format has units
     shown: tuple[Span, ...] = ()  # the sentences the model read, when it read only some
+    head: str = ""  # its document's opening lines (title, byline), shown with it
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,13 @@ class Answer:
     def to_dict(self) -> dict:
         """The JSON shape shared by ``assistant ask --json``, the web UI's /ask and the API.
 
-        A citation carries ``"location"`` ("page 2", "slide 3"…) only when its format has units."""
+        A citation carries ``"location"`` ("page 2", "slide 3"…) only when its format has units, and
+        ``"head"`` (its document's title and byline) only when the passage does not hold them."""
         return {
             "answer": self.text,
             "citations": [
                 {"n": c.n, "source": c.source, "text": c.text, "start": c.start, "end": c.end,
-                 **({"location": c.location} if c.location else {}),
+                 **({"location": c.location} if c.location else {}), **({"head": c.head} if c.head else {}),
                  **({"shown": [{"text": c.text[a:b], "start": fa, "end": fb} for a, b, fa, fb in c.shown]}
                     if c.shown else {})}
                 for c in self.citations

@@ -223,8 +223,13 @@ def _card(turn: int, c: Citation, answer_text: str, names: _Names, open_: bool =
         f'<summary><span class="chip">[{c.n}]</span> <span class="src">{html.escape(names.show(c.source))}</span>'
         f'<span class="loc">{html.escape(c.location) + ", " if c.location else ""}'
         f'characters {c.start:,}–{c.end:,} of the file</span></summary>'
-        f'<blockquote class="passage">{body}</blockquote></details>'
+        f'{_head(c.head)}<blockquote class="passage">{body}</blockquote></details>'
     )
+
+
+def _head(head: str) -> str:
+    """The document's title and byline, shown to the model with a later passage: who "I" or "we" is."""
+    return f'<div class="head">{html.escape(head)}</div>' if head else ""
 
 
 def conflicts_note(conflicts: Sequence[Conflict]) -> str:
@@ -259,7 +264,7 @@ def shown_passages(passages: Sequence[Passage], names: _Names, turn: int = 0) ->
         f'<details class="shown-passage" id="shown-{turn}-{rank}"><summary><span class="rank">#{rank}</span> '
         f'<span class="src">{html.escape(names.show(p.source))}</span>'
         f'<span class="loc">{html.escape(p.location) + ", " if p.location else ""}'
-        f"characters {p.start:,}–{p.end:,}</span></summary>"
+        f"characters {p.start:,}–{p.end:,}</span></summary>{_head(p.head)}"
         f'<blockquote class="passage">{highlight(p.text, "", p.shown)}</blockquote></details>'
         for rank, p in enumerate(passages, 1)
     )
@@ -391,6 +396,8 @@ CSS = """
 .cite-card .loc { color: var(--body-text-color-subdued); font-size: 0.88em; width: 100%; }
 .cite-card .passage { margin: 0.5em 0 0.2em; padding-left: 0.7em; border-left: 3px solid var(--color-accent);
   white-space: pre-wrap; }
+.cite-card .head, .shown-passage .head { color: var(--body-text-color-subdued); font-size: 0.88em;
+  margin-top: 0.4em; font-style: italic; }
 .cite-card mark { background: #fde68a; color: #111; padding: 0 1px; border-radius: 2px; }
 .passage .read { background: #e0f2fe; color: inherit; border-radius: 2px; }
 .cite-card.flash { outline: 2px solid var(--color-accent); }

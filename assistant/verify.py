@@ -62,7 +62,7 @@ _warned: set[str] = set()
 
 def statement_prompt(claim: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
     """Does the text state the claim? The text first, so that claims on one passage share its tokens."""
-    text = "\n\n".join(p.text for p in passages)
+    text = "\n\n".join(f"{p.head}\n{p.text}" if p.head else p.text for p in passages)
     return [{"role": "user", "content": f"Text: {text}\n\nStatement: {claim}\n\n"
                                         "Is the statement true according to the text? Answer yes or no."}]
 

@@ -1,0 +1,153 @@
+"""Document heads: a later passage of a column, an interview or a statement carries its document's
+opening lines (title, byline, dateline), which say who "I" or "we" is. On a made-up corpus."""
+
+from dataclasses import replace
+from pathlib import Path
+
+from assistant import Assistant, Settings
+from assistant.chunking import chunk_document, head
+from assistant.evaluation import unsupported_sentences
+from assistant.grounding import ground
+from assistant.prompting import REFUSAL, is_refusal, user_message
+from assistant.types import Document, Passage
+
+from .fakes import HashEmbedder, ScriptedLLM
+
+COLUMN = """OPINION
+
+Why BlueWave will win the strait
+
+By Marta Quill, senior analyst at Porto Capital
+
+I have followed the ferry trade on this coast for twenty years. Harbor Lights has the terminals, but BlueWave has the boats.
+Its new catamaran is faster than anything Harbor Lights runs. I expect BlueWave to carry 1.2 million passengers next year.
+We have raised our price target for BlueWave to 14 euros.
+"""
+
+
+def _doc(text: str, path: str = "/corpus/column.txt") -> Document:
+    return Document(path=path, source=Path(path).name, text=text, sha256="x", blocks=((0, len(text)),))
+
+
+def _words(text: str) -> int:
+    return len(text.split())
+
+
+def test_the_head_is_the_title_byline_and_dateline_before_the_body():
+    text, end = head(_doc(COLUMN), 200)
+    assert text == "OPINION | Why BlueWave will win the strait | By Marta Quill, senior analyst at Porto Capital"
+    assert COLUMN[end:].lstrip().startswith("I have followed")
+    # Whole lines only, up to the limit; a first line longer than it is cut at a word.
+    assert head(_doc(COLUMN), 45)[0] == "OPINION | Why BlueWave will win the strait"
+    assert head(_doc("A very long title that runs on and on\n\nBody text here."), 20)[0] == "A very long title…"
+    assert head(_doc(COLUMN), 0) == ("", 0)
+
+
+def test_a_document_that_opens_with_its_body_has_no_head_and_a_title_may_ask():
+    assert head(_doc("Harbor Lights opened a terminal. It cost 85.6 million euros."), 200) == ("", 0)
+    assert head(_doc("Key facts\nThe terminal cost 85.6 million euros.\n"), 200)[0] == "Key facts"
+    asks = "Explainer: is the new catamaran safe?\n\nThe Gaivota passed its sea trials in May."
+    assert head(_doc(asks), 200)[0] == "Explainer: is the new catamaran safe?"
+    # A question that runs on into the body is the body.
+    assert head(_doc("Is the catamaran safe?\nThe Gaivota passed its sea trials in May."), 200) == ("", 0)
+
+
+def test_the_chunks_after_the_head_carry_it_and_the_first_does_not():
+    chunks = chunk_document(_doc(COLUMN), _words, max_tokens=30, overlap=0, head_chars=200)
+    assert len(chunks) > 1
+    assert chunks[0].head == "" and "By Marta Quill" in chunks[0].text
+    assert all(c.head.endswith("senior analyst at Porto Capital") for c in chunks[1:])
+    assert not any(c.head for c in chunk_document(_doc(COLUMN), _words, max_tokens=30, overlap=0, head_chars=0))
+
+
+def _column_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "column.txt").write_text(COLUMN * 3)  # long enough for chunks after the head
+    return folder
+
+
+def test_the_head_survives_the_store_and_is_shown_with_its_passage(tmp_path: Path):
+    corpus = _column_corpus(tmp_path)
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models", chunk_tokens=32)
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
+        a.ensure_index()
+        passages = a.retriever.retrieve("price target for BlueWave", 10)
+        later = [p for p in passages if p.head]
+        assert later and all("By Marta Quill" in p.head for p in later)
+        assert all(p.start > 0 for p in later)
+        message = user_message("What is the price target?", [(1, later[0])])
+        assert "[1] (column.txt: OPINION | Why BlueWave will win the strait | By Marta Quill" in message
+
+
+def test_an_index_written_before_heads_is_ingested_again(tmp_path: Path):
+    corpus = _column_corpus(tmp_path)
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models", chunk_tokens=32)
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
+        a.ensure_index()
+        col = a.store._col
+        ids = col.get()["ids"]
+        for cid in ids:
+            col.update(ids=[cid], metadatas=[{"head": None}])  # Chroma removes a key set to None
+        assert not any(p.head for p in a.retriever.retrieve("price target for BlueWave", 10))
+        report = a.ingest(settings.corpus)
+        assert report.updated > 0 and report.failed == 0
+        assert any(p.head for p in a.retriever.retrieve("price target for BlueWave", 10))
+
+
+BODY = "Its new catamaran is faster than anything Harbor Lights runs. I expect BlueWave to carry 1.2 million " \
+       "passengers next year."
+HEAD = "OPINION | Why BlueWave will win the strait | By Marta Quill, senior analyst at Porto Capital"
+
+
+def _check(answer: str, question: str, *passages: Passage):
+    return ground(answer, question, dict(enumerate(passages, 1)), REFUSAL, is_refusal)
+
+
+def test_a_first_person_figure_is_the_speaker_its_head_names():
+    later = Passage(BODY, "column.txt", 300, 300 + len(BODY), 1.0, head=HEAD)
+    question = "How many passengers does Porto Capital's analyst expect BlueWave to carry next year?"
+    answer = "Marta Quill of Porto Capital expects BlueWave to carry 1.2 million passengers next year [1]."
+    assert not _check(answer, question, later).removed
+    # Without the head, the passage never says who "I" is: the name is in no source.
+    got = _check(answer, question, replace(later, head=""))
+    assert got.refused and "is in none of the sources" in got.removed[0].reason
+    # The head is shown with the passage, so the independent count finds the name there.
+    assert unsupported_sentences(answer, [later]) == []
+    assert len(unsupported_sentences(answer, [replace(later, head="")])) == 1
+
+
+def test_a_first_person_sentence_stands_for_one_subject_named_before_it():
+    text = ("Harbor Lights Ltd. hired the marine surveyors Keel Partners after the fire. The survey will take a year. "
+            "We have set aside 2 million euros to cover the survey and the repairs.")
+    notice = Passage(text, "notice.txt", 0, len(text), 1.0)
+    kept = "Harbor Lights has set aside 2 million euros to cover the survey and the repairs [1]."
+    assert not _check(kept, "How much has Harbor Lights set aside for the survey?", notice).removed
+    # "We" is Harbor Lights, not the surveyors as well: what it pays them is not said.
+    paid = "Harbor Lights is paying Keel Partners 2 million euros for the survey [1]."
+    assert _check(paid, "How much is Harbor Lights paying Keel Partners for the survey?", notice).refused
+
+
+def test_the_cli_the_json_and_the_page_show_the_head_of_a_cited_passage(tmp_path: Path):
+    import io
+
+    from assistant.cli import _print_stream
+    from assistant.ui import _Names, read_record, chat_record, render_sources
+
+    corpus = _column_corpus(tmp_path)
+    settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models", chunk_tokens=32,
+                        top_k=1, select_sentences=False, verify_claims="off")
+    script = "Marta Quill expects BlueWave to carry 1.2 million passengers next year [1]."
+    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM(script)) as a:
+        a.ensure_index()
+        out = io.StringIO()
+        answer = _print_stream(a, "How many passengers does Marta Quill expect BlueWave to carry next year?", [], out)
+    cited = answer.citations[0]
+    assert not answer.refused and cited.head == HEAD
+    assert f"column.txt [{HEAD}] (chars" in out.getvalue()
+    assert answer.to_dict()["citations"][0]["head"] == HEAD
+    turn = {"question": "q", "answer": answer.text, "citations": answer.citations, "refused": False, "removed": [],
+            "passages": [Passage(cited.text, cited.source, cited.start, cited.end, 1.0, head=cited.head)]}
+    _, _, turns = read_record(chat_record("c", [{"role": "user", "content": "q"}], [turn]))
+    panel = render_sources(turns, _Names(tmp_path / "uploads"))
+    assert panel.count('<div class="head">OPINION | Why BlueWave will win the strait | By Marta Quill') == 2
