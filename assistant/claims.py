@@ -198,6 +198,7 @@ class Window:
     previous: frozenset[str] = frozenset()  # terms of the sentence right before it
     speaking: tuple[bool, ...] = ()  # for each sentence, whether it says "I" or "we"
     speaker: frozenset[str] = frozenset()  # terms of its document's head: who "I" or "we" is (``in_context``)
+    heading: bool = False  # a line of the head itself (``head_windows``)
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
@@ -503,7 +504,7 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
 
 def head_windows(p: Passage) -> tuple[Window, ...]:
     """The windows of the head shown with ``p`` (its document's title, byline…), a line each."""
-    return windows(". ".join(p.head.split(" | "))) if p.head else ()
+    return tuple(replace(w, heading=True) for w in windows(". ".join(p.head.split(" | ")))) if p.head else ()
 
 
 # A name described by its size, inside a sentence: "a heavy blow to Tarnholm, a town of about 31,000

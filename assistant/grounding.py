@@ -88,7 +88,9 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
             continue
         if len(claim.words & w.terms) >= need:
             return True
-        if claim.names and not claim.numbers and _named_together(claim, w, subject):
+        # Not on a head's line alone: a byline names a paper and its reporter together, and "the
+        # spokesperson who told the Courier…" is not the reporter whose name heads the story.
+        if claim.names and not claim.numbers and not w.heading and _named_together(claim, w, subject):
             return True
     return False
 

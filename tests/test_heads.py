@@ -151,3 +151,15 @@ def test_the_cli_the_json_and_the_page_show_the_head_of_a_cited_passage(tmp_path
     _, _, turns = read_record(chat_record("c", [{"role": "user", "content": "q"}], [turn]))
     panel = render_sources(turns, _Names(tmp_path / "uploads"))
     assert panel.count('<div class="head">OPINION | Why BlueWave will win the strait | By Marta Quill') == 2
+
+
+def test_a_head_line_supports_what_it_says_but_not_a_role_the_question_gives():
+    later = Passage(BODY, "column.txt", 300, 300 + len(BODY), 1.0, head=HEAD)
+    byline = "Marta Quill, a senior analyst at Porto Capital, wrote the column [1]."
+    assert not _check(byline, "Who wrote the column on BlueWave?", later).removed
+    # A byline names a paper and its reporter together; that does not make her anyone's spokesperson.
+    story = Passage("Two boats sank in the storm, a harbour spokesperson told the paper.", "story.txt", 400, 470,
+                    1.0, head="Storm hits the strait | By Lena Morrow, Porto Courier")
+    question = "What is the name of the harbour spokesperson who told the Porto Courier that two boats had sunk?"
+    answer = "The harbour spokesperson who told the Porto Courier that two boats had sunk is Lena Morrow [1]."
+    assert _check(answer, question, story).refused
