@@ -28,9 +28,9 @@ CLAIM_NUMBER = re.compile(
     r"(?![\w\-])",
     re.IGNORECASE)
 # Currencies by name, as terms: a number they follow is a sum of money.
-CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos usd eur gbp "
-                                 "rmb cny jpy chf kroner krone kronor krona won rand rubles roubles lira reais zloty "
-                                 "baht rupiah ringgit dinars dirhams shekels"))
+CURRENCIES = frozenset(txt.terms("euros dollars pounds yuan renminbi yen rupees francs cents pence pesos crowns "
+                                 "shillings usd eur gbp rmb cny jpy chf kroner krone kronor krona won rand rubles "
+                                 "roubles lira reais zloty baht rupiah ringgit dinars dirhams shekels"))
 # What a currency sign says in words, as terms: "€890m" is in euros, as an answer may write it.
 _SIGN_TERMS = {"$": ("dollar",), "€": ("euro",), "£": ("pound",), "¥": ("yen", "yuan"), "₹": ("rupe",)}
 CURRENCY_SIGN = re.compile(f"[{re.escape(''.join(_SIGN_TERMS))}]")
@@ -227,8 +227,8 @@ class Window:
             speaks = bool(self.speaking) and self.speaking[i]
             far = [name for name in names if not set(name) <= terms | (before if i else self.previous)]
             theirs = [name for name in far if speaks and set(name) <= self.speaker]
-            if len(far) - len(theirs) + bool(theirs) <= 1 and all(self._near(name, terms, refers, before, set(name) <= subject, speaks)
-                                     for name in names):
+            if len(far) - len(theirs) + bool(theirs) <= 1 and all(
+                    self._near(name, terms, refers, before, set(name) <= subject, speaks) for name in names):
                 return True
         return False
 

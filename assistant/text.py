@@ -276,7 +276,9 @@ def attribution(question: str) -> str:
 _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
-_HOW_MUCH_COST = r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b"
+# What a thing is worth is a sum of money too: "How much is the contract worth?", "What is the deal worth?".
+_HOW_MUCH_COST = (r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare|worth|valued)\b"
+                  r"|\bwhat (?:is|was|are|were|will)\b.*\bworth\b")
 # "At what price did the shares close?", "For what price…", "What fare does it charge?": the price
 # is the thing asked for, whatever the verb.
 _AT_WHAT_PRICE = (r"\b(?:at|for) what (?:[\w\-]+ )?(?:price|cost|fee|fare)s?\b"

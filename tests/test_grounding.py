@@ -938,6 +938,14 @@ def test_a_price_question_answered_with_another_unit_is_refused():
     assert not check("The terminal cost 85.6 million [1].", "How much did the terminal cost?").removed
     # Nor is a question that asks for no price.
     assert not check("It cuts the crossing to 40 minutes [1].", "How much faster is the crossing?", crossing).removed
+    # What a contract is worth is a sum of money: a volume does not answer it, crowns do.
+    works = shown("The dredgers will remove 4.8 million cubic metres of sand. The harbour fund is worth 17.4 million "
+                  "crowns.")
+    got = check("The dredging contract is worth 4.8 million cubic metres of sand [1].",
+                "How much is the dredging contract worth?", works)
+    assert got.refused and "not an amount of money" in got.removed[0].reason
+    assert not check("The harbour fund is worth 17.4 million crowns [1].", "How much is the harbour fund worth?",
+                     works).removed
 
 
 def test_an_amount_claimed_of_no_named_subject_is_compared_with_nothing():

@@ -93,6 +93,10 @@ def test_question_kinds():
     assert not text.asks_number("Which boats does it run?")
     assert text.asks_price("How much does a ticket cost?") and text.asks_price("What is the fare to Porto Verde?")
     assert not text.asks_price("How much faster is it?")
+    # What a thing is worth, or was valued at, is a sum of money too.
+    for q in ("How much is the ferry contract worth?", "What is the Porto Verde deal worth?",
+              "How much was BlueWave valued at?"):
+        assert text.asks_price(q) and text.asks_amount(q), q
     assert text.asks_amount("What was BlueWave's revenue in 2024?") and text.asks_amount("How much did it cost?")
     assert not text.asks_amount("What is the main cost of running a ferry?")
     for q in ("How much funding has the city pledged?", "How much revenue did the unit bring in?",
