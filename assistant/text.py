@@ -466,18 +466,23 @@ _WHICH_BEFORE_VERB = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:which|what)\s+((?:[\w\-
                                 r"(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b", re.IGNORECASE)
 _SECOND_ASK = re.compile(r"\b(?:and|or)\s+(?:who|what|when|where|which|why|how)\b", re.IGNORECASE)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was)\s+(?:the|its|their|his|her)\s+name\b", re.IGNORECASE)
+# Who holds or was given a role ("Who leads…?", "Who has been appointed…?", "Who founded…?") is
+# someone by name; "Who benefits…?" may be "passengers", and "Who is Dan Newman?" asks what he is.
+_WHO_DID = re.compile(r"\W*who\s+(?:(?:has|have|had)\s+been\s+|(?:is|was|were|will\s+be)\s+)?(?:leads?|led|heads?|"
+                      r"headed|chairs?|chaired|directs?|directed|manages?|managed|(?:co-?)?founded|appointed|named|"
+                      r"elected|succeeded|replaced)\b", re.IGNORECASE)
 
 
 def asks_name(question: str) -> bool:
     """Whether ``question`` asks for one thing of a kind called by a name: "Which corporation…?",
-    "Who is the founder of…?", "What is the name of…?". Only a name answers it. A plural kind
+    "Who is the founder of…?", "Who leads…?", "What is the name of…?". Only a name answers it. A plural kind
     ("Which companies…") or a question with several parts is left alone."""
     if len(_split_question(question)) > 1 or _SECOND_ASK.search(question):
         return False
     phrase = _WHICH_BEFORE_VERB.match(question)
     kinds = phrase.group(1).lower().split() if phrase else [w.lower() for w in asked_kind(question)]
     who = _WHO_IS_THE.search(question)
-    return bool((kinds and kinds[-1] in _NAMED_KINDS) or _NAME_OF.search(question)
+    return bool((kinds and kinds[-1] in _NAMED_KINDS) or _NAME_OF.search(question) or _WHO_DID.match(question)
                 or (who and stem(who.group(1).lower()) == who.group(1).lower() and not who.group(1).endswith("s")))
 
 

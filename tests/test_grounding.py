@@ -1153,6 +1153,18 @@ def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
         assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
 
 
+def test_who_holds_a_role_is_answered_by_a_name():
+    sources = shown("The council's transport committee, led by the mayor, approved the route. BlueWave is led by "
+                    "Lena Morrow.")
+    result = check("The transport committee is led by the mayor [1].", "Who leads the council's transport committee?",
+                   sources)
+    assert result.refused and result.removed[0].reason == "it gives no name, which the question asks for"
+    assert not check("BlueWave is led by Lena Morrow [1].", "Who leads BlueWave?", sources).removed
+    # "Who benefits…?" may be answered by a kind of people.
+    assert not check("The mayor benefits from the route [1].", "Who benefits from the route?",
+                     shown("The mayor benefits from the route, the council said.")).removed
+
+
 def test_a_countrys_adjective_is_no_name_unless_a_country_is_asked():
     sources = shown("BlueWave, the Brazilian ferry company, runs 12 ferries.")
     result = check("BlueWave was founded by the Brazilian company BlueWave [1].", "Who is the founder of BlueWave?",

@@ -119,7 +119,9 @@ def test_question_kinds():
 
 def test_questions_for_one_named_thing_and_for_how_long():
     for q in ("Which ferry operator was the first?", "Who is the founder of BlueWave?",
-              "What is the name of BlueWave's chief executive?", "Which firm's analysts expect more routes?"):
+              "What is the name of BlueWave's chief executive?", "Which firm's analysts expect more routes?",
+              "Who leads the council's transport committee?", "Who has been appointed interim director?",
+              "Who founded BlueWave?"):
         assert text.asks_name(q), q
     for q in ("Which operators were first?", "Which training method did they use?", "Who benefits from it?",
               "Who is Marta Quintas?", "Which company runs it, and when did it start?"):
