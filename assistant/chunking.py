@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
-from .readers import location
+from .readers import kind, location
 from .config import default
 from .text import sentence_spans
 from .types import Chunk, Document, Span
@@ -53,37 +54,43 @@ def chunk_document(
     return [replace(c, head=opening) if opening and c.start >= head_end else c for c in chunks]
 
 
-# A line that reads as a sentence of the body: it ends as a sentence does, or runs long. A title
-# may ask or exclaim ("Explainer: how well does the vaccine work?") where it stands on its own.
-_BODY_LINE = re.compile(r"[.…][\"'”’)\]]*$")
+# A paragraph of the body: it ends as a sentence does, runs long, or lists. A title may ask or
+# exclaim ("Explainer: how well does the vaccine work?") where it is a paragraph of one line.
+_BODY_END = re.compile(r"[.…][\"'”’)\]]*$")
 _ASKS = re.compile(r"[!?][\"'”’)\]]*$")
-_HEAD_LINE_WORDS = 30
+_LIST_ITEM = re.compile(r"(?:[-*•]|\d+[.)])\s")
+_HEAD_WORDS = 30
+_PARAGRAPH = re.compile(r"(?:[ \t\r]*\S[^\n]*(?:\n|$))+")  # a run of lines that are not blank
+# Formats whose first lines are data (a table's header and rows, keys and values), not a title.
+_TABULAR = frozenset({"csv", "xlsx", "json", "ipynb"})
 
 
 def head(doc: Document, limit: int) -> tuple[str, int]:
-    """The document's opening lines before its body, joined by " | ", and where they end in its
-    text: a title, a byline ("By Jonas Elmqvist", "An interview with…"), a dateline, a letterhead.
-    A later passage of a column, an interview or a statement says "I" or "we" for the person or
-    body its head names, and names its subject only there. Whole lines, at most ``limit``
-    characters (a longer first line is cut at a word); ("", 0) for a document that opens with
-    its body."""
+    """The document's opening paragraphs before its body, a line each, joined by " | ", and where
+    they end in its text: a title, a byline ("By Jonas Elmqvist", "An interview with…"), a
+    dateline, a letterhead. A later passage of a column, an interview or a statement says "I"
+    or "we" for the person or body its head names. Whole lines of the kept blocks, at most
+    ``limit`` characters (a longer first line is cut at a word); ("", 0) for a document that
+    opens with its body, and for tables."""
     lines: list[str] = []
     end = 0
-    start = doc.blocks[0][0] if doc.blocks else 0
-    for m in re.finditer(r"[^\n]+", doc.text[start:]):
-        line = " ".join(m.group().split())
-        if not line:
-            continue
-        alone = doc.text.startswith("\n", start + m.end() + 1) or start + m.end() >= len(doc.text.rstrip())
-        if _BODY_LINE.search(line) or _ASKS.search(line) and not alone or len(line.split()) > _HEAD_LINE_WORDS:
-            break
-        if len(" | ".join([*lines, line])) > limit:
-            if not lines:
-                lines.append(line[:limit].rsplit(" ", 1)[0] + "…")
-            break
-        lines.append(line)
-        end = start + m.end()
-    return (" | ".join(lines), end) if lines and limit else ("", 0)
+    if not limit or kind(Path(doc.path).suffix) in _TABULAR:
+        return "", 0
+    for a, b in doc.blocks:
+        for m in _PARAGRAPH.finditer(doc.text, a, b):
+            said = [" ".join(line.split()) for line in m.group().splitlines() if line.strip()]
+            whole = " ".join(said)
+            if (_BODY_END.search(whole) or len(whole.split()) > _HEAD_WORDS or len(said) > 1 and _ASKS.search(whole)
+                    or any(_LIST_ITEM.match(line) for line in said)):
+                return (" | ".join(lines), end) if lines else ("", 0)
+            for line in said:
+                if len(" | ".join([*lines, line])) > limit:
+                    if not lines:
+                        return line[:limit].rsplit(" ", 1)[0] + "…", m.end()
+                    return " | ".join(lines), end
+                lines.append(line)
+            end = m.end()
+    return (" | ".join(lines), end) if lines else ("", 0)
 
 
 def _pack(

@@ -48,6 +48,25 @@ REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
 REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
 # A sentence in the first person speaks for whoever its document's head or an earlier passage names.
 FIRST_PERSON = re.compile(r"\b(?:I|[Ww]e|[Uu]s|[Oo]ur|[Mm]y|[Mm]e)\b")
+_QUOTED = re.compile(r"[\"“”][^\"“”]*[\"“”]|‘[^‘’]*’")
+_THIRD_PERSON = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)")
+
+
+def first_person(text: str) -> bool:
+    """Whether ``text`` says "I", "we", "us", "our"…; a capital "I" after a capitalised word is a
+    numeral ("Phase I", "World War I")."""
+    return any(m.group() != "I" or not re.search(r"\b[A-Z][\w\-]*\s+$", text[:m.start()])
+               for m in FIRST_PERSON.finditer(text))
+
+
+def speakers(sentence: str) -> int:
+    """How many subjects named before a passage sentence in its document's voice stands for: 0 when
+    it does not say "I" or "we" outside quotation marks, 1 (its speaker), or 2 when it also says
+    "it" or "they" ("We lent it €30m"). Quoted words are someone else's ('"We will add 40
+    sailings," a union official said' is the official's, not the byline's); they still refer
+    back, as "it" does."""
+    plain = _QUOTED.sub(" ", sentence)
+    return (2 if _THIRD_PERSON.search(plain) else 1) if first_person(plain) else 0
 # "The Chinese e-commerce giant's…": a description led by a country's adjective refers back too.
 _BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
 
@@ -196,7 +215,7 @@ class Window:
     refers: bool = False  # it says "it", "we", "the company"…, or names no one: its subject may be earlier
     earlier: frozenset[str] = frozenset()  # terms of the passage before this window
     previous: frozenset[str] = frozenset()  # terms of the sentence right before it
-    speaking: tuple[bool, ...] = ()  # for each sentence, whether it says "I" or "we"
+    speaking: tuple[int, ...] = ()  # for each sentence, ``speakers``: the subjects its "we" and "it" stand for
     speaker: frozenset[str] = frozenset()  # terms of its document's head: who "I" or "we" is (``in_context``)
     heading: bool = False  # a line of the head itself (``head_windows``)
 
@@ -219,15 +238,16 @@ class Window:
             # where 13 city governments have integrated DeepSeek models", 13 counts DeepSeek's users.
             refers = refers and any(not any(all(set(other).isdisjoint(name) for name in names) for other in named[k])
                                     for k in held)
-            # A sentence that refers back stands for one subject its passage named further back, not
-            # two: "We set aside €6.5m for the forensic investigation" is the company's, not the
-            # forensic firm's too. The sentence right before may give it more ("the Korva store"),
-            # and the head names one speaker, however many names it gives them ("By Marta Quill,
-            # analyst at Porto Capital").
-            speaks = bool(self.speaking) and self.speaking[i]
+            # A sentence in the first person stands for its speaker, and for one more subject named
+            # further back only where it also says "it" or "they": "We set aside €6.5m for the
+            # forensic investigation" is the company's, not the forensic firm's too; "We lent it
+            # €30m" is the bank's loan to the firm named before. The sentence right before may give
+            # more ("the Korva store"), and the head names one speaker, however many names it gives
+            # them ("By Marta Quill, analyst at Porto Capital").
+            speaks = self.speaking[i] if self.speaking else 0
             far = [name for name in names if not set(name) <= terms | (before if i else self.previous)]
             theirs = [name for name in far if speaks and set(name) <= self.speaker]
-            if len(far) - len(theirs) + bool(theirs) <= 1 and all(
+            if (not speaks or len(far) - len(theirs) + bool(theirs) <= speaks) and all(
                     self._near(name, terms, refers, before, set(name) <= subject, speaks) for name in names):
                 return True
         return False
@@ -442,9 +462,9 @@ def windows(text: str) -> tuple[Window, ...]:
                  for m in ANY_NUMBER.finditer(sentence)] + [
             (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
         numbers = tuple(n for n, _ in found)
-        speaks = bool(FIRST_PERSON.search(sentence))
+        speaks = speakers(sentence)
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
-                     names_no_one(sentence, named, lower) or speaks, speaks,
+                     names_no_one(sentence, named, lower) or first_person(sentence), speaks,
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     out = []
     for size in (1, 2):

@@ -297,7 +297,7 @@ def missing_terms(question: str, passages: Sequence[Passage]) -> list[str]:
 
     available: set[str] = set()
     for p in passages:
-        available.update(sentence_terms(p.text))
+        available.update(sentence_terms(p.text), sentence_terms(p.head))  # its head is shown with it
     kind = set(txt.asked_kind(question))
     named = names(question, proper_words(passages, question))
     # With its subject named, by name or by a pronoun for one named earlier, the question's kind

@@ -277,8 +277,10 @@ _ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:d
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
 # What a thing is worth is a sum of money too: "How much is the contract worth?", "What is the deal worth?".
-_HOW_MUCH_COST = (r"\bhow much\b.*\b(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare|worth|valued)\b"
-                  r"|\bwhat (?:is|was|are|were|will)\b.*\bworth\b")
+# "How much of the fleet is worth repairing?" asks no sum.
+_WORTH = r"(?:worth(?=\s*(?:[?,]|$|to\b|in\b|at\b|now\b|today\b))|valued\b)"
+_HOW_MUCH_COST = (rf"\bhow much\b.*\b(?:(?:cost|costs|price|priced|pay|paid|charge|charged|fee|fare)\b|{_WORTH})"
+                  rf"|\bwhat (?:is|was|are|were|will)\b.*\b{_WORTH}")
 # "At what price did the shares close?", "For what price…", "What fare does it charge?": the price
 # is the thing asked for, whatever the verb.
 _AT_WHAT_PRICE = (r"\b(?:at|for) what (?:[\w\-]+ )?(?:price|cost|fee|fare)s?\b"
@@ -466,11 +468,11 @@ _WHICH_BEFORE_VERB = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:which|what)\s+((?:[\w\-
                                 r"(?:is|was|are|were|did|does|do|has|have|had|will|would|can|could)\b", re.IGNORECASE)
 _SECOND_ASK = re.compile(r"\b(?:and|or)\s+(?:who|what|when|where|which|why|how)\b", re.IGNORECASE)
 _NAME_OF = re.compile(r"\bwhat\s+(?:is|was)\s+(?:the|its|their|his|her)\s+name\b", re.IGNORECASE)
-# Who holds or was given a role ("Who leads…?", "Who has been appointed…?", "Who founded…?") is
-# someone by name; "Who benefits…?" may be "passengers", and "Who is Dan Newman?" asks what he is.
-_WHO_DID = re.compile(r"\W*who\s+(?:(?:has|have|had)\s+been\s+|(?:is|was|were|will\s+be)\s+)?(?:leads?|led|heads?|"
-                      r"headed|chairs?|chaired|directs?|directed|manages?|managed|(?:co-?)?founded|appointed|named|"
-                      r"elected|succeeded|replaced)\b", re.IGNORECASE)
+# Who was given a post ("Who has been appointed…?", "Who was named…?") is someone by name; "Who
+# leads…?" may be "the mayor", "Who founded…?" "a group of fishermen", "Who benefits…?"
+# "passengers", and "Who is Dan Newman?" asks what he is.
+_WHO_DID = re.compile(r"\W*who\s+(?:(?:has|have|had)\s+been|is|was|were|will\s+be)\s+(?:appointed|named|elected|"
+                      r"hired|chosen|picked)\b", re.IGNORECASE)
 
 
 def asks_name(question: str) -> bool:

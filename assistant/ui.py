@@ -280,7 +280,8 @@ def answer_markdown(turn: dict, names: _Names) -> str:
         lines += ["", "Sources:", ""]
         for c in turn["citations"]:
             where = f"{c.location}, " if c.location else ""
-            lines.append(f"- [{c.n}] {names.show(c.source)} — {where}characters {c.start:,}–{c.end:,}")
+            head = f" ({c.head})" if c.head else ""  # whose words "I" and "we" are
+            lines.append(f"- [{c.n}] {names.show(c.source)}{head} — {where}characters {c.start:,}–{c.end:,}")
     return "\n".join(lines) + "\n"
 
 

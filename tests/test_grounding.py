@@ -1153,14 +1153,16 @@ def test_a_person_keeps_the_role_the_sources_give_them(answer, kept):
         assert "holds that role elsewhere in the sources, not at BlueWave" in result.removed[0].reason
 
 
-def test_who_holds_a_role_is_answered_by_a_name():
-    sources = shown("The council's transport committee, led by the mayor, approved the route. BlueWave is led by "
-                    "Lena Morrow.")
-    result = check("The transport committee is led by the mayor [1].", "Who leads the council's transport committee?",
-                   sources)
+def test_who_was_given_a_post_is_answered_by_a_name():
+    sources = shown("BlueWave will name an interim director in the coming weeks. Harbor Lights has appointed Lena "
+                    "Morrow as its director. The route is led by the mayor.")
+    result = check("BlueWave's interim director will be named in the coming weeks [1].",
+                   "Who has been appointed BlueWave's interim director?", sources)
     assert result.refused and result.removed[0].reason == "it gives no name, which the question asks for"
-    assert not check("BlueWave is led by Lena Morrow [1].", "Who leads BlueWave?", sources).removed
-    # "Who benefits…?" may be answered by a kind of people.
+    assert not check("Harbor Lights has appointed Lena Morrow as its director [1].",
+                     "Who has been appointed director of Harbor Lights?", sources).removed
+    # "Who leads…?" may be answered by a role, and "Who benefits…?" by a kind of people.
+    assert not check("The route is led by the mayor [1].", "Who leads the route?", sources).removed
     assert not check("The mayor benefits from the route [1].", "Who benefits from the route?",
                      shown("The mayor benefits from the route, the council said.")).removed
 

@@ -45,11 +45,28 @@ def test_the_head_is_the_title_byline_and_dateline_before_the_body():
 
 def test_a_document_that_opens_with_its_body_has_no_head_and_a_title_may_ask():
     assert head(_doc("Harbor Lights opened a terminal. It cost 85.6 million euros."), 200) == ("", 0)
-    assert head(_doc("Key facts\nThe terminal cost 85.6 million euros.\n"), 200)[0] == "Key facts"
+    assert head(_doc("Key facts\n\nThe terminal cost 85.6 million euros.\n"), 200)[0] == "Key facts"
+    # A paragraph is read whole: one that ends as a sentence does is the body, however it wraps.
+    assert head(_doc("Key facts\nThe terminal cost 85.6 million euros.\n"), 200) == ("", 0)
+    wrapped = ("The Wenlock Harbour Trust board met on 4 May to review the dredging\nprogramme and agreed that "
+               "Tessa Halloran would lead it.\n\nMore text.")
+    assert head(_doc(wrapped, "/corpus/minutes.pdf"), 200) == ("", 0)
+    assert head(_doc("- Revenue rose\n- Costs fell\n\nThe year was good."), 200) == ("", 0)
     asks = "Explainer: is the new catamaran safe?\n\nThe Gaivota passed its sea trials in May."
     assert head(_doc(asks), 200)[0] == "Explainer: is the new catamaran safe?"
     # A question that runs on into the body is the body.
     assert head(_doc("Is the catamaran safe?\nThe Gaivota passed its sea trials in May."), 200) == ("", 0)
+    assert head(_doc(asks.replace("\n", "\r\n")), 200)[0] == "Explainer: is the new catamaran safe?"
+    # A table's first rows are data, not a title.
+    table = "vessel,owner,tonnage\nAster,BlueWave,1200\nBrisa,Harbor Lights,900\n" * 3
+    assert head(_doc(table, "/corpus/fleet.csv"), 200) == ("", 0)
+
+
+def test_the_head_leaves_out_the_lines_cleaning_dropped():
+    text = "Subscribe to our newsletter today\nFerries: a strait divided\n\nBlueWave runs 12 ferries."
+    doc = _doc(text)
+    doc = replace(doc, blocks=((text.index("Ferries"), len(text)),))  # the promotional line is not kept
+    assert head(doc, 200)[0] == "Ferries: a strait divided"
 
 
 def test_the_chunks_after_the_head_carry_it_and_the_first_does_not():
@@ -117,6 +134,30 @@ def test_a_first_person_figure_is_the_speaker_its_head_names():
     assert len(unsupported_sentences(answer, [replace(later, head="")])) == 1
 
 
+def test_quoted_words_and_numerals_are_not_the_heads_voice():
+    question = "How many sailings a week will be added from June?"
+    quoted = Passage('"We will add 40 sailings a week from June," a union official said after the vote.', "s.txt",
+                     300, 380, 1.0, head="Ferry strike ends | By Lena Morrow, Porto Courier")
+    assert _check("Lena Morrow will add 40 sailings a week from June [1].", question, quoted).refused
+    phase = Passage("Enrolment in Phase I reached 40 patients at three sites, the sponsor Velmora Bio said.", "t.txt",
+                    300, 390, 1.0, head="Trial update | By Dr Sela Varn, Ostmark Institute")
+    assert _check("Sela Varn enrolled 40 patients in Phase I [1].", "How many patients did Sela Varn enrol?",
+                  phase).refused
+
+
+def test_a_sentence_that_refers_back_may_stand_for_two_subjects_named_before():
+    text = ("Korvald Marine signed a charter deal with Norrstad Ferries in March. The charter runs to 2030. It is worth "
+            "40 million crowns.")
+    deal = Passage(text, "deal.txt", 0, len(text), 1.0)
+    answer = "The charter deal between Korvald Marine and Norrstad Ferries is worth 40 million crowns [1]."
+    assert not _check(answer, "How much is the Korvald Marine and Norrstad Ferries charter deal worth?", deal).removed
+    # "We" and "it": the bank's loan to the ferry firm named two sentences back.
+    loan = "Tessaro Lines ordered two ferries this year. The yard is in Gdansk. We lent it 30 million euros for them."
+    statement = Passage(loan, "bank.txt", 300, 300 + len(loan), 1.0, head="Statement | Kelmar Bank")
+    assert not _check("Kelmar Bank lent Tessaro Lines 30 million euros [1].", "How much did Kelmar Bank lend Tessaro "
+                      "Lines?", statement).removed
+
+
 def test_a_first_person_sentence_stands_for_one_subject_named_before_it():
     text = ("Harbor Lights Ltd. hired the marine surveyors Keel Partners after the fire. The survey will take a year. "
             "We have set aside 2 million euros to cover the survey and the repairs.")
@@ -132,7 +173,7 @@ def test_the_cli_the_json_and_the_page_show_the_head_of_a_cited_passage(tmp_path
     import io
 
     from assistant.cli import _print_stream
-    from assistant.ui import _Names, read_record, chat_record, render_sources
+    from assistant.ui import _Names, answer_markdown, chat_record, read_record, render_sources
 
     corpus = _column_corpus(tmp_path)
     settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models", chunk_tokens=32,
@@ -151,6 +192,7 @@ def test_the_cli_the_json_and_the_page_show_the_head_of_a_cited_passage(tmp_path
     _, _, turns = read_record(chat_record("c", [{"role": "user", "content": "q"}], [turn]))
     panel = render_sources(turns, _Names(tmp_path / "uploads"))
     assert panel.count('<div class="head">OPINION | Why BlueWave will win the strait | By Marta Quill') == 2
+    assert f"column.txt ({HEAD}) — characters" in answer_markdown(turns[0], _Names(tmp_path / "uploads"))
 
 
 def test_a_head_line_supports_what_it_says_but_not_a_role_the_question_gives():
