@@ -237,13 +237,14 @@ class Assistant:
         if self.retriever.size() == 0:
             raise AssistantError("index is empty: run `assistant ingest PATH` first")
         s = self.settings
-        if not s.select_sentences:
-            return self.retriever.retrieve(query, k or s.top_k)
-        from .selection import select
+        from .selection import select, voiced
 
+        if not s.select_sentences:
+            return [voiced(p) for p in self.retriever.retrieve(query, k or s.top_k)]
         found = self.retriever.retrieve(query, max(s.select_from, k or 0))
-        return select(question or query, found, self._sentence_vectors(), self.query_embedder.count_tokens,
-                      s.select_tokens, k or s.top_k, also=[query] if question else [])
+        return [voiced(p) for p in select(question or query, found, self._sentence_vectors(),
+                                          self.query_embedder.count_tokens, s.select_tokens, k or s.top_k,
+                                          also=[query] if question else [])]
 
     def _sentence_vectors(self):
         """The query embedder behind a cache: the search and sentence selection both embed the

@@ -93,6 +93,17 @@ def excerpt(p: Passage) -> str:
     return " ".join(parts)
 
 
+def voiced(p: Passage) -> Passage:
+    """``p`` with its document's head only where what the model reads of it says "I" or "we"
+    outside quotation marks (``claims.speakers``): there the head (a byline, a letterhead) says
+    who that is; elsewhere it would cost prompt tokens and say nothing the grounding reads."""
+    from .claims import speakers
+
+    if not p.head or any(speakers(s) for s in txt.sentences(excerpt(p))):
+        return p
+    return replace(p, head="")
+
+
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:
     """Every sentence of the passages that have a sentence map, once. Chunks overlap, so a
     sentence can open one passage and stand inside another: it is taken where the sentence

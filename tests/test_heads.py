@@ -205,3 +205,18 @@ def test_a_head_line_supports_what_it_says_but_not_a_role_the_question_gives():
     question = "What is the name of the harbour spokesperson who told the Porto Courier that two boats had sunk?"
     answer = "The harbour spokesperson who told the Porto Courier that two boats had sunk is Lena Morrow [1]."
     assert _check(answer, question, story).refused
+
+
+def test_the_head_is_given_only_with_a_passage_that_speaks_in_the_first_person():
+    from assistant.selection import voiced
+
+    speaking = Passage(BODY, "column.txt", 300, 300 + len(BODY), 1.0, head=HEAD)
+    assert voiced(speaking).head == HEAD
+    reported = Passage("BlueWave runs 12 ferries. \u201cWe will add four,\u201d a spokesman said.", "r.txt", 300, 360,
+                       1.0, head="Ferries | By Lena Morrow")
+    assert voiced(reported).head == ""  # its "we" is quoted: the byline is not who speaks
+    # What the model reads decides: a first-person sentence it was not shown does not count.
+    text = "BlueWave runs 12 ferries. I expect it to run 14."
+    shown = Passage(text, "s.txt", 300, 300 + len(text), 1.0, sentences=((0, 25, 300, 325), (26, 48, 326, 348)),
+                    shown=((0, 25, 300, 325),), head=HEAD)
+    assert voiced(shown).head == "" and voiced(replace(shown, shown=())).head == HEAD
