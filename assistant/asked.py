@@ -195,8 +195,9 @@ _BYLINE = re.compile(r"\bBy\s+[A-Z][\w’'\-]+\s+[A-Z][\w’'\-]+((?:,\s*[^,.;:(
 
 
 def written_by(source: str, whose: Sequence[tuple[str, ...]], numbers: Mapping[int, Passage]) -> bool:
-    """Whether the document ``source`` is by one of ``whose``: the shown passage that opens it, or the
-    head shown with a later one, has a byline that names them. Their figures are then theirs throughout, named beside or not."""
+    """Whether the document ``source`` is by one of ``whose``: the shown passage that opens it, or
+    the head shown with a later one, has a byline that names them. Their figures are then theirs
+    throughout, named beside or not."""
     opening = next((p.text[:400] for p in numbers.values() if p.source == source and p.start == 0), "") or next(
         (p.head.replace(" | ", "\n") for p in numbers.values() if p.source == source and p.head), "")
     m = _BYLINE.search(opening)

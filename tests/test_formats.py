@@ -446,7 +446,7 @@ def test_one_ingest_reads_every_format_and_citations_say_where(settings, tmp_pat
 
         out = io.StringIO()
         cli._print_stream(a, "What is the budget for the lighthouse project?", [], out=out)
-        assert "deck.pptx [Kickoff] (slide 3, chars " in out.getvalue()  # the deck's head, its title slide
+        assert "deck.pptx (slide 3, chars " in out.getvalue()
         from assistant import ui
 
         card = ui._card(1, cite, answer.text, ui._Names(tmp_path / "uploads"))
