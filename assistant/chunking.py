@@ -72,10 +72,10 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
     or "we" for the person or body its head names. Whole lines of the kept blocks, at most
     ``limit`` characters (a longer first line is cut at a word); ("", 0) for a document that
     opens with its body, and for tables."""
-    lines: list[str] = []
-    end = 0
     if not limit or kind(Path(doc.path).suffix) in _TABULAR:
         return "", 0
+    lines: list[str] = []
+    end = 0
     for a, b in doc.blocks:
         for m in _PARAGRAPH.finditer(doc.text, a, b):
             said = [" ".join(line.split()) for line in m.group().splitlines() if line.strip()]

@@ -41,15 +41,16 @@ ANY_NUMBER = re.compile(rf"\d[\d,]*(?:\.\d+)?(?:\s?(?:{_SCALE_WORDS})\b|[bmkt]\b
 # "1990s" and "3rd" are not codes: a word and a number, or a number and its unit or ending.
 _CODE = re.compile(r"[^\W\d_]\d")
 _ONE, _SEVERAL = txt.PRONOUNS_ONE, txt.PRONOUNS_SEVERAL
+_PRONOUN = rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)"  # "it", "he", "they"…
 # A sentence that refers back to a subject named before: a pronoun, or "The company…".
-REFERS = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)|^\W*[Tt]he\s+[a-z]+")
+REFERS = re.compile(rf"{_PRONOUN}|^\W*[Tt]he\s+[a-z]+")
 # An answer sentence that may speak of the question's subject without naming it: "it", "he", "The
 # company…"; not "they", "them", "their" ("…integrated it into their systems" speaks of the adopters).
 REFERS_TO_ONE = re.compile(rf"(?i:\b(?:{_ONE})\b)|^\W*[Tt]he\s+[a-z]+")
 # A sentence in the first person speaks for whoever its document's head or an earlier passage names.
 FIRST_PERSON = re.compile(r"\b(?:I|[Ww]e|[Uu]s|[Oo]ur|[Mm]y|[Mm]e)\b")
 _QUOTED = re.compile(r"[\"“”][^\"“”]*[\"“”]|‘[^‘’]*’")
-_THIRD_PERSON = re.compile(rf"(?i:\b(?:{_ONE}|{_SEVERAL})\b)")
+_THIRD_PERSON = re.compile(_PRONOUN)
 
 
 def first_person(text: str) -> bool:
@@ -81,9 +82,8 @@ def refers_back(sentence: str) -> bool:
 def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) -> bool:
     """Whether a passage sentence names no one: no capitalised word but months, weekdays, countries
     and its first, which its passage writes in lower case (``lower``) or is a function word, and
-    never as a name (``named``): "BlueWave saw…" names BlueWave. It speaks
-    of what its passage was about ("Fever was reported by 4.1% of vaccine recipients."), as one
-    that refers back does."""
+    never as a name (``named``): "BlueWave saw…" names BlueWave. It speaks of what its passage
+    was about ("Fever was reported by 4.1% of vaccine recipients."), as one that refers back does."""
     words = re.findall(r"[A-Za-z][\w\-]*", sentence)
     if not words or words[0] in named or not (words[0].lower() in txt.STOPWORDS or words[0].lower() in lower):
         return False
@@ -263,9 +263,8 @@ class Window:
     def holds_name(self, name: tuple[str, ...], subject: bool = False,
                    introduced: Mapping[str, frozenset[str]] = {}) -> bool:
         """The name is here, or it speaks in the first person and its head names them; or, for the
-        question's own subject, the window refers back to it
-        ("The company released…") and the passage named it before, or it names someone the
-        passages introduced with it (``asked.appositions``: "Newman said…" after "Dan Newman, CEO
+        question's own subject, the window refers back to it ("The company released…") and the
+        passage named it before, or it names someone the passages introduced with it (``asked.appositions``: "Newman said…" after "Dan Newman, CEO
         of Futurum Group,")."""
         if all(part in self.terms for part in name):
             return True
@@ -451,7 +450,7 @@ _POINTS_BACK = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both)\s+$
 def windows(text: str) -> tuple[Window, ...]:
     """Each sentence of a passage, and each pair of adjacent sentences."""
     read = []
-    named = frozenset(m.group(1) for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+    named = capitalised_inside(text)
     lower = frozenset(re.findall(r"\b[a-z][\w\-]*", text))
     for a, b in txt.sentence_spans(text):
         sentence = text[a:b]
@@ -604,8 +603,13 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
     """Capitalised words the passages or the question write inside a sentence: names, so one of
     these opening an answer sentence is a name too."""
-    return frozenset(m.group(1) for text in [question, *(p.text for p in passages), *(p.head for p in passages)]
-                     for m in re.finditer(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+    return frozenset().union(*map(capitalised_inside, [question, *(p.text for p in passages),
+                                                      *(p.head for p in passages)]))
+
+
+def capitalised_inside(text: str) -> frozenset[str]:
+    """The capitalised words ``text`` writes inside a sentence, not at its start: names."""
+    return frozenset(re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
 
 
 def clauses(sentence: str) -> list[tuple[str, str]]:
