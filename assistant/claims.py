@@ -154,6 +154,21 @@ def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
     return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
 
 
+# "said Oskar Tamberlin, 71, who has fished…": a small whole number set off by commas right after
+# a name is that person's age, as news style writes it; an answer says "71 years old".
+_AGE_AFTER = re.compile(r"[A-Z][\w’'\-]*,\s+$")
+_AGE_TERMS = frozenset({"year", "old", "age", "aged"})
+
+
+def age(sentence: str, m: re.Match) -> frozenset[str]:
+    """The terms of an age ("year", "old") for the number ``m`` of ``sentence`` when it is written
+    as one ("Oskar Tamberlin, 71,"), else none."""
+    whole = m.group().rstrip(",")
+    if not whole.isdigit() or not 0 < int(whole) < 120 or not _AGE_AFTER.search(sentence, 0, m.start()):
+        return frozenset()
+    return _AGE_TERMS if m.group().endswith(",") or sentence[m.end():m.end() + 1] in (",", ")") else frozenset()
+
+
 def currency_before(sentence: str, start: int) -> str:
     """The currency sign right before the number at ``start`` ("€" of "€890m"), or ""."""
     sign = sentence[start - 1:start] if start else ""
@@ -456,11 +471,12 @@ def windows(text: str) -> tuple[Window, ...]:
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
-        found = [(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start())),
+        found = [(replace(parse_number(m.group()), counts=counted(sentence, m.end(), m.start()) | age(sentence, m)),
                   m.start() + len(m.group().rstrip(",.")))
                  for m in ANY_NUMBER.finditer(sentence)] + [
             (replace(n, counts=counted(sentence, end)), end) for n, end in spelled_numbers(sentence)]
         numbers = tuple(n for n, _ in found)
+        terms |= frozenset().union(*(n.counts & _AGE_TERMS for n in numbers))
         speaks = speakers(sentence)
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
                      names_no_one(sentence, named, lower) or first_person(sentence), speaks,

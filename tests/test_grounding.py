@@ -1343,3 +1343,11 @@ def test_review_cases_of_this_sessions_rules():
     # A defined name counts as the subject only if it is defined for the asked name itself.
     other = shown('Skarne Air Holdings ("Skarne") bought the slots. In the end Skarne kept on 40 staff.')
     assert check("In the end Skarne kept on 40 staff [1].", "How many Corvana Air staff were kept on?", other).refused
+
+
+def test_an_age_set_off_by_commas_after_a_name_is_an_age():
+    quote = shown('"The catch always came back," said Rui Albano, 64, who has fished from Porto Verde for 40 years.')
+    assert not check("Rui Albano is 64 years old [1].", "How old is Rui Albano?", quote).refused
+    # Only a number set off by commas: a count after a place ("In Porto Verde, 64 boats…") is no age.
+    count = shown("In Porto Verde, 64 boats were waiting for a berth.")
+    assert check("The mayor is 64 years old [1].", "How old is the mayor?", count).refused
