@@ -14,7 +14,7 @@ retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
   (a term no candidate has cannot tell them apart, so it does not count);
 - the rank of its passage in retrieval, a little: it only breaks near-ties;
 - whether it holds the kind of value the question asks for (a date for "when", a number for
-  "how many"), a little.
+  "how many", a name the question does not give for "who"), a little.
 A sentence scoring under half the best one's is not shown even when the budget has room: it
 would be noise, not context.
 
@@ -35,7 +35,7 @@ import numpy as np
 
 from . import text as txt
 from .config import default
-from .types import Passage, Span
+from .types import Passage
 
 # The small weights of the score's tie-breaking parts, chosen on principle, not searched on the
 # eval sets: see bench/RESULTS.md.
@@ -46,6 +46,7 @@ GAP = " … "  # between sentences that are not next to each other in the passag
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
 _DIGIT = re.compile(r"\d")
 _YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
+_WHO = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:who|whom|whose)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,14 @@ def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
         return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s))
     if txt.asks_number(query):
         return lambda s: bool(_DIGIT.search(s))
+    if txt.asks_name(query) or _WHO.match(query):
+        from .claims import capitalised_inside
+
+        # A name the question does not give (not a month or a weekday): "Who chairs the
+        # committee?" is answered by "Chair: Johan Eskeland MP", which shares one word with it.
+        asked = set(txt.terms(query))
+        return lambda s: any(t not in asked for w in capitalised_inside(s) if not txt.calendar_word(w)
+                             for t in txt.terms(w))
     return None
 
 

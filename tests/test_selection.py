@@ -7,7 +7,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import chunk_document
 from assistant.prompting import build_prompt, parse_citations, user_message
-from assistant.selection import DENSE_PASSAGES, Candidate, candidates, excerpt, plan, select, worth_embedding
+from assistant.selection import KIND, DENSE_PASSAGES, Candidate, candidates, excerpt, plan, score, select, worth_embedding
 from assistant.store import decode_sentences, encode_sentences
 from assistant.types import Document, Passage
 from assistant.ui import highlight
@@ -78,6 +78,18 @@ def test_a_compound_question_gets_a_sentence_for_each_part():
                     _passages(), HashEmbedder().embed, _words, 60, 4)
     shown = " ".join(excerpt(p) for p in chosen)
     assert "12 ferries" in shown and "July" in shown
+
+
+def test_a_question_asking_who_favours_a_sentence_giving_a_name_it_does_not():
+    import numpy as np
+
+    pool = [Candidate(0, 0, "The Harbor committee met on Tuesday."), Candidate(0, 1, "Chair: Rui Albano MP"),
+            Candidate(0, 2, "The chair of the Harbor committee is elected.")]
+    # The same words asked two ways: only "who" adds the bonus, and only to the sentence giving a
+    # name the question does not ("Harbor" it gives; "Tuesday" is no one).
+    who = score("Who chairs the Harbor committee?", pool, np.zeros(3))
+    what = score("What chairs the Harbor committee?", pool, np.zeros(3))
+    assert [round(a.score - b.score, 6) for a, b in zip(who, what)] == [0.0, KIND, 0.0]
 
 
 def test_the_budget_and_the_floor_hold():
