@@ -15,10 +15,13 @@ written before the originals go.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+import numpy as np
 
 from . import documents
 from .chunking import chunk_document
@@ -26,6 +29,8 @@ from .errors import AssistantError
 from .hashing import sha256_file
 from .store import StoredDocument
 from .types import Chunk, Document, IngestReport
+
+log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int, str], None]  # (files done, files in all, current file)
 Names = tuple[tuple[str, str], ...]  # (path, source) pairs
@@ -231,18 +236,32 @@ class _Batch:
         pending, self.pending, self.chunks = self.pending, [], 0
         if not pending:
             return 0
-        texts = [c.text for _, chunks, _ in pending for c in chunks]
-        vectors = self.embedder().embed(texts)
-        batch, row = [], 0
-        for doc, chunks, _ in pending:
-            batch.append((chunks, vectors[row : row + len(chunks)], doc.sha256))
-            row += len(chunks)
+        # A chunk id is a hash of its file, place and text, so a file written again with the same
+        # chunks (an index of an older layout: ``store.LAYOUT``) keeps their vectors.
+        kept = sorted({c.id for _, chunks, _ in pending for c in chunks} & {i for *_, old in pending for i in old})
+        known = dict(zip(kept, self._stored(kept)))
+        texts = [c.text for _, chunks, _ in pending for c in chunks if c.id not in known]
+        fresh = iter(self.embedder().embed(texts) if texts else ())
+        batch = [(chunks, np.array([known[c.id] if c.id in known else next(fresh) for c in chunks], dtype=np.float32),
+                  doc.sha256) for doc, chunks, _ in pending]
         self.store.add(batch)
         # Old chunks go only after the new ones are in.
         stale = [i for doc, chunks, old_ids in pending for i in set(old_ids) - {c.id for c in chunks}]
         if stale:
             self.store.delete_ids(sorted(stale))
-        return len(texts)
+        return sum(len(chunks) for _, chunks, _ in pending)
+
+
+    def _stored(self, ids: list[str]) -> Sequence[np.ndarray]:
+        """The stored vectors of ``ids``; none when the index cannot give them all (an ingest was
+        killed mid-write), and they are embedded again."""
+        if not ids:
+            return []
+        try:
+            return list(self.store.vectors(ids))
+        except AssistantError as exc:
+            log.info("vectors embedded again: %s", exc)
+            return []
 
 
 def find_files(paths: Iterable[Union[str, Path]], follow_symlinks: bool,

@@ -61,6 +61,7 @@ class VectorStore(Protocol):
 
     def add(self, docs: Sequence[tuple[Sequence[Chunk], np.ndarray, str]]) -> None: ...
     def ids_for(self, path: str) -> list[str]: ...
+    def vectors(self, ids: Sequence[str]) -> np.ndarray: ...  # a row each, in that order
     def delete_document(self, path: str) -> int: ...
     def delete_ids(self, ids: Sequence[str]) -> None: ...
     def documents(self) -> dict[str, StoredDocument]: ...
@@ -79,6 +80,10 @@ class VectorStore(Protocol):
 
 # What this process's Chroma state reflects of each index folder on disk (see ChromaStore._refresh).
 _KNOWN_VERSION: dict[str, object] = {}
+# What chunking stores with a chunk (its sentence map, its document's head, as ``chunking`` reads
+# them). A new value makes the next ingest write every document again (vectors are reused): raise
+# it when a change to chunking would store something else for the same file.
+LAYOUT = 2
 
 
 class ChromaStore:
@@ -275,6 +280,7 @@ class ChromaStore:
                 (c, vectors[i].tolist(), {"source": c.source, "path": c.path, "start": c.start, "end": c.end,
                                           "index": c.index, "sha256": sha256, "n_chunks": len(chunks),
                                           "sentences": encode_sentences(c.sentences), "head": c.head,
+                                          "layout": LAYOUT,
                                           **({"location": c.location} if c.location else {})})
                 for i, c in enumerate(chunks)
             ]
@@ -366,8 +372,9 @@ class ChromaStore:
                 {"source": meta["source"], "hashes": set(), "count": 0, "expected": int(meta.get("n_chunks", 0)),
                  "aliases": {}},
             )
-            # A chunk written before sentence maps or heads were kept: the next ingest writes the file again.
-            entry["hashes"].add(meta.get("sha256", "") if "sentences" in meta and "head" in meta else "")
+            # A chunk written by an older chunking (before sentence maps or heads were kept, or read
+            # otherwise): the next ingest writes the file again, its vectors kept.
+            entry["hashes"].add(meta.get("sha256", "") if meta.get("layout") == LAYOUT else "")
             entry["count"] += 1
             if meta.get("aliases"):
                 try:

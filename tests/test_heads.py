@@ -97,18 +97,21 @@ def test_the_head_survives_the_store_and_is_shown_with_its_passage(tmp_path: Pat
         assert "[1] (column.txt: OPINION | Why BlueWave will win the strait | By Marta Quill" in message
 
 
-def test_an_index_written_before_heads_is_ingested_again(tmp_path: Path):
+def test_an_index_of_an_older_layout_is_written_again_with_its_vectors(tmp_path: Path):
     corpus = _column_corpus(tmp_path)
     settings = Settings(index_dir=tmp_path / "index", corpus=[corpus], models_dir=tmp_path / "models", chunk_tokens=32)
-    with Assistant(settings, embedder=HashEmbedder(), llm=ScriptedLLM()) as a:
+    embedder = HashEmbedder()
+    with Assistant(settings, embedder=embedder, llm=ScriptedLLM()) as a:
         a.ensure_index()
         col = a.store._col
         ids = col.get()["ids"]
         for cid in ids:
-            col.update(ids=[cid], metadatas=[{"head": None}])  # Chroma removes a key set to None
+            col.update(ids=[cid], metadatas=[{"head": None, "layout": None}])  # Chroma removes a key set to None
         assert not any(p.head for p in a.retriever.retrieve("price target for BlueWave", 10))
+        embedded = list(embedder.calls)
         report = a.ingest(settings.corpus)
         assert report.updated > 0 and report.failed == 0
+        assert embedder.calls == embedded  # the same chunks: their vectors are kept, none embedded again
         assert any(p.head for p in a.retriever.retrieve("price target for BlueWave", 10))
 
 
