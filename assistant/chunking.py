@@ -82,7 +82,7 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
             whole = " ".join(said)
             if (_BODY_END.search(whole) or len(whole.split()) > _HEAD_WORDS or len(said) > 1 and _ASKS.search(whole)
                     or any(_LIST_ITEM.match(line) for line in said)):
-                return (" | ".join(lines), end) if lines else ("", 0)
+                return _with_interviewee(lines, whole, doc.text[m.end():], limit), end
             for line in said:
                 if len(" | ".join([*lines, line])) > limit:
                     if not lines:
@@ -91,6 +91,36 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
                 lines.append(line)
             end = m.end()
     return (" | ".join(lines), end) if lines else ("", 0)
+
+
+# An interview opens its body by saying who answers: "Aurelio Brandt, 54, is managing director of
+# Greyfell Terminals, the company that…". Its questions stand as paragraphs of their own.
+_BIO = re.compile(r"(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+)+(?:,\s+\d{1,3},)?"
+                  r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
+_CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
+_ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
+_QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)
+
+
+def _with_interviewee(lines: list[str], opening: str, rest: str, limit: int) -> str:
+    """The head's ``lines`` joined, and, when the document is an interview (two questions or more
+    as paragraphs of their own in ``rest``) whose body ``opening`` paragraph says who answers, that
+    clause last ("Aurelio Brandt, 54, is managing director of Greyfell Terminals"): the "I" of its
+    answers is that person, not the interviewer, whose byline goes. Lines that leave it no room go."""
+    bio = _BIO.match(opening)
+    asked = sum(1 for m in _PARAGRAPH.finditer(rest) if _QUESTION.match(m.group().strip()))
+    if not bio or asked < 2:
+        return " | ".join(lines)
+    cut = _CLAUSE_END.search(opening, bio.end())
+    clause = opening[: cut.start() if cut else len(opening)].strip()
+    if len(clause) > limit:
+        return " | ".join(lines)
+    kept: list[str] = []
+    for line in (line for line in lines if not _ASKER.match(line)):
+        if len(" | ".join([*kept, line, clause])) > limit:
+            break
+        kept.append(line)
+    return " | ".join([*kept, clause])
 
 
 def _pack(

@@ -223,3 +223,40 @@ def test_the_head_is_given_only_with_a_passage_that_speaks_in_the_first_person()
     shown = Passage(text, "s.txt", 300, 300 + len(text), 1.0, sentences=((0, 25, 300, 325), (26, 48, 326, 348)),
                     shown=((0, 25, 300, 325),), head=HEAD)
     assert voiced(shown).head == "" and voiced(replace(shown, shown=())).head == HEAD
+
+
+INTERVIEW = """"We will not cut a single route": the man who runs BlueWave
+
+Porto Verde Gazette, Friday, May 9
+
+Interview by Ana Reis
+
+Rui Albano, 58, is chief executive of BlueWave Ferries, the company that runs the strait's fast boats under a licence from the Porto Verde council. He spoke to us at the terminal.
+
+Q: Will fares rise this summer?
+
+A: No. We will carry 1.2 million passengers and keep every fare where it is.
+
+Q: And the new catamaran?
+
+A: I expect it in service by July.
+"""
+
+
+def test_an_interviews_head_names_who_answers_not_who_asks():
+    text, end = head(_doc(INTERVIEW, "/corpus/interview.txt"), 200)
+    # The "I" of the answers is the man the opening paragraph introduces (up to the clause that
+    # names him and his company), not the byline's interviewer, whose line makes room for him.
+    assert text == ('"We will not cut a single route": the man who runs BlueWave | Porto Verde Gazette, Friday, '
+                    'May 9 | Rui Albano, 58, is chief executive of BlueWave Ferries')
+    assert INTERVIEW[end:].lstrip().startswith("Rui Albano")  # the head ends where it did
+    later = Passage("A: No. We will carry 1.2 million passengers and keep every fare where it is.", "interview.txt",
+                    400, 480, 1.0, head=text)
+    answer = "Rui Albano of BlueWave Ferries expects to carry 1.2 million passengers [1]."
+    assert not _check(answer, "How many passengers does Rui Albano expect BlueWave Ferries to carry?", later).removed
+    # Without questions standing alone, it is no interview: the head stays as it was.
+    profile = INTERVIEW.replace("Q: ", "").replace("?", ".")
+    assert head(_doc(profile, "/corpus/profile.txt"), 200)[0].endswith("Interview by Ana Reis")
+    # Nor when the opening paragraph does not open by saying who someone is.
+    scene = INTERVIEW.replace("Rui Albano, 58, is chief executive", "At the terminal, Rui Albano, 58, chief executive")
+    assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
