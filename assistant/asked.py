@@ -107,6 +107,39 @@ def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozen
     return ""
 
 
+# A role and the body it is at, either way round: ("DeepSeek", "CEO") of "DeepSeek's CEO" and
+# ("Futurum Group", "CEO") of "the CEO of Futurum Group".
+_ROLE_AT_BODY = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+((?i:{_ROLE}))\b")
+_ROLE_OF_BODY = re.compile(rf"((?i:\b{_ROLE}))\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+
+
+def roles(text: str) -> list[tuple[frozenset[str], frozenset[str]]]:
+    """The (body's terms, role's terms) of each role ``text`` gives at a named body, once per
+    mention: "Chief Market Analyst at Scope Group" is an analyst at Scope Group, not at "Chief
+    Market" (the body "of" or "at" names comes first)."""
+    found: dict[int, tuple[str, str]] = {}
+    for m in _ROLE_OF_BODY.finditer(text):
+        found[m.start(1)] = (m.group(2), m.group(1))
+    for m in _ROLE_AT_BODY.finditer(text):
+        found.setdefault(m.start(2), (m.group(1), m.group(2)))
+    return [(sentence_terms(re.sub(r"[’']s?$", "", body)), frozenset(txt.terms(role)))
+            for _, (body, role) in sorted(found.items()) if txt.terms(body)]
+
+
+def role_of_another(sentence: str, question: str) -> str:
+    """Why ``sentence`` answers who holds a role at a body with that role at another body, or "":
+    "What is the name of DeepSeek's CEO?" is not answered by "DeepSeek's CEO is the CEO of Futurum
+    Group", from a source that names the one beside the other."""
+    asked = roles(question)
+    if not asked or not (txt.asks_name(question) or txt.asks_who_where_why(question)):
+        return ""
+    for body, role in roles(txt.strip_citations(sentence)):
+        at = [at for at, theirs in asked if theirs == role]
+        if at and not any(body & where for where in at):
+            return "it gives that role at another body than the question asks about"
+    return ""
+
+
 def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
     """Why ``sentence`` answers a question for the holder of a role at a body ("Who is VXR's chief
     executive?") with people the sources introduce only at other bodies ("Rita Okafor, chief
@@ -393,7 +426,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     price, a country for a city, a sum of money for how long), or a person another role than the
     sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
     about another name than it asks about (``of_another``), or ""."""
-    elsewhere = role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
+    elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
+                 or role_of_another(sentence, question))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):

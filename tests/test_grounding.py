@@ -1351,3 +1351,15 @@ def test_an_age_set_off_by_commas_after_a_name_is_an_age():
     # Only a number set off by commas: a count after a place ("In Porto Verde, 64 boats…") is no age.
     count = shown("In Porto Verde, 64 boats were waiting for a berth.")
     assert check("The mayor is 64 years old [1].", "How old is the mayor?", count).refused
+
+
+def test_who_holds_a_role_is_not_answered_by_that_role_at_another_body():
+    said = shown("Lena Morrow, chief executive of Harbor Lights, spoke first. BlueWave's fares stay low, she said.")
+    result = check("BlueWave's chief executive is the chief executive of Harbor Lights [1].",
+                   "What is the name of BlueWave's chief executive?", said)
+    assert result.refused
+    assert result.removed[0].reason == "it gives that role at another body than the question asks about"
+    # A title before the role is no body: "Chief Market Analyst at Porto Capital" is Porto Capital's.
+    quoted = shown("Rui Albano, Chief Market Analyst at Porto Capital, said BlueWave's fares would stay low.")
+    assert not check("Rui Albano, Chief Market Analyst at Porto Capital, said fares would stay low [1].",
+                     "Which analyst at Porto Capital spoke about BlueWave's fares?", quoted).refused
