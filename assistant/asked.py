@@ -56,9 +56,10 @@ _ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chai
          r"head|leader|analyst|economist)")
 # A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
 # executive of VXR"; and a person titled so, by first name and surname.
-_BODY_ROLE = rf"\b({_BODY}?)(?:[’']s)?\s+(?i:{_ROLE})"
+# Each pattern captures the body and the role (and the titled person's surname).
+_BODY_ROLE = rf"\b({_BODY}?)(?:[’']s)?\s+((?i:{_ROLE}))"
 _ROLE_AT = re.compile(rf"{_BODY_ROLE}\b")
-_ROLE_OF = re.compile(rf"(?i:\b{_ROLE})\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
+_ROLE_OF = re.compile(rf"((?i:\b{_ROLE}))\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
 _TITLED = re.compile(rf"{_BODY_ROLE}\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
 # "Skarne Airlines, whose chief executive Viktor Hallan has said…"
 _WHOSE = re.compile(rf"\b({_BODY}),\s+whose\s+(?i:{_ROLE})\s+[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+)\b")
@@ -73,7 +74,8 @@ def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
     out: dict[str, frozenset[str]] = {}
     for text in texts:
         found = [(m.group(1), m.group(2)) for m in _APPOSITION.finditer(text)]
-        found += [(m.group(2), m.group(1)) for m in [*_TITLED.finditer(text), *_WHOSE.finditer(text)]]
+        found += [(m.group(3), m.group(1)) for m in _TITLED.finditer(text)]
+        found += [(m.group(2), m.group(1)) for m in _WHOSE.finditer(text)]
         for person, body in found:
             for who in txt.terms(person):
                 out[who] = out.get(who, frozenset()) | sentence_terms(body)
@@ -83,8 +85,8 @@ def appositions(texts: tuple[str, ...]) -> dict[str, frozenset[str]]:
 def role_bodies(text: str) -> list[str]:
     """The bodies ``text`` gives a role at: "VXR" of "VXR's chief executive" or "the chief executive
     of VXR". A capitalised word that is no name ("The chief executive…", "Its chief…") is no body."""
-    return [b for m in [*_ROLE_AT.finditer(text), *_ROLE_OF.finditer(text)]
-            for b in [re.sub(r"[’']s?$", "", m.group(1))] if txt.terms(b)]
+    return [b for b in [*(m.group(1) for m in _ROLE_AT.finditer(text)), *(m.group(2) for m in _ROLE_OF.finditer(text))]
+            for b in [re.sub(r"[’']s?$", "", b)] if txt.terms(b)]
 
 
 def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -107,20 +109,14 @@ def role_elsewhere(sentence: str, numbers: Mapping[int, Passage], proper: frozen
     return ""
 
 
-# A role and the body it is at, either way round: ("DeepSeek", "CEO") of "DeepSeek's CEO" and
-# ("Futurum Group", "CEO") of "the CEO of Futurum Group".
-_ROLE_AT_BODY = re.compile(rf"\b({_BODY}?)(?:[’']s)?\s+((?i:{_ROLE}))\b")
-_ROLE_OF_BODY = re.compile(rf"((?i:\b{_ROLE}))\s+(?:of|at)\s+(?:the\s+)?({_BODY})")
-
-
 def roles(text: str) -> list[tuple[frozenset[str], frozenset[str]]]:
     """The (body's terms, role's terms) of each role ``text`` gives at a named body, once per
     mention: "Chief Market Analyst at Scope Group" is an analyst at Scope Group, not at "Chief
     Market" (the body "of" or "at" names comes first)."""
     found: dict[int, tuple[str, str]] = {}
-    for m in _ROLE_OF_BODY.finditer(text):
+    for m in _ROLE_OF.finditer(text):
         found[m.start(1)] = (m.group(2), m.group(1))
-    for m in _ROLE_AT_BODY.finditer(text):
+    for m in _ROLE_AT.finditer(text):
         found.setdefault(m.start(2), (m.group(1), m.group(2)))
     return [(sentence_terms(re.sub(r"[’']s?$", "", body)), frozenset(txt.terms(role)))
             for _, (body, role) in sorted(found.items()) if txt.terms(body)]
