@@ -617,10 +617,14 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
 
 
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
-    """Capitalised words the passages or the question write inside a sentence: names, so one of
-    these opening an answer sentence is a name too."""
-    return frozenset().union(*map(capitalised_inside, [question, *(p.text for p in passages),
-                                                      *(p.head for p in passages)]))
+    """Capitalised words the passages or the question write inside a sentence, or own with "'s"
+    where they open one ("Alibaba's latest price jump…"): names, so one of these opening an
+    answer sentence is a name too."""
+    texts = [question, *(p.text for p in passages), *(p.head for p in passages)]
+    return frozenset().union(*map(capitalised_inside, texts), *(_OWNER_OPENS.findall(t) for t in texts))
+
+
+_OWNER_OPENS = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z][\w\-]*)[’']s\b")
 
 
 def capitalised_inside(text: str) -> frozenset[str]:

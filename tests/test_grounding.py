@@ -1363,3 +1363,13 @@ def test_who_holds_a_role_is_not_answered_by_that_role_at_another_body():
     quoted = shown("Rui Albano, Chief Market Analyst at Porto Capital, said BlueWave's fares would stay low.")
     assert not check("Rui Albano, Chief Market Analyst at Porto Capital, said fares would stay low [1].",
                      "Which analyst at Porto Capital spoke about BlueWave's fares?", quoted).refused
+
+
+def test_a_name_that_only_opens_sentences_is_known_by_its_possessive():
+    # "BlueWave" is never written inside a sentence here, but "BlueWave’s" owns something: a name,
+    # so the answer's figure is BlueWave's, not the one asked about.
+    stocks = shown("BlueWave’s new boat is the fastest. BlueWave stock has risen 40% this month, while "
+                   "Harbor Lights stock has climbed 30% in the same period.")
+    result = check("BlueWave stock has risen 40% this month [1].", "How much has Harbor Lights stock climbed this month?",
+                   stocks)
+    assert result.removed and result.removed[0].reason == "its number is BlueWave's, and the question asks about another"
