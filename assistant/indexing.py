@@ -232,7 +232,7 @@ class _Batch:
         return self.flush() if self.chunks >= EMBED_BATCH else 0
 
     def flush(self) -> int:
-        """Embed and write what is pending; returns the chunks written."""
+        """Embed and write what is pending; returns the chunks embedded."""
         pending, self.pending, self.chunks = self.pending, [], 0
         if not pending:
             return 0
@@ -249,7 +249,7 @@ class _Batch:
         stale = [i for doc, chunks, old_ids in pending for i in set(old_ids) - {c.id for c in chunks}]
         if stale:
             self.store.delete_ids(sorted(stale))
-        return sum(len(chunks) for _, chunks, _ in pending)
+        return len(texts)
 
 
     def _stored(self, ids: list[str]) -> Sequence[np.ndarray]:
