@@ -24,7 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     added_names, claims, clauses, defined_names, in_context, names, parse_number, question_terms,
+                     added_names, claims, clauses, defined_names, head_windows, in_context, names, parse_number,
+                     question_terms,
                      refs_of, sentence_terms, short_form, unit_after, windows)
 from .text import question_parts
 from .types import Passage
@@ -134,6 +135,29 @@ def role_of_another(sentence: str, question: str) -> str:
         if at and not any(body & where for where in at):
             return "it gives that role at another body than the question asks about"
     return ""
+
+
+# The role a question asks who holds, with the words that narrow it: "Who has been appointed
+# interim finance director…?", "Who is the museum's deputy director?" ("new" says when, not which).
+_WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+been|will\s+be)\s+"
+                       r"(?:(?:appointed|named|elected|hired|chosen|picked)\s+(?:as\s+)?)?"
+                       r"(?:(?:the|a|an|its|their|his|her)\s+)?(?:[\w’'\-]+[’']s\s+)?(?:new\s+)?)"
+                       rf"((?:(?!new\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
+
+
+def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers who holds a role with a person that no cited window gives that
+    whole role ("Who has been appointed interim finance director?" answered with the museum's
+    director, whose window says "director" only), or ""."""
+    asked = _WHO_ROLE.match(question)
+    people = [terms for _, terms in added_names(sentence, proper, question_terms(question)) if len(terms) > 1]
+    if not asked or not people:
+        return ""
+    role = set(txt.terms(asked.group(1)))
+    cited = [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+    if any(set(person) <= w.terms and role <= w.terms for person in people for w in cited):
+        return ""
+    return "no cited source gives that person the role the question asks about"
 
 
 def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -423,7 +447,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
     about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
-                 or role_of_another(sentence, question))
+                 or role_of_another(sentence, question) or role_not_beside(sentence, question, numbers, proper))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):

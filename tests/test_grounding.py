@@ -1373,3 +1373,15 @@ def test_a_name_that_only_opens_sentences_is_known_by_its_possessive():
     result = check("BlueWave stock has risen 40% this month [1].", "How much has Harbor Lights stock climbed this month?",
                    stocks)
     assert result.removed and result.removed[0].reason == "its number is BlueWave's, and the question asks about another"
+
+
+def test_who_holds_a_narrowed_role_needs_that_whole_role_beside_the_name():
+    question = "Who has been appointed interim finance director of Harbor Lights?"
+    answer = "The interim finance director of Harbor Lights is Lena Morrow [1]."
+    later = shown("Harbor Lights named Lena Morrow as its director in May. The board met on Friday. An interim "
+                  "finance director will be named in the coming weeks.")
+    result = check(answer, question, later)
+    assert result.refused
+    assert result.removed[0].reason == "no cited source gives that person the role the question asks about"
+    named = shown("Harbor Lights named Lena Morrow as its interim finance director in May.")
+    assert not check(answer, question, named).refused
