@@ -1385,3 +1385,14 @@ def test_who_holds_a_narrowed_role_needs_that_whole_role_beside_the_name():
     assert result.removed[0].reason == "no cited source gives that person the role the question asks about"
     named = shown("Harbor Lights named Lena Morrow as its interim finance director in May.")
     assert not check(answer, question, named).refused
+
+
+def test_a_place_named_by_its_adjective_in_the_answer():
+    # The reverse of a source's adjective: the answer says "European" where the source says "Europe".
+    across = shown("Across Europe, ferry operators carried 3 million passengers last year.")
+    assert not check("European ferry operators carried 3 million passengers last year [1].",
+                     "How many passengers did European ferry operators carry last year?", across).refused
+    # A name that is no adjective of a place the source gives is still missing.
+    result = check("Brazilian ferry operators carried 3 million passengers last year [1].",
+                   "How many passengers did Brazilian ferry operators carry last year?", across)
+    assert result.refused and result.removed[0].reason == "'Brazilian' is in none of the sources"
