@@ -160,6 +160,33 @@ def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage]
     return "no cited source gives that person the role the question asks about"
 
 
+# "What was Grauhorn Stone's annual turnover last year?": the thing a "What is/was …" question asks
+# the figure of, its noun the last word before a preposition or the like ("turnover").
+_ASKED_ATTRIBUTE = re.compile(
+    r"^\W*(?i:what)\s+(?:is|was|are|were|will\s+be)\s+(?:the\s+)?(?:(?:[A-Z][\w’'\-]*\s+)*[\w’'\-]+[’']s\s+)?"
+    r"((?:(?!(?:of|in|for|at|on|per|last|this|next|during|since|before|after|by|the|a|an|to|from|with|when|that|"
+    r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})")
+
+
+def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
+    """Why a sum of money in ``sentence`` does not answer "What was X's <thing>?": no cited window
+    that holds the sum says the thing. "What was Grauhorn Stone's annual turnover?" is not
+    answered by "the company made a pre-tax profit of €19.6 million last year"; a turnover, a
+    profit, a price and a fine are different sums, and the question's other words ("annual",
+    "last year") are no evidence of which one it is."""
+    asked = _ASKED_ATTRIBUTE.match(question)
+    plain = txt.strip_citations(sentence)
+    sums = [parse_number(m.group()) for m in ANY_NUMBER.finditer(plain) if _money(plain, m)]
+    if not asked or not sums or txt.asks_date(question) or re.match(r"(?:and|or)\b", question[asked.end():]):
+        return ""  # "What were its revenue and net loss?" asks two sums
+    thing = txt.terms(asked.group(1).split()[-1])
+    cited = [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+    holding = [w for w in cited if any(x.matches(m) for x in sums for _, held, *_ in w.sentences for m in held)]
+    if not thing or not holding or any(thing[0] in w.terms for w in holding):
+        return ""
+    return f"no cited source gives that sum as the {asked.group(1).split()[-1]} asked about"
+
+
 def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
     """Why ``sentence`` answers a question for the holder of a role at a body ("Who is VXR's chief
     executive?") with people the sources introduce only at other bodies ("Rita Okafor, chief
@@ -447,7 +474,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
     about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
-                 or role_of_another(sentence, question) or role_not_beside(sentence, question, numbers, proper))
+                 or role_of_another(sentence, question) or role_not_beside(sentence, question, numbers, proper)
+                 or sum_of_another_kind(sentence, question, numbers))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):

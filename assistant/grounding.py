@@ -218,9 +218,20 @@ def nothing_supported(question: str, removed: Sequence[Removed], conflicts: Sequ
     from . import conflicts as differ
     from .prompting import REFUSAL
 
-    if conflicts and differ.disagree(conflicts) and not txt.asks_who_where_why(question):
+    if (conflicts and differ.disagree(conflicts) and not txt.asks_who_where_why(question)
+            and _of_the_asked_kind(question, conflicts)):
         return Grounded(differ.note(conflicts), tuple(removed), False, conflicts=tuple(conflicts))
     return Grounded(REFUSAL, tuple(removed), True, withheld=True)
+
+
+def _of_the_asked_kind(question: str, conflicts: Sequence[Conflict]) -> bool:
+    """Whether the differing values could answer ``question``: days for one asking when, amounts
+    for one that does not. "What was the share price before the breach?" is not answered by
+    "The sources differ: Monday [2], Tuesday [2]" once the sentence that gave the days is gone."""
+    from . import conflicts as differ
+
+    days = all(v.kind in ("date", "weekday") for c in conflicts for v in differ.values(c.value))
+    return days == txt.asks_date(question)
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,

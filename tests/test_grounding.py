@@ -1396,3 +1396,27 @@ def test_a_place_named_by_its_adjective_in_the_answer():
     result = check("Brazilian ferry operators carried 3 million passengers last year [1].",
                    "How many passengers did Brazilian ferry operators carry last year?", across)
     assert result.refused and result.removed[0].reason == "'Brazilian' is in none of the sources"
+
+
+def test_a_sum_the_source_gives_as_another_kind_of_sum_does_not_answer():
+    profit = shown("BlueWave made a pre-tax profit of €19.6 million last year, the company said.")
+    question = "What was BlueWave's annual turnover last year?"
+    result = check("BlueWave's annual turnover last year was €19.6 million [1].", question, profit)
+    assert result.refused
+    assert result.removed[0].reason == "no cited source gives that sum as the turnover asked about"
+    turnover = shown("BlueWave's turnover was €19.6 million last year, the company said.")
+    assert not check("BlueWave's annual turnover last year was €19.6 million [1].", question, turnover).refused
+    # Two sums asked together: each sentence gives its own.
+    both = shown("BlueWave reported revenue of €142m. Its net loss widened to €19.4m.")
+    assert not check("Its net loss widened to €19.4m [1].", "What were BlueWave's revenue and net loss?",
+                     both).refused
+
+
+def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_question():
+    from assistant.grounding import nothing_supported
+    from assistant.types import Conflict
+
+    days = [Conflict("Monday", "a.txt", "The shares fell on Monday.", 1),
+            Conflict("Tuesday", "b.txt", "The shares fell on Tuesday.", 2)]
+    assert nothing_supported("What was BlueWave's share price before the news?", [], days).refused
+    assert not nothing_supported("On which day did BlueWave's shares fall?", [], days).refused
