@@ -160,11 +160,20 @@ _AGE_AFTER = re.compile(r"[A-Z][\w’'\-]*,\s+$")
 _AGE_TERMS = frozenset({"year", "old", "age", "aged"})
 
 
+_AGED = re.compile(r"\baged\s+$", re.IGNORECASE)
+# "7 years old" is an age, which "for seven years" is not: its unit is "old".
+_YEARS_OLD = re.compile(r"[\s\-]+years?[\s\-]+old\b", re.IGNORECASE)
+
+
 def age(sentence: str, m: re.Match) -> frozenset[str]:
     """The terms of an age ("year", "old") for the number ``m`` of ``sentence`` when it is written
-    as one ("Oskar Tamberlin, 71,"), else none."""
+    as one ("Oskar Tamberlin, 71,", "aged 71", "71 years old", "a 71-year-old"), else none."""
     whole = m.group().rstrip(",")
-    if not whole.isdigit() or not 0 < int(whole) < 120 or not _AGE_AFTER.search(sentence, 0, m.start()):
+    if not whole.isdigit() or not 0 < int(whole) < 120:
+        return frozenset()
+    if _AGED.search(sentence, 0, m.start()) or _YEARS_OLD.match(sentence, m.start() + len(whole)):
+        return _AGE_TERMS
+    if not _AGE_AFTER.search(sentence, 0, m.start()):
         return frozenset()
     return _AGE_TERMS if m.group().endswith(",") or sentence[m.end():m.end() + 1] in (",", ")") else frozenset()
 
@@ -429,7 +438,8 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     out: list[Claim] = []
     for _, clause in clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January").
-        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else unit_after(clause, m.end()))
+        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else
+                                     "old" if _YEARS_OLD.match(clause, m.end()) else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
         found = names(clause, proper)
         if out and _OPENS_WITH_ONE.match(clause):
@@ -488,6 +498,7 @@ def windows(text: str) -> tuple[Window, ...]:
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
                      names_no_one(sentence, named, lower) or first_person(sentence), speaks,
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
+    read = _surnames_named(text, read)
     out = []
     for size in (1, 2):
         for i in range(len(read) - size + 1):
@@ -497,6 +508,35 @@ def windows(text: str) -> tuple[Window, ...]:
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i])),
                               read[i - 1][0] if i else frozenset(), tuple(r[4] for r in group)))
     return tuple(out)
+
+
+# A person's full name, two capitalised words alone ("Teodor Maslin"), and a title before a surname.
+_FULL_NAME = re.compile(r"\b([A-Z][a-z]+)\s+([A-Z][a-z]{2,})\b(?!\s+[A-Z])")
+_CAPITALISED_BEFORE = re.compile(r"[A-Z][\w’'\-.]*\s+$")
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mp"})
+
+
+def _surnames_named(text: str, read: list) -> list:
+    """``read`` (a tuple per sentence of ``windows``, terms first), where a sentence that calls
+    someone by surname alone ("says Mr Maslin, 64") gets the first name its passage gives them
+    ("Teodor Maslin"), when the passage gives that surname one first name only: news style
+    names a person in full once and by surname after."""
+    firsts: dict[str, set[str]] = {}
+    for m in _FULL_NAME.finditer(text):
+        first = m.group(1).lower()
+        if _CAPITALISED_BEFORE.search(text, max(0, m.start() - 40), m.start()):
+            continue  # part of a longer name ("Sarn Valley Regional Planning Board")
+        if first not in _TITLES and first not in txt.STOPWORDS and not txt.calendar_word(m.group(1)):
+            firsts.setdefault(m.group(2), set()).add(txt.stem(first))
+    if not firsts:
+        return read
+    spans = txt.sentence_spans(text)
+    out = []
+    for (a, b), r in zip(spans, read):
+        sentence = text[a:b]
+        add = {next(iter(f)) for surname, f in firsts.items() if len(f) == 1 and re.search(rf"\b{surname}\b", sentence)}
+        out.append((r[0] | add, *r[1:]) if add - r[0] else r)
+    return out
 
 
 # Where a clause ends, and the words that open a clause of its own inside a sentence.

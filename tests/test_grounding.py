@@ -1420,3 +1420,21 @@ def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_q
             Conflict("Tuesday", "b.txt", "The shares fell on Tuesday.", 2)]
     assert nothing_supported("What was BlueWave's share price before the news?", [], days).refused
     assert not nothing_supported("On which day did BlueWave's shares fall?", [], days).refused
+
+
+def test_a_person_called_by_surname_after_the_full_name_is_that_person():
+    street = shown("On the last street before the ridge, Rui Albano keeps a notebook. \"Nine since May,\" says "
+                   "Mr Albano, 64, a retired teacher.")
+    assert not check("Rui Albano is 64 years old [1].", "How old is Rui Albano?", street).refused
+    # Two people of one surname: "Mr Albano" is neither of them.
+    family = shown("Rui Albano runs the café and Ana Albano the smokehouse. \"Nine since May,\" says Mr Albano, 64.")
+    assert check("Ana Albano is 64 years old [1].", "How old is Ana Albano?", family).refused
+
+
+def test_years_old_is_an_age_not_a_span():
+    led = shown("Rui Albano, who has led BlueWave for seven years, spoke to us.")
+    result = check("Rui Albano is 7 years old [1].", "How old is Rui Albano?", led)
+    assert result.refused
+    for source in ("The skipper Rui Albano, aged 71, fished.", "A 71-year-old skipper, Rui Albano, fished.",
+                   "Rui Albano is 71 years old."):
+        assert not check("Rui Albano is 71 years old [1].", "How old is Rui Albano?", shown(source)).refused, source
