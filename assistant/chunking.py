@@ -97,6 +97,7 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
 # Greyfell Terminals, the company that…". Its questions stand as paragraphs of their own.
 _BIO = re.compile(r"(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+)+(?:,\s+\d{1,3},)?"
                   r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
+_NAMED = re.compile(r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2})(?:,\s+\d{1,3},)?\s+[a-z]")
 _CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
 _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)
@@ -104,15 +105,18 @@ _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*
 
 def _with_interviewee(lines: list[str], opening: str, rest: str, limit: int) -> str:
     """The head's ``lines`` joined, and, when the document is an interview (two questions or more
-    as paragraphs of their own in ``rest``) whose body ``opening`` paragraph says who answers, that
-    clause last ("Aurelio Brandt, 54, is managing director of Greyfell Terminals"): the "I" of its
-    answers is that person, not the interviewer, whose byline goes. Lines that leave it no room go."""
-    bio = _BIO.match(opening)
+    as paragraphs of their own in ``rest``) whose body ``opening`` paragraph opens with who
+    answers, that clause last ("Aurelio Brandt, 54, is managing director of Greyfell Terminals",
+    or the name alone): the "I" of its answers is that person, not the interviewer, whose byline
+    goes. Lines that leave it no room go."""
+    bio, named = _BIO.match(opening), _NAMED.match(opening)
     asked = sum(1 for m in _PARAGRAPH.finditer(rest) if _QUESTION.match(m.group().strip()))
-    if not bio or asked < 2:
+    if not (bio or named) or asked < 2:
         return " | ".join(lines)
-    cut = _CLAUSE_END.search(opening, bio.end())
-    clause = opening[: cut.start() if cut else len(opening)].strip()
+    # Who they are, to the clause's end; or, for an opening that tells a story ("Anneliese Corvo
+    # first climbed Tollen Ridge…"), their name alone.
+    cut = _CLAUSE_END.search(opening, bio.end()) if bio else None
+    clause = (opening[: cut.start() if cut else len(opening)] if bio else named.group(1)).strip()
     if len(clause) > limit:
         return " | ".join(lines)
     kept: list[str] = []

@@ -83,7 +83,7 @@ _KNOWN_VERSION: dict[str, object] = {}
 # What chunking stores with a chunk (its sentence map, its document's head, as ``chunking`` reads
 # them). A new value makes the next ingest write every document again (vectors are reused): raise
 # it when a change to chunking would store something else for the same file.
-LAYOUT = 3
+LAYOUT = 4
 
 
 class ChromaStore:

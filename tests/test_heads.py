@@ -257,6 +257,9 @@ def test_an_interviews_head_names_who_answers_not_who_asks():
     # Without questions standing alone, it is no interview: the head stays as it was.
     profile = INTERVIEW.replace("Q: ", "").replace("?", ".")
     assert head(_doc(profile, "/corpus/profile.txt"), 200)[0].endswith("Interview by Ana Reis")
-    # Nor when the opening paragraph does not open by saying who someone is.
+    # An opening that tells a story gives the name alone; one that opens with something else, nothing.
+    story = INTERVIEW.replace("Rui Albano, 58, is chief executive", "Rui Albano first crossed the strait as chief "
+                              "executive")
+    assert head(_doc(story, "/corpus/story.txt"), 200)[0].endswith("Porto Verde Gazette, Friday, May 9 | Rui Albano")
     scene = INTERVIEW.replace("Rui Albano, 58, is chief executive", "At the terminal, Rui Albano, 58, chief executive")
     assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
