@@ -374,7 +374,8 @@ class ChromaStore:
             )
             # A chunk written by an older chunking (before sentence maps or heads were kept, or read
             # otherwise): the next ingest writes the file again, its vectors kept.
-            entry["hashes"].add(meta.get("sha256", "") if meta.get("layout") == LAYOUT else "")
+            whole = meta.get("layout") == LAYOUT and "sentences" in meta and "head" in meta
+            entry["hashes"].add(meta.get("sha256", "") if whole else "")
             entry["count"] += 1
             if meta.get("aliases"):
                 try:
