@@ -123,14 +123,19 @@ def roles(text: str) -> list[tuple[frozenset[str], frozenset[str]]]:
             for _, (body, role) in sorted(found.items()) if txt.terms(body)]
 
 
-def role_of_another(sentence: str, question: str) -> str:
-    """Why ``sentence`` answers who holds a role at a body with that role at another body, or "":
-    "What is the name of DeepSeek's CEO?" is not answered by "DeepSeek's CEO is the CEO of Futurum
-    Group", from a source that names the one beside the other."""
+def role_of_another(sentence: str, question: str, proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers who holds a role at a body with that role at another body, naming
+    no one else, or "": "What is the name of DeepSeek's CEO?" is not answered by "DeepSeek's CEO
+    is the CEO of Futurum Group", from a source that names the one beside the other ("…is Liang
+    Wenfeng, the former CEO of High-Flyer" names someone)."""
     asked = roles(question)
     if not asked or not (txt.asks_name(question) or txt.asks_who_where_why(question)):
         return ""
-    for body, role in roles(txt.strip_citations(sentence)):
+    given = roles(txt.strip_citations(sentence))
+    bodies = frozenset().union(*(body for body, _ in given)) if given else frozenset()
+    if any(not set(terms) <= bodies for _, terms in added_names(sentence, proper, question_terms(question))):
+        return ""
+    for body, role in given:
         at = [at for at, theirs in asked if theirs == role]
         if at and not any(body & where for where in at):
             return "it gives that role at another body than the question asks about"
@@ -138,11 +143,12 @@ def role_of_another(sentence: str, question: str) -> str:
 
 
 # The role a question asks who holds, with the words that narrow it: "Who has been appointed
-# interim finance director…?", "Who is the museum's deputy director?" ("new" says when, not which).
+# interim finance director…?", "Who is the museum's deputy director?" ("new" or "current" says
+# when, not which; "named" is the verb, not the role).
 _WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+been|will\s+be)\s+"
                        r"(?:(?:appointed|named|elected|hired|chosen|picked)\s+(?:as\s+)?)?"
                        r"(?:(?:the|a|an|its|their|his|her)\s+)?(?:[\w’'\-]+[’']s\s+)?(?:new\s+)?)"
-                       rf"((?:(?!new\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
+                       rf"((?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
 
 
 def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -168,23 +174,30 @@ _ASKED_ATTRIBUTE = re.compile(
     r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})")
 
 
+# Sums a company or a deal is measured by, each a different figure: a turnover is no profit, a
+# price no market value. A sum a source gives as one of them does not answer a question for another.
+_MEASURES = frozenset(txt.terms("revenue turnover sales profit income earnings loss price value cost fine salary "
+                                "budget debt dividend"))
+
+
 def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
-    """Why a sum of money in ``sentence`` does not answer "What was X's <thing>?": no cited window
-    that holds the sum says the thing. "What was Grauhorn Stone's annual turnover?" is not
-    answered by "the company made a pre-tax profit of €19.6 million last year"; a turnover, a
-    profit, a price and a fine are different sums, and the question's other words ("annual",
-    "last year") are no evidence of which one it is."""
+    """Why a sum of money in ``sentence`` does not answer "What was X's <measure>?": every cited
+    window that holds the sum names another measure and not the one asked. "What was Grauhorn
+    Stone's annual turnover last year?" is not answered by "the company made a pre-tax profit of
+    €19.6 million last year"; the question's other words ("annual", "last year") are no
+    evidence of which sum it is."""
     asked = _ASKED_ATTRIBUTE.match(question)
     plain = txt.strip_citations(sentence)
     sums = [parse_number(m.group()) for m in ANY_NUMBER.finditer(plain) if _money(plain, m)]
-    if not asked or not sums or txt.asks_date(question) or re.match(r"(?:and|or)\b", question[asked.end():]):
+    if not asked or not sums or re.match(r"(?:and|or)\b", question[asked.end():]):
         return ""  # "What were its revenue and net loss?" asks two sums
-    thing = txt.terms(asked.group(1).split()[-1])
+    measure = set(txt.terms(asked.group(1))) & _MEASURES
     cited = [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
     holding = [w for w in cited if any(x.matches(m) for x in sums for _, held, *_ in w.sentences for m in held)]
-    if not thing or not holding or any(thing[0] in w.terms for w in holding):
+    if not measure or not holding or any(measure & w.terms or not (w.terms & _MEASURES) for w in holding):
         return ""
-    return f"no cited source gives that sum as the {asked.group(1).split()[-1]} asked about"
+    said = [w for w in asked.group(1).split() if set(txt.terms(w)) & measure]
+    return f"no cited source gives that sum as the {' '.join(said)} asked about"
 
 
 def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -474,7 +487,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
     about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
-                 or role_of_another(sentence, question) or role_not_beside(sentence, question, numbers, proper)
+                 or role_of_another(sentence, question, proper) or role_not_beside(sentence, question, numbers, proper)
                  or sum_of_another_kind(sentence, question, numbers))
     if elsewhere:
         return elsewhere

@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Optional
 
 from .readers import kind, location
 from .config import default
-from .text import sentence_spans
+from .text import STOPWORDS, sentence_spans
 from .types import Chunk, Document, Span
 
 def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
@@ -104,14 +104,15 @@ _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*
 
 
 def _with_interviewee(lines: list[str], opening: str, rest: str, limit: int) -> str:
-    """The head's ``lines`` joined, and, when the document is an interview (two questions or more
+    """The head's ``lines`` joined, and, when the document is an interview (three questions or more
     as paragraphs of their own in ``rest``) whose body ``opening`` paragraph opens with who
     answers, that clause last ("Aurelio Brandt, 54, is managing director of Greyfell Terminals",
     or the name alone): the "I" of its answers is that person, not the interviewer, whose byline
     goes. Lines that leave it no room go."""
     bio, named = _BIO.match(opening), _NAMED.match(opening)
     asked = sum(1 for m in _PARAGRAPH.finditer(rest) if _QUESTION.match(m.group().strip()))
-    if not (bio or named) or asked < 2:
+    first = opening.split(maxsplit=1)[0].lower() if opening.strip() else ""
+    if not (bio or named) or asked < 3 or first in STOPWORDS:  # "The Harbour Authority said…" names no one
         return " | ".join(lines)
     # Who they are, to the clause's end; or, for an opening that tells a story ("Anneliese Corvo
     # first climbed Tollen Ridge…"), their name alone.

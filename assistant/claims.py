@@ -156,8 +156,8 @@ def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
 
 # "said Oskar Tamberlin, 71, who has fished…": a small whole number set off by commas right after
 # a name is that person's age, as news style writes it; an answer says "71 years old".
-_AGE_AFTER = re.compile(r"[A-Z][\w’'\-]*,\s+$")
-_AGE_TERMS = frozenset({"year", "old", "age", "aged"})
+_AGE_AFTER = re.compile(r"[A-Z][\w’'\-.]*\s+[A-Z][\w’'\-]*,\s+$")  # "Oskar Tamberlin, 71,", "Mr Maslin, 64,"
+_AGE_TERMS = frozenset({"old", "age", "aged"})  # not "year": "71 years old" is no "for 71 years"
 
 
 _AGED = re.compile(r"\baged\s+$", re.IGNORECASE)
@@ -278,7 +278,7 @@ class Window:
 
     def _near(self, name: tuple[str, ...], terms: frozenset[str], refers: bool, before: frozenset[str],
               subject: bool, speaks: bool = False) -> bool:
-        if _stands_in(name, terms):
+        if all(part in terms for part in name):
             return True
         # "I" or "we" is whoever the head names ("By Marta Quill, analyst at Porto Capital").
         reach = ((before | self.earlier) if subject else before) | (self.speaker if speaks else frozenset())
@@ -290,19 +290,12 @@ class Window:
         question's own subject, the window refers back to it ("The company released…") and the
         passage named it before, or it names someone the passages introduced with it (``asked.appositions``: "Newman said…" after "Dan Newman, CEO
         of Futurum Group,")."""
-        if _stands_in(name, self.terms):
+        if all(part in self.terms for part in name):
             return True
         if any(self.speaking) and all(part in self.speaker for part in name):
             return True
         return subject and (self.refers and all(part in self.earlier for part in name) or any(
             who in self.terms and set(name) <= theirs for who, theirs in introduced.items()))
-
-
-def _stands_in(name: tuple[str, ...], terms: frozenset[str]) -> bool:
-    """Whether ``terms`` hold the name, or the place a one-word name is the adjective of
-    ("European" where the source says "across Europe")."""
-    return all(part in terms for part in name) or len(name) == 1 and any(
-        txt.stem(place) in terms for place in txt.places_of(name[0]))
 
 
 def _name_terms(word: str) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ only if rounding agrees.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
@@ -231,7 +232,10 @@ def _of_the_asked_kind(question: str, conflicts: Sequence[Conflict]) -> bool:
     from . import conflicts as differ
 
     days = all(v.kind in ("date", "weekday") for c in conflicts for v in differ.values(c.value))
-    return days == txt.asks_date(question)
+    return days == (txt.asks_date(question) or bool(_ASKS_A_DAY.search(question)))
+
+
+_ASKS_A_DAY = re.compile(r"\b(?:date|day|deadline|when)\b", re.IGNORECASE)  # "What was the date of the vote?"
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,

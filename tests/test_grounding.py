@@ -1387,41 +1387,6 @@ def test_who_holds_a_narrowed_role_needs_that_whole_role_beside_the_name():
     assert not check(answer, question, named).refused
 
 
-def test_a_place_named_by_its_adjective_in_the_answer():
-    # The reverse of a source's adjective: the answer says "European" where the source says "Europe".
-    across = shown("Across Europe, ferry operators carried 3 million passengers last year.")
-    assert not check("European ferry operators carried 3 million passengers last year [1].",
-                     "How many passengers did European ferry operators carry last year?", across).refused
-    # A name that is no adjective of a place the source gives is still missing.
-    result = check("Brazilian ferry operators carried 3 million passengers last year [1].",
-                   "How many passengers did Brazilian ferry operators carry last year?", across)
-    assert result.refused and result.removed[0].reason == "'Brazilian' is in none of the sources"
-
-
-def test_a_sum_the_source_gives_as_another_kind_of_sum_does_not_answer():
-    profit = shown("BlueWave made a pre-tax profit of €19.6 million last year, the company said.")
-    question = "What was BlueWave's annual turnover last year?"
-    result = check("BlueWave's annual turnover last year was €19.6 million [1].", question, profit)
-    assert result.refused
-    assert result.removed[0].reason == "no cited source gives that sum as the turnover asked about"
-    turnover = shown("BlueWave's turnover was €19.6 million last year, the company said.")
-    assert not check("BlueWave's annual turnover last year was €19.6 million [1].", question, turnover).refused
-    # Two sums asked together: each sentence gives its own.
-    both = shown("BlueWave reported revenue of €142m. Its net loss widened to €19.4m.")
-    assert not check("Its net loss widened to €19.4m [1].", "What were BlueWave's revenue and net loss?",
-                     both).refused
-
-
-def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_question():
-    from assistant.grounding import nothing_supported
-    from assistant.types import Conflict
-
-    days = [Conflict("Monday", "a.txt", "The shares fell on Monday.", 1),
-            Conflict("Tuesday", "b.txt", "The shares fell on Tuesday.", 2)]
-    assert nothing_supported("What was BlueWave's share price before the news?", [], days).refused
-    assert not nothing_supported("On which day did BlueWave's shares fall?", [], days).refused
-
-
 def test_a_person_called_by_surname_after_the_full_name_is_that_person():
     street = shown("On the last street before the ridge, Rui Albano keeps a notebook. \"Nine since May,\" says "
                    "Mr Albano, 64, a retired teacher.")
@@ -1438,3 +1403,35 @@ def test_years_old_is_an_age_not_a_span():
     for source in ("The skipper Rui Albano, aged 71, fished.", "A 71-year-old skipper, Rui Albano, fished.",
                    "Rui Albano is 71 years old."):
         assert not check("Rui Albano is 71 years old [1].", "How old is Rui Albano?", shown(source)).refused, source
+
+
+def test_review_cases_of_the_eighteenth_session():
+    from assistant.grounding import nothing_supported
+    from assistant.types import Conflict
+
+    # An age is no span: "Oskar Tamberlin, 71," gives no "fished for 71 years".
+    aged = shown("The river is quiet now, said Oskar Tamberlin, 71, who has fished from it all his life.")
+    assert check("Oskar Tamberlin has fished for 71 years [1].", "How long has Oskar Tamberlin fished?", aged).refused
+    # A place before a number set off by commas is no person: "Oslo, 64," is no age.
+    turnout = shown("Turnout in Oslo, 64, was the highest in the country.")
+    assert check("Oslo is 64 years old [1].", "How old is Oslo?", turnout).refused
+    # A lower-case word is no place: "the logo" gives no "Logan".
+    logo = shown("The new logo cost the club 5,000 euros.")
+    assert check("The logo was designed by Logan for 5,000 euros [1].", "Who designed the club's logo?", logo).refused
+    # A sum asked by a word that is no measure, or one the window does not contrast, stands.
+    fined = shown("Regulators fined Acme Bank €5 million on Monday.")
+    assert not check("The fine was €5 million [1].", "What was the amount of the fine?", fined).refused
+    assert not check("Acme Bank was fined €5 million [1].", "What was the fine imposed on Acme Bank?", fined).refused
+    # The role at another body beside someone named: the person answers (other rules judge them).
+    from assistant.asked import role_of_another
+    proper = frozenset({"DeepSeek", "Liang", "Wenfeng", "High-Flyer"})
+    assert not role_of_another("DeepSeek's CEO is Liang Wenfeng, the former CEO of High-Flyer [1].",
+                               "Who is DeepSeek's CEO?", proper)
+    # "current" and "named" do not narrow the role asked about.
+    named = shown("Acme Corp appointed Jo Lindqvist as chief executive in May.")
+    assert not check("Jo Lindqvist [1].", "Who was named chief executive of Acme Corp?", named).refused
+    assert not check("Jo Lindqvist is Acme Corp's chief executive [1].",
+                     "Who is the current chief executive of Acme Corp?", named).refused
+    # Differing dates still answer a question for a date that "when" does not open.
+    dates = [Conflict("May 4", "a.txt", "The vote was on May 4.", 1), Conflict("May 5", "b.txt", "It was May 5.", 2)]
+    assert not nothing_supported("What was the date of the vote?", [], dates).refused

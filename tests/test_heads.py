@@ -240,6 +240,10 @@ A: No. We will carry 1.2 million passengers and keep every fare where it is.
 Q: And the new catamaran?
 
 A: I expect it in service by July.
+
+Q: Will you hire more crew?
+
+A: Forty deckhands by the autumn.
 """
 
 
@@ -263,3 +267,5 @@ def test_an_interviews_head_names_who_answers_not_who_asks():
     assert head(_doc(story, "/corpus/story.txt"), 200)[0].endswith("Porto Verde Gazette, Friday, May 9 | Rui Albano")
     scene = INTERVIEW.replace("Rui Albano, 58, is chief executive", "At the terminal, Rui Albano, 58, chief executive")
     assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
+    body = INTERVIEW.replace("Rui Albano, 58, is chief executive", "The Porto Verde council is the owner")
+    assert head(_doc(body, "/corpus/body.txt"), 200)[0].endswith("Interview by Ana Reis")  # "The …" is no one
