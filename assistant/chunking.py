@@ -95,9 +95,9 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
 
 # An interview opens its body by saying who answers: "Aurelio Brandt, 54, is managing director of
 # Greyfell Terminals, the company that…". Its questions stand as paragraphs of their own.
-_BIO = re.compile(r"(?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+)+(?:,\s+\d{1,3},)?"
-                  r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
-_NAMED = re.compile(r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2})(?:,\s+\d{1,3},)?\s+[a-z]")
+_PERSON = r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2})(?:,\s+\d{1,3},)?"  # and age
+_BIO = re.compile(_PERSON + r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
+_NAMED = re.compile(_PERSON + r"\s+[a-z]")
 _CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
 _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)

@@ -251,7 +251,6 @@ class _Batch:
             self.store.delete_ids(sorted(stale))
         return len(texts)
 
-
     def _stored(self, ids: list[str]) -> Sequence[np.ndarray]:
         """The stored vectors of ``ids``; none when the index cannot give them all (an ingest was
         killed mid-write), and they are embedded again."""
