@@ -24,9 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     added_names, claims, clauses, defined_names, head_windows, in_context, names, parse_number,
-                     question_terms,
-                     refs_of, sentence_terms, short_form, unit_after, windows)
+                     Window, added_names, claims, clauses, defined_names, head_windows, in_context, names, parse_number,
+                     question_terms, refs_of, sentence_terms, short_form, unit_after, windows)
 from .text import question_parts
 from .types import Passage
 
@@ -132,7 +131,7 @@ def role_of_another(sentence: str, question: str, proper: frozenset[str]) -> str
     if not asked or not (txt.asks_name(question) or txt.asks_who_where_why(question)):
         return ""
     given = roles(txt.strip_citations(sentence))
-    bodies = frozenset().union(*(body for body, _ in given)) if given else frozenset()
+    bodies = frozenset().union(*(body for body, _ in given))
     if any(not set(terms) <= bodies for _, terms in added_names(sentence, proper, question_terms(question))):
         return ""
     for body, role in given:
@@ -151,6 +150,11 @@ _WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+bee
                        rf"((?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
 
 
+def cited_windows(sentence: str, numbers: Mapping[int, Passage]) -> list[Window]:
+    """The windows of the passages ``sentence`` cites, their heads' lines first."""
+    return [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+
+
 def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
     """Why ``sentence`` answers who holds a role with a person that no cited window gives that
     whole role ("Who has been appointed interim finance director?" answered with the museum's
@@ -160,7 +164,7 @@ def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage]
     if not asked or not people:
         return ""
     role = set(txt.terms(asked.group(1)))
-    cited = [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+    cited = cited_windows(sentence, numbers)
     if any(set(person) <= w.terms and role <= w.terms for person in people for w in cited):
         return ""
     return "no cited source gives that person the role the question asks about"
@@ -192,7 +196,7 @@ def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Pass
     if not asked or not sums or re.match(r"(?:and|or)\b", question[asked.end():]):
         return ""  # "What were its revenue and net loss?" asks two sums
     measure = set(txt.terms(asked.group(1))) & _MEASURES
-    cited = [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+    cited = cited_windows(sentence, numbers)
     holding = [w for w in cited if any(x.matches(m) for x in sums for _, held, *_ in w.sentences for m in held)]
     if not measure or not holding or any(measure & w.terms or not (w.terms & _MEASURES) for w in holding):
         return ""

@@ -158,15 +158,13 @@ def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
 # a name is that person's age, as news style writes it; an answer says "71 years old".
 _AGE_AFTER = re.compile(r"[A-Z][\w’'\-.]*\s+[A-Z][\w’'\-]*,\s+$")  # "Oskar Tamberlin, 71,", "Mr Maslin, 64,"
 _AGE_TERMS = frozenset({"old", "age", "aged"})  # not "year": "71 years old" is no "for 71 years"
-
-
 _AGED = re.compile(r"\baged\s+$", re.IGNORECASE)
 # "7 years old" is an age, which "for seven years" is not: its unit is "old".
 _YEARS_OLD = re.compile(r"[\s\-]+years?[\s\-]+old\b", re.IGNORECASE)
 
 
 def age(sentence: str, m: re.Match) -> frozenset[str]:
-    """The terms of an age ("year", "old") for the number ``m`` of ``sentence`` when it is written
+    """The terms of an age ("old", "age") for the number ``m`` of ``sentence`` when it is written
     as one ("Oskar Tamberlin, 71,", "aged 71", "71 years old", "a 71-year-old"), else none."""
     whole = m.group().rstrip(",")
     if not whole.isdigit() or not 0 < int(whole) < 120:
@@ -477,7 +475,8 @@ def windows(text: str) -> tuple[Window, ...]:
     read = []
     named = capitalised_inside(text)
     lower = frozenset(re.findall(r"\b[a-z][\w\-]*", text))
-    for a, b in txt.sentence_spans(text):
+    spans = txt.sentence_spans(text)
+    for a, b in spans:
         sentence = text[a:b]
         terms = sentence_terms(sentence) | {t for sign in CURRENCY_SIGN.findall(sentence) for t in _SIGN_TERMS[sign]}
         # Counts may be written as words in a source ("five people had died") and in digits in an answer.
@@ -491,7 +490,7 @@ def windows(text: str) -> tuple[Window, ...]:
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
                      names_no_one(sentence, named, lower) or first_person(sentence), speaks,
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
-    read = _surnames_named(text, read)
+    read = _surnames_named(text, spans, read)
     out = []
     for size in (1, 2):
         for i in range(len(read) - size + 1):
@@ -509,8 +508,8 @@ _CAPITALISED_BEFORE = re.compile(r"[A-Z][\w’'\-.]*\s+$")
 _TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "dame", "mp"})
 
 
-def _surnames_named(text: str, read: list) -> list:
-    """``read`` (a tuple per sentence of ``windows``, terms first), where a sentence that calls
+def _surnames_named(text: str, spans: Sequence[tuple[int, int]], read: list) -> list:
+    """``read`` (a tuple per sentence ``spans`` gives of ``text``, terms first), where a sentence that calls
     someone by surname alone ("says Mr Maslin, 64") gets the first name its passage gives them
     ("Teodor Maslin"), when the passage gives that surname one first name only: news style
     names a person in full once and by surname after."""
@@ -523,7 +522,6 @@ def _surnames_named(text: str, read: list) -> list:
             firsts.setdefault(m.group(2), set()).add(txt.stem(first))
     if not firsts:
         return read
-    spans = txt.sentence_spans(text)
     out = []
     for (a, b), r in zip(spans, read):
         sentence = text[a:b]

@@ -149,16 +149,16 @@ _ADJECTIVE = re.compile(r"\b([A-Z][a-z]{3,})\s+(?=[a-z])")
 def places_named(text: str) -> list[str]:
     """The places ``text`` names by their adjective, lower-cased: "the Chinese market" gives "china"
     (and "chin"): candidates, of which only the real name will ever meet another text's."""
-    return [place for m in _ADJECTIVE.finditer(text) for place in places_of(m.group(1))]
+    return [place for m in _ADJECTIVE.finditer(text) for place in _places_of(m.group(1))]
 
 
 def nationality(word: str) -> bool:
     """Whether ``word`` is a country's adjective ("Chinese", "American", "Israeli"): it names a
     country, not a person or a company."""
-    return word[:1].isupper() and any(place in countries() for place in places_of(word))
+    return word[:1].isupper() and any(place in countries() for place in _places_of(word))
 
 
-def places_of(adjective: str) -> list[str]:
+def _places_of(adjective: str) -> list[str]:
     """The places an adjective may be formed from, lower-cased: "Chinese" gives "chin" and "china"."""
     low = adjective.lower()
     return [low[:-len(ending)] + tail for ending, tails in _DEMONYMS.items()
