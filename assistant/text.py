@@ -273,7 +273,11 @@ def attribution(question: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-_ASKS_DATE = re.compile(r"\b(?:when|what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
+# "When" asks only as a question word: opening the question or a part of it, or before a verb
+# ("when did", "when will"); "How many bats did they count when they surveyed the caves?" does not.
+_ASKS_DATE = re.compile(r"^\W*(?:(?:and|so|but|then)\s+)?when\b|(?:[,;]\s*|\band\s+)when\b|\bwhen\s+(?:did|does|do|is|"
+                        r"was|were|are|will|would|has|have|had|can|could|should|must)\b|"
+                        r"\b(?:what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
 # What a thing is worth is a sum of money too: "How much is the contract worth?", "What is the deal worth?".

@@ -89,6 +89,10 @@ def test_question_kinds():
     assert not text.asks_who_where_why("What is the population of the town?")
     assert text.asks_date("When did the ferry start?") and text.asks_date("On which day did it open?")
     assert not text.asks_date("Who opened it?")
+    # "When" that opens a clause inside the question asks no date.
+    assert text.asks_date("It opened in May, and when did it close?") and text.asks_date("Since when has it run?")
+    assert not text.asks_date("How many ferries ran when the strike began?")
+    assert not text.asks_date("Which symbol do the articles use when comparing the two firms?")
     assert text.asks_number("How many boats does it run?") and text.asks_number("What percentage rose?")
     assert not text.asks_number("Which boats does it run?")
     assert text.asks_price("How much does a ticket cost?") and text.asks_price("What is the fare to Porto Verde?")
