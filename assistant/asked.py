@@ -506,7 +506,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     if place:
         return a_country_for(place, sentence, proper, subject)
     if txt.asks_count(question) and len(question_parts(question)) == 1:
-        return not_a_count(sentence)
+        return not_a_count(sentence, question)
     return not_a_span(sentence) if txt.asks_how_long(question) else ""
 
 
@@ -674,22 +674,31 @@ def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
     return ""
 
 
-def not_a_count(sentence: str) -> str:
-    """Why ``sentence`` does not say how many: every number it gives is a percentage or a sum of
-    money ("a population of approximately 70% of affected customers"); "" otherwise. A count in
-    words ("over the next three years") is a count."""
+# Units that measure rather than count: "71 centimetres" says how deep, not how many.
+_UNITS_OF_MEASURE = frozenset(txt.terms("metres meters centimetres centimeters millimetres millimeters kilometres kilometers "
+                                "miles feet inches yards hectares acres litres liters gallons tonnes tons kilograms "
+                                "kilos grams degrees cm mm km kg"))
+
+
+def not_a_count(sentence: str, question: str = "") -> str:
+    """Why ``sentence`` does not say how many: every number it gives is a percentage, a sum of
+    money ("a population of approximately 70% of affected customers") or a measure the question
+    does not ask in ("fell from 118 centimetres to 71 centimetres" for "How many people came?");
+    "" otherwise. A count in words ("over the next three years") is a count."""
     plain = txt.strip_citations(sentence)
-    first = _only_shares_or_sums(plain)
+    asked = _UNITS_OF_MEASURE & frozenset(txt.terms(question))
+    first = _only_shares_or_sums(plain, _UNITS_OF_MEASURE - asked)
     if first and not txt.SPELLED_NUMBER.search(plain):
         return f"'{first}' is not a count, which the question asks for"
     return ""
 
 
-def _only_shares_or_sums(plain: str) -> str:
-    """The first number of ``plain`` when it gives numbers and every one is a percentage or a sum
-    of money, as written; "" otherwise."""
+def _only_shares_or_sums(plain: str, measures: frozenset[str] = frozenset()) -> str:
+    """The first number of ``plain`` when it gives numbers and every one is a percentage, a sum
+    of money, or in one of the units ``measures``, as written; "" otherwise."""
     found = list(CLAIM_NUMBER.finditer(plain))
-    if found and all(_percentage(plain, m) or _money(plain, m) for m in found):
+    if found and all(_percentage(plain, m) or _money(plain, m) or unit_after(plain, m.end()) in measures
+                     for m in found):
         return found[0].group().strip()
     return ""
 

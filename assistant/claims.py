@@ -72,11 +72,21 @@ def speakers(sentence: str) -> int:
 _BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
 
 
+# "The 27-member council approved…": a description led by a count refers back too.
+_BY_COUNT = re.compile(r"^\W*[Tt]he\s+\d[\d,.]*-[a-z]")
+# "…to reduce the Group's net debt", "the Pollinger heirs sold the business": a name after "the" is
+# one named before, written short ("Highcairn Leisure Group", then "the Group"; "the Council").
+_SHORT_DEFINITE = re.compile(r"\bthe\s+([A-Z][a-z]+)\b(?![\s\-]+[A-Z\d])")
+
+
 def refers_back(sentence: str) -> bool:
-    """Whether a passage sentence refers back to a subject named before it (``REFERS``), or by a
-    description that opens with a country's adjective ("The Chinese e-commerce giant's model")."""
+    """Whether a passage sentence refers back to a subject named before it (``REFERS``), by a
+    description that opens with a country's adjective ("The Chinese e-commerce giant's model") or
+    a count ("The 27-member council"), or by a name's last word alone ("the Group's net debt")."""
     described = _BY_DESCRIPTION.match(sentence)
-    return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1)))
+    return bool(REFERS.search(sentence) or _BY_COUNT.match(sentence)) or bool(
+        described and txt.nationality(described.group(1))) or any(
+        not txt.calendar_word(m.group(1)) for m in _SHORT_DEFINITE.finditer(sentence))
 
 
 def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) -> bool:
@@ -568,8 +578,9 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     ("Alibaba released it…") most likely refers to them (``named``: the terms of names)."""
     p = numbers[n]
     speaker = sentence_terms(p.head)
-    before = frozenset().union(*(sentence_terms(q.text) for q in numbers.values()
-                                 if q.source == p.source and q.start < p.start))
+    # The head is shown first: a title names the document's subject ("Q&A with Sorrelhorn's new boss").
+    before = speaker.union(*(sentence_terms(q.text) for q in numbers.values()
+                             if q.source == p.source and q.start < p.start))
     return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)
                                 if before and (w.terms & named) <= claimed else replace(w, speaker=speaker)
                                 for w in windows(p.text))]

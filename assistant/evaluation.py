@@ -16,7 +16,9 @@ from typing import Any, Sequence, TextIO
 from .errors import AssistantError
 
 # A number (with its decimals) or a capitalised name of one or more words.
-_VALUE = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
+# A number, or a run of capitalised words; an acronym or title in capitals stands alone, since
+# "CEO Dan Newman" is two values, not a name the sources would have to write whole.
+_VALUE = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Z][A-Z\d\-]+\b|[A-Z][\w\-]*(?:\s+(?![A-Z][A-Z\d\-]+\b)[A-Z][\w\-]*)*")
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:

@@ -1435,3 +1435,47 @@ def test_review_cases_of_the_eighteenth_session():
     # Differing dates still answer a question for a date that "when" does not open.
     dates = [Conflict("May 4", "a.txt", "The vote was on May 4.", 1), Conflict("May 5", "b.txt", "It was May 5.", 2)]
     assert not nothing_supported("What was the date of the vote?", [], dates).refused
+
+
+def test_a_description_led_by_a_count_or_a_short_name_refers_back():
+    # "The 15-member Fenwick board…" is a description: the name it stands for is in the sentence before.
+    bought = shown("Fenwick Rowing Club agreed on Monday to buy the Ashby boathouse from the county. "
+                   "The 15-member Fenwick board approved the deal by 9 votes to 6.")
+    assert not check("Fenwick Rowing Club's board approved buying the Ashby boathouse by 9 votes to 6 [1].",
+                     "By what vote was the purchase of the Ashby boathouse approved?", bought).removed
+    # A name's last word after "the" is that name written short: "the Trust's reserves".
+    trust = shown("Clara Moss, treasurer of Harwell Heritage Trust, said: \"The sale lets us repair the roof. "
+                  "Proceeds will also rebuild the Trust's reserves, which stood at £1.2 million last year.\"")
+    assert not check("Harwell Heritage Trust's reserves stood at £1.2 million last year [1].",
+                     "What were Harwell Heritage Trust's reserves last year?", trust).removed
+    # A name that opens the sentence is no description: "The Gaivota crew" is a name.
+    other = shown("Harbor Lights unveiled a new boat on Friday. The Gaivota crew carries 400 passengers.")
+    assert check("Harbor Lights' crew carries 400 passengers [1].", "What happened?", other).removed
+
+
+def test_a_head_names_the_subject_a_later_sentence_refers_to():
+    """A title is shown before its passage: "Q&A with Ashby Quay's harbour master" names what "it"
+    is in a passage that never names it."""
+    text = "Will the fees go up? No. A mooring costs £30 a night now and it will cost £30 next summer."
+    head = "Q&A with Ashby Quay's harbour master | Coastal Times, 3 May"
+    question = "How much will a mooring at Ashby Quay cost next summer?"
+    answer = "A mooring at Ashby Quay will cost £30 next summer [1]."
+    titled = {1: Passage(text, "qa.txt", 900, 900 + len(text), 1.0, head=head)}
+    assert not check(answer, question, titled).removed
+    untitled = {1: Passage(text, "qa.txt", 900, 900 + len(text), 1.0)}
+    assert check(answer, question, untitled).refused
+
+
+def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_after_it():
+    passages = shown("Dan Berg, CEO of Marlow Freight, spoke on Tuesday.")
+    assert unsupported_sentences("Marlow Freight's CEO Dan Berg spoke on Tuesday [1].", list(passages.values())) == []
+    assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
+
+
+def test_a_measure_is_no_count_unless_the_question_asks_in_it():
+    depth = shown("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres since 2000.")
+    got = check("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres [1].",
+                "How many people visited Ashby Fell last summer?", depth)
+    assert got.refused and got.removed[0].reason == "'120' is not a count, which the question asks for"
+    assert not check("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres [1].",
+                     "How many centimetres of snow has Ashby Fell's top station lost since 2000?", depth).refused
