@@ -13,8 +13,10 @@ retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
 - the share of the query's terms it holds, each weighted by how rare it is among the candidates
   (a term no candidate has cannot tell them apart, so it does not count);
 - the rank of its passage in retrieval, a little: it only breaks near-ties;
-- whether it holds the kind of value the question asks for (a date for "when", a number for
-  "how many", a name the question does not give for "who"), a little.
+- whether it holds the kind of value the question asks for: a date for "when" or a number for
+  "how many", much (a sentence without one can only be context, and the sentence before each
+  chosen one is shown anyway); a name the question does not give for "who", a little (names
+  are everywhere, and the answer to "who" is often a role or a firm).
 A sentence scoring under half the best one's is not shown even when the budget has room: it
 would be noise, not context.
 
@@ -40,6 +42,7 @@ from .types import Passage
 # The small weights of the score's tie-breaking parts, chosen on principle, not searched on the
 # eval sets: see bench/RESULTS.md.
 RANK, KIND = 0.1, 0.15
+VALUE = 0.4  # the kind bonus of a date or a number: see bench/RESULTS.md, "A value's sentence first"
 FLOOR = 0.5  # of the best candidate's score
 DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sharing a word with the question
 GAP = " … "  # between sentences that are not next to each other in the passage
@@ -128,22 +131,23 @@ def score(query: str, pool: Sequence[Candidate], similarity: np.ndarray, dense_w
     df = {t: sum(t in ts for ts in terms) for t in set(txt.terms(query))}
     idf = {t: math.log(1 + len(pool) / (1 + n)) for t, n in df.items() if n}
     total = sum(idf.values()) or 1.0
-    wanted = _wanted_kind(query)
+    wanted, bonus = _wanted_kind(query) or (None, 0.0)
     return [
         replace(c, score=dense_weight * float(similarity[j]) + lexical_weight * sum(idf.get(t, 0.0) for t in terms[j]
-                if t in idf) / total + RANK / (c.passage + 1) + (KIND if wanted and wanted(c.text) else 0.0))
+                if t in idf) / total + RANK / (c.passage + 1) + (bonus if wanted and wanted(c.text) else 0.0))
         for j, c in enumerate(pool)
     ]
 
 
-def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
-    """What a sentence that answers ``query`` must hold, when its question word says so."""
+def _wanted_kind(query: str) -> Optional[tuple[Callable[[str], bool], float]]:
+    """What a sentence that answers ``query`` must hold, when its question word says so, and the
+    bonus for holding it."""
     if txt.asks_date(query):
         from .conflicts import values
 
-        return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s))
+        return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s)), VALUE
     if txt.asks_number(query):
-        return lambda s: bool(_DIGIT.search(s))
+        return lambda s: bool(_DIGIT.search(s)), VALUE
     if txt.asks_name(query) or _WHO.match(query):
         from .claims import capitalised_inside
 
@@ -151,7 +155,7 @@ def _wanted_kind(query: str) -> Optional[Callable[[str], bool]]:
         # committee?" is answered by "Chair: Johan Eskeland MP", which shares one word with it.
         asked = set(txt.terms(query))
         return lambda s: any(t not in asked for w in capitalised_inside(s) if not txt.calendar_word(w)
-                             for t in txt.terms(w))
+                             for t in txt.terms(w)), KIND
     return None
 
 

@@ -7,7 +7,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import chunk_document
 from assistant.prompting import build_prompt, parse_citations, user_message
-from assistant.selection import KIND, DENSE_PASSAGES, Candidate, candidates, excerpt, plan, score, select, worth_embedding
+from assistant.selection import KIND, VALUE, DENSE_PASSAGES, Candidate, candidates, excerpt, plan, score, select, worth_embedding
 from assistant.store import decode_sentences, encode_sentences
 from assistant.types import Document, Passage
 from assistant.ui import highlight
@@ -90,6 +90,23 @@ def test_a_question_asking_who_favours_a_sentence_giving_a_name_it_does_not():
     who = score("Who chairs the Harbor committee?", pool, np.zeros(3))
     what = score("What chairs the Harbor committee?", pool, np.zeros(3))
     assert [round(a.score - b.score, 6) for a, b in zip(who, what)] == [0.0, KIND, 0.0]
+
+
+def test_a_question_asking_a_date_or_a_number_shows_the_sentences_that_give_one_first():
+    import numpy as np
+
+    pool = [Candidate(0, 0, "The committee approved the timetable."),
+            Candidate(1, 0, "The committee approved the timetable on 4 May."),
+            Candidate(2, 0, "The committee approved the timetable by 7 votes to 2.")]
+    # A sentence without the value asked for can only be context: one that gives it outranks one
+    # a little closer to the question in meaning (0.5 × 0.5 of cosine, here).
+    similarity = np.array([0.5, 0.0, 0.0])
+    when = score("When did the committee approve the timetable?", pool, similarity)
+    assert max(when, key=lambda c: c.score).passage == 1
+    many = score("How many votes did the committee's timetable get?", pool, similarity)
+    assert max(many, key=lambda c: c.score).passage in (1, 2)  # "4 May" holds a number too
+    assert round(many[2].score - score("What did the committee's timetable get?", pool, similarity)[2].score, 6) == VALUE
+    assert VALUE > KIND  # names are everywhere; a date or a number marks the few sentences that can answer
 
 
 def test_the_budget_and_the_floor_hold():
