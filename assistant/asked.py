@@ -175,7 +175,9 @@ def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage]
 _ASKED_ATTRIBUTE = re.compile(
     r"^\W*(?i:what)\s+(?:is|was|are|were|will\s+be)\s+(?:the\s+)?(?:(?:[A-Z][\w’'\-]*\s+)*[\w’'\-]+[’']s\s+)?"
     r"((?:(?!(?:of|in|for|at|on|per|last|this|next|during|since|before|after|by|the|a|an|to|from|with|when|that|"
-    r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})")
+    r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})"
+    # … or asked as "What price per tonne does Grauhorn Stone charge…?": the words before the verb.
+    r"|^\W*(?i:what)\s+((?:[a-z][\w\-]*\s+){1,3}?)(?:does|do|did|will|would|can|could|has|have|had)\b")
 
 
 # Sums a company or a deal is measured by, each a different figure: a turnover is no profit, a
@@ -193,14 +195,15 @@ def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Pass
     asked = _ASKED_ATTRIBUTE.match(question)
     plain = txt.strip_citations(sentence)
     sums = [parse_number(m.group()) for m in ANY_NUMBER.finditer(plain) if _money(plain, m)]
-    if not asked or not sums or re.match(r"(?:and|or)\b", question[asked.end():]):
-        return ""  # "What were its revenue and net loss?" asks two sums
-    measure = set(txt.terms(asked.group(1))) & _MEASURES
+    if not asked or not sums or re.match(r"(?:and|or)\b", question[asked.end():]) or len(question_parts(question)) > 1:
+        return ""  # "What were its revenue and net loss?" asks two sums; "What revenue…, and what sales…?" too
+    words = (asked.group(1) or asked.group(2)).split()
+    measure = set(txt.terms(" ".join(words))) & _MEASURES
     cited = cited_windows(sentence, numbers)
     holding = [w for w in cited if any(x.matches(m) for x in sums for _, held, *_ in w.sentences for m in held)]
     if not measure or not holding or any(measure & w.terms or not (w.terms & _MEASURES) for w in holding):
         return ""
-    said = [w for w in asked.group(1).split() if set(txt.terms(w)) & measure]
+    said = [w for w in words if set(txt.terms(w)) & measure]
     return f"no cited source gives that sum as the {' '.join(said)} asked about"
 
 

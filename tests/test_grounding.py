@@ -1479,3 +1479,34 @@ def test_a_measure_is_no_count_unless_the_question_asks_in_it():
     assert got.refused and got.removed[0].reason == "'120' is not a count, which the question asks for"
     assert not check("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres [1].",
                      "How many centimetres of snow has Ashby Fell's top station lost since 2000?", depth).refused
+
+
+def test_a_sum_the_source_gives_as_another_kind_of_sum_does_not_answer():
+    # (Restored: the eighteenth session's review commit dropped it with the withdrawn place rule's test.)
+    profit = shown("BlueWave made a pre-tax profit of €19.6 million last year, the company said.")
+    question = "What was BlueWave's annual turnover last year?"
+    result = check("BlueWave's annual turnover last year was €19.6 million [1].", question, profit)
+    assert result.refused
+    assert result.removed[0].reason == "no cited source gives that sum as the turnover asked about"
+    turnover = shown("BlueWave's turnover was €19.6 million last year, the company said.")
+    assert not check("BlueWave's annual turnover last year was €19.6 million [1].", question, turnover).refused
+    # Two sums asked together: each sentence gives its own.
+    both = shown("BlueWave reported revenue of €142m. Its net loss widened to €19.4m.")
+    assert not check("Its net loss widened to €19.4m [1].", "What were BlueWave's revenue and net loss?",
+                     both).refused
+    # The same thing asked as "What <thing> does X…?", and not where the question asks two things.
+    cost = shown("BlueWave has put the cost of its new terminal at 87 million euros.")
+    result = check("BlueWave charges €87 million [1].", "What price per crossing does BlueWave charge?", cost)
+    assert result.refused and result.removed[0].reason == "no cited source gives that sum as the price asked about"
+    assert not check("BlueWave's new terminal costs €87 million [1].", "What cost does BlueWave give for its new "
+                     "terminal, and when will it open?", cost).refused
+
+
+def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_question():
+    from assistant.grounding import nothing_supported
+    from assistant.types import Conflict
+
+    days = [Conflict("Monday", "a.txt", "The shares fell on Monday.", 1),
+            Conflict("Tuesday", "b.txt", "The shares fell on Tuesday.", 2)]
+    assert nothing_supported("What was BlueWave's share price before the news?", [], days).refused
+    assert not nothing_supported("On which day did BlueWave's shares fall?", [], days).refused
