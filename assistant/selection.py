@@ -13,10 +13,11 @@ retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
 - the share of the query's terms it holds, each weighted by how rare it is among the candidates
   (a term no candidate has cannot tell them apart, so it does not count);
 - the rank of its passage in retrieval, a little: it only breaks near-ties;
-- whether it holds the kind of value the question asks for: a date for "when" or a number for
-  "how many", much (a sentence without one can only be context, and the sentence before each
-  chosen one is shown anyway); a name the question does not give for "who", a little (names
-  are everywhere, and the answer to "who" is often a role or a firm).
+- whether it holds the kind of value the question asks for: a date for "when", much (a sentence
+  without one can only be context, and the sentence before each chosen one is shown anyway);
+  a number for "how many" or a name the question does not give for "who", a little (numbers
+  and names are in most sentences of a report, dates in few; and the answer to "who" is often
+  a role or a firm).
 A sentence scoring under half the best one's is not shown even when the budget has room: it
 would be noise, not context.
 
@@ -42,7 +43,7 @@ from .types import Passage
 # The small weights of the score's tie-breaking parts, chosen on principle, not searched on the
 # eval sets: see bench/RESULTS.md.
 RANK, KIND = 0.1, 0.15
-VALUE = 0.4  # the kind bonus of a date or a number: see bench/RESULTS.md, "A value's sentence first"
+VALUE = 0.4  # the kind bonus of a date: see bench/RESULTS.md, "A date's sentence first"
 FLOOR = 0.5  # of the best candidate's score
 DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sharing a word with the question
 GAP = " … "  # between sentences that are not next to each other in the passage
@@ -147,7 +148,7 @@ def _wanted_kind(query: str) -> Optional[tuple[Callable[[str], bool], float]]:
 
         return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s)), VALUE
     if txt.asks_number(query):
-        return lambda s: bool(_DIGIT.search(s)), VALUE
+        return lambda s: bool(_DIGIT.search(s)), KIND
     if txt.asks_name(query) or _WHO.match(query):
         from .claims import capitalised_inside
 

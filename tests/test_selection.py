@@ -92,21 +92,21 @@ def test_a_question_asking_who_favours_a_sentence_giving_a_name_it_does_not():
     assert [round(a.score - b.score, 6) for a, b in zip(who, what)] == [0.0, KIND, 0.0]
 
 
-def test_a_question_asking_a_date_or_a_number_shows_the_sentences_that_give_one_first():
+def test_a_question_asking_a_date_shows_the_sentences_that_give_one_first():
     import numpy as np
 
     pool = [Candidate(0, 0, "The committee approved the timetable."),
             Candidate(1, 0, "The committee approved the timetable on 4 May."),
             Candidate(2, 0, "The committee approved the timetable by 7 votes to 2.")]
-    # A sentence without the value asked for can only be context: one that gives it outranks one
+    # A sentence without the date asked for can only be context: one that gives it outranks one
     # a little closer to the question in meaning (0.5 × 0.5 of cosine, here).
     similarity = np.array([0.5, 0.0, 0.0])
     when = score("When did the committee approve the timetable?", pool, similarity)
     assert max(when, key=lambda c: c.score).passage == 1
+    # A number is in most sentences of a report: asked how many, it tips only near-ties.
     many = score("How many votes did the committee's timetable get?", pool, similarity)
-    assert max(many, key=lambda c: c.score).passage in (1, 2)  # "4 May" holds a number too
-    assert round(many[2].score - score("What did the committee's timetable get?", pool, similarity)[2].score, 6) == VALUE
-    assert VALUE > KIND  # names are everywhere; a date or a number marks the few sentences that can answer
+    assert round(many[2].score - score("What did the committee's timetable get?", pool, similarity)[2].score, 6) == KIND
+    assert VALUE > KIND
 
 
 def test_the_budget_and_the_floor_hold():
