@@ -186,6 +186,12 @@ _MEASURES = frozenset(txt.terms("revenue turnover sales profit income earnings l
                                 "budget debt dividend"))
 
 
+def _head_noun(phrase: str) -> list[str]:
+    """The noun a "What <phrase> does…" question asks for: its last word before "per", "for" or "of"
+    ("price" in "price per tonne", "savings" in "cost savings")."""
+    return re.split(r"\s+(?:per|for|of)\s+", phrase.strip())[0].split()[-1:]
+
+
 def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Passage]) -> str:
     """Why a sum of money in ``sentence`` does not answer "What was X's <measure>?": every cited
     window that holds the sum names another measure and not the one asked. "What was Grauhorn
@@ -197,7 +203,7 @@ def sum_of_another_kind(sentence: str, question: str, numbers: Mapping[int, Pass
     sums = [parse_number(m.group()) for m in ANY_NUMBER.finditer(plain) if _money(plain, m)]
     if not asked or not sums or re.match(r"(?:and|or)\b", question[asked.end():]) or len(question_parts(question)) > 1:
         return ""  # "What were its revenue and net loss?" asks two sums; "What revenue…, and what sales…?" too
-    words = (asked.group(1) or asked.group(2)).split()
+    words = asked.group(1).split() if asked.group(1) else _head_noun(asked.group(2))
     measure = set(txt.terms(" ".join(words))) & _MEASURES
     cited = cited_windows(sentence, numbers)
     holding = [w for w in cited if any(x.matches(m) for x in sums for _, held, *_ in w.sentences for m in held)]
@@ -677,10 +683,12 @@ def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
     return ""
 
 
-# Units that measure rather than count: "71 centimetres" says how deep, not how many.
-_UNITS_OF_MEASURE = frozenset(txt.terms("metres meters centimetres centimeters millimetres millimeters kilometres kilometers "
-                                "miles feet inches yards hectares acres litres liters gallons tonnes tons kilograms "
-                                "kilos grams degrees cm mm km kg"))
+# Units that measure rather than count: "71 centimetres" says how deep, not how many. Each its
+# spellings, so that "40 km" answers "how many kilometres".
+_UNITS_OF_MEASURE = tuple(frozenset(txt.terms(spellings)) for spellings in (
+    "metres meters", "centimetres centimeters cm", "millimetres millimeters mm", "kilometres kilometers km",
+    "miles", "feet foot ft", "inches", "yards", "hectares", "acres", "litres liters", "gallons",
+    "tonnes tons", "kilograms kilos kg", "grams", "degrees"))
 
 
 def not_a_count(sentence: str, question: str = "") -> str:
@@ -689,8 +697,8 @@ def not_a_count(sentence: str, question: str = "") -> str:
     does not ask in ("fell from 118 centimetres to 71 centimetres" for "How many people came?");
     "" otherwise. A count in words ("over the next three years") is a count."""
     plain = txt.strip_citations(sentence)
-    asked = _UNITS_OF_MEASURE & frozenset(txt.terms(question))
-    first = _only_shares_or_sums(plain, _UNITS_OF_MEASURE - asked)
+    asked = frozenset(txt.terms(question))
+    first = _only_shares_or_sums(plain, frozenset().union(*(u for u in _UNITS_OF_MEASURE if not u & asked)))
     if first and not txt.SPELLED_NUMBER.search(plain):
         return f"'{first}' is not a count, which the question asks for"
     return ""

@@ -72,21 +72,32 @@ def speakers(sentence: str) -> int:
 _BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
 
 
-# "The 27-member council approved…": a description led by a count refers back too.
-_BY_COUNT = re.compile(r"^\W*[Tt]he\s+\d[\d,.]*-[a-z]")
-# "…to reduce the Group's net debt", "the Pollinger heirs sold the business": a name after "the" is
-# one named before, written short ("Highcairn Leisure Group", then "the Group"; "the Council").
-_SHORT_DEFINITE = re.compile(r"\bthe\s+([A-Z][a-z]+)\b(?![\s\-]+[A-Z\d])")
+# "…to reduce the Group's net debt": the last word of a longer name written before, after "the",
+# is that name written short ("Highcairn Leisure Group", then "the Group"; "the Council").
+_SHORT_DEFINITE = re.compile(r"\b[Tt]he\s+([A-Z][a-z]+)\b(?![\s\-]+[A-Z\d])")
+_LONGER_NAME = re.compile(r"[A-Z][\w\-]*(?:[’']s)?(?:\s+[A-Z][\w\-]*(?:[’']s)?)+")
 
 
-def refers_back(sentence: str) -> bool:
+def name_ends(text: str) -> frozenset[str]:
+    """The last words of the names of two words or more in ``text`` ("Group" for "Highcairn
+    Leisure Group"), a function word before them ("The", "In") not counted."""
+    out = set()
+    for m in _LONGER_NAME.finditer(text):
+        words = [re.sub(r"[’']s$", "", w) for w in m.group().split()]
+        if words[0].lower() in txt.STOPWORDS:
+            words = words[1:]
+        if len(words) > 1:
+            out.add(words[-1])
+    return frozenset(out)
+
+
+def refers_back(sentence: str, ends: frozenset[str] = frozenset()) -> bool:
     """Whether a passage sentence refers back to a subject named before it (``REFERS``), by a
-    description that opens with a country's adjective ("The Chinese e-commerce giant's model") or
-    a count ("The 27-member council"), or by a name's last word alone ("the Group's net debt")."""
+    description that opens with a country's adjective ("The Chinese e-commerce giant's model"),
+    or by the last word of a longer name its passage gives (``ends``: "the Group's net debt")."""
     described = _BY_DESCRIPTION.match(sentence)
-    return bool(REFERS.search(sentence) or _BY_COUNT.match(sentence)) or bool(
-        described and txt.nationality(described.group(1))) or any(
-        not txt.calendar_word(m.group(1)) for m in _SHORT_DEFINITE.finditer(sentence))
+    return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1))) or any(
+        m.group(1) in ends for m in _SHORT_DEFINITE.finditer(sentence))
 
 
 def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) -> bool:
@@ -480,10 +491,12 @@ _POINTS_BACK = re.compile(r"\b(?:the|these|those|its|their|his|her|our|both)\s+$
 
 
 @lru_cache(maxsize=4096)
-def windows(text: str) -> tuple[Window, ...]:
-    """Each sentence of a passage, and each pair of adjacent sentences."""
+def windows(text: str, head: str = "") -> tuple[Window, ...]:
+    """Each sentence of a passage, and each pair of adjacent sentences; ``head`` is what is shown
+    before it (its document's title), which may give the names it calls short."""
     read = []
     named = capitalised_inside(text)
+    ends = name_ends(f"{head}. {text}")
     lower = frozenset(re.findall(r"\b[a-z][\w\-]*", text))
     spans = txt.sentence_spans(text)
     for a, b in spans:
@@ -497,7 +510,7 @@ def windows(text: str) -> tuple[Window, ...]:
         numbers = tuple(n for n, _ in found)
         terms |= frozenset().union(*(n.counts & _AGE_TERMS for n in numbers))
         speaks = speakers(sentence)
-        read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence) or
+        read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence, ends) or
                      names_no_one(sentence, named, lower) or first_person(sentence), speaks,
                      compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
     read = _surnames_named(text, spans, read)
@@ -570,7 +583,8 @@ _COMPARED = re.compile(r"\b(?:than|compared (?:with|to)|versus|vs\.?|against|unl
 def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], claimed: frozenset[str]
                ) -> list[Window]:
     """The windows of passage ``n``; one that names no one but what is ``claimed`` also knows what
-    its document said before it, in the shown passages of the same document that come earlier. Each
+    its document said before it, in its head's title and the shown passages of the same document
+    that come earlier. Each
     knows its document's head (``Passage.head``, shown with it), which names who "I" or "we" is
     (a column's byline, the company whose statement it is), and the head's own windows come
     first. A document names its subject once ("the Veldanian Federation of Railway Workers") and then
@@ -578,12 +592,14 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     ("Alibaba released it…") most likely refers to them (``named``: the terms of names)."""
     p = numbers[n]
     speaker = sentence_terms(p.head)
-    # The head is shown first: a title names the document's subject ("Q&A with Sorrelhorn's new boss").
-    before = speaker.union(*(sentence_terms(q.text) for q in numbers.values()
-                             if q.source == p.source and q.start < p.start))
+    # The head is shown first, and its title names the document's subject ("Q&A with Sorrelhorn's
+    # new boss"); a byline names who writes, not what about.
+    title = p.head.split(" | ")[0]
+    before = sentence_terms(title).union(*(sentence_terms(q.text) for q in numbers.values()
+                                           if q.source == p.source and q.start < p.start))
     return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)
                                 if before and (w.terms & named) <= claimed else replace(w, speaker=speaker)
-                                for w in windows(p.text))]
+                                for w in windows(p.text, title))]
 
 
 def head_windows(p: Passage) -> tuple[Window, ...]:

@@ -18,7 +18,8 @@ from .errors import AssistantError
 # A number (with its decimals) or a capitalised name of one or more words.
 # A number, or a run of capitalised words; an acronym or title in capitals stands alone, since
 # "CEO Dan Newman" is two values, not a name the sources would have to write whole.
-_VALUE = re.compile(r"\d[\d,]*(?:\.\d+)?|[A-Z][A-Z\d\-]+\b|[A-Z][\w\-]*(?:\s+(?![A-Z][A-Z\d\-]+\b)[A-Z][\w\-]*)*")
+_ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
+_VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|[A-Z][\w\-]*(?:\s+(?!{_ACRONYM})[A-Z][\w\-]*)*")
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:

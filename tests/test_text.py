@@ -93,6 +93,8 @@ def test_question_kinds():
     assert text.asks_date("It opened in May, and when did it close?") and text.asks_date("Since when has it run?")
     assert not text.asks_date("How many ferries ran when the strike began?")
     assert not text.asks_date("Which symbol do the articles use when comparing the two firms?")
+    assert text.asks_date("Can you tell me when the terminal opened?")
+    assert not text.asks_date("How many staff did it have in 2019, when it opened the terminal?")
     assert text.asks_number("How many boats does it run?") and text.asks_number("What percentage rose?")
     assert not text.asks_number("Which boats does it run?")
     assert text.asks_price("How much does a ticket cost?") and text.asks_price("What is the fare to Porto Verde?")
