@@ -15,9 +15,8 @@ from typing import Any, Sequence, TextIO
 
 from .errors import AssistantError
 
-# A number (with its decimals) or a capitalised name of one or more words.
-# A number, or a run of capitalised words; an acronym or title in capitals stands alone, since
-# "CEO Dan Newman" is two values, not a name the sources would have to write whole.
+# A number (with its decimals) or a capitalised name of one or more words; an acronym or title in
+# capitals stands alone, since "CEO Dan Newman" is two values, not a name the sources must write whole.
 _ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
 _VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|[A-Z][\w\-]*(?:\s+(?!{_ACRONYM})[A-Z][\w\-]*)*")
 

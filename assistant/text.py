@@ -277,7 +277,7 @@ def attribution(question: str) -> str:
 # ("…, and when did it close?"), or after a verb of telling ("Can you tell me when it opened?");
 # "How many bats did they count when they surveyed the caves?" asks none.
 _AUX = r"(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|should|must)"
-_ASKS_DATE = re.compile(rf"^\W*(?:(?:and|so|but|then)\s+)?when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{_AUX}\b)|"
+_ASKS_DATE = re.compile(rf"{_LEAD}when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{_AUX}\b)|"
                         rf"\bwhen\s+{_AUX}\b|\b(?:tell|know|show|find out|remind)\s+(?:me\s+|us\s+)?when\b|"
                         r"\b(?:what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
