@@ -103,6 +103,12 @@ _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the bylin
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)
 
 
+def head_title(head: str) -> str:
+    """The line of a document's ``head`` that says what it is about: its first line that is neither
+    a byline ("By Marit Olsvang", "Interview by…") nor a one-word label ("OPINION"); "" if none."""
+    return next((line for line in head.split(" | ") if not _ASKER.match(line) and len(line.split()) > 1), "")
+
+
 def _with_interviewee(lines: list[str], opening: str, rest: str, limit: int) -> str:
     """The head's ``lines`` joined, and, when the document is an interview (three questions or more
     as paragraphs of their own in ``rest``) whose body ``opening`` paragraph opens with who

@@ -594,7 +594,9 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     speaker = sentence_terms(p.head)
     # The head is shown first, and its title names the document's subject ("Q&A with Sorrelhorn's
     # new boss"); a byline names who writes, not what about.
-    title = p.head.split(" | ")[0]
+    from .chunking import head_title
+
+    title = head_title(p.head)
     before = sentence_terms(title).union(*(sentence_terms(q.text) for q in numbers.values()
                                            if q.source == p.source and q.start < p.start))
     return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)

@@ -5,7 +5,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from assistant import Assistant, Settings
-from assistant.chunking import chunk_document, head
+from assistant.chunking import chunk_document, head, head_title
 from assistant.evaluation import unsupported_sentences
 from assistant.grounding import ground
 from assistant.prompting import REFUSAL, is_refusal, user_message
@@ -269,3 +269,17 @@ def test_an_interviews_head_names_who_answers_not_who_asks():
     assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
     body = INTERVIEW.replace("Rui Albano, 58, is chief executive", "The Porto Verde council is the owner")
     assert head(_doc(body, "/corpus/body.txt"), 200)[0].endswith("Interview by Ana Reis")  # "The …" is no one
+
+
+def test_a_heads_title_is_its_first_line_that_is_no_byline_or_label():
+    assert head_title("OPINION | Ashby deserves answers | By Marit Olsvang | The Coastal Times") == "Ashby deserves answers"
+    assert head_title("By Lena Morrow | Life on the ferries") == "Life on the ferries"
+    assert head_title("Interview by Lotte Marwick") == ""
+    # What "it" is, from the title: not from a byline that comes first.
+    text = "Will the fees go up? No. A mooring costs £30 a night now and it will cost £30 next summer."
+    question = "How much will a mooring at Ashby Quay cost next summer?"
+    answer = "A mooring at Ashby Quay will cost £30 next summer [1]."
+    for shown_head, kept in (("OPINION | Ashby Quay's harbour master speaks | By Ann Berg", True),
+                             ("By Ashby Quay staff | Moorings this year", False)):
+        passages = {1: Passage(text, "qa.txt", 900, 900 + len(text), 1.0, head=shown_head)}
+        assert ground(answer, question, passages, REFUSAL, is_refusal).refused is not kept, shown_head
