@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     Window, added_names, claims, clauses, defined_names, head_windows, in_context, names, parse_number,
-                     question_terms, refs_of, sentence_terms, short_form, unit_after, windows)
+                     Window, added_names, claims, clauses, defined_names, in_context, names, parse_number, passage_windows,
+                     question_terms, refs_of, sentence_terms, short_form, unit_after)
 from .text import question_parts
 from .types import Passage
 
@@ -152,7 +152,7 @@ _WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+bee
 
 def cited_windows(sentence: str, numbers: Mapping[int, Passage]) -> list[Window]:
     """The windows of the passages ``sentence`` cites, their heads' lines first."""
-    return [w for n in refs_of(sentence, numbers) for w in (*head_windows(numbers[n]), *windows(numbers[n].text))]
+    return [w for n in refs_of(sentence, numbers) for w in passage_windows(numbers[n])]
 
 
 def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
@@ -276,7 +276,7 @@ def said_by_another(sentence: str, question: str, numbers: Mapping[int, Passage]
     counts = counts_in(txt.strip_citations(sentence))
     if not whose or not counts:
         return "", ""
-    holding = {p: [w for w in windows(numbers[p].text) if any(w.holds_number(n) for n in counts)]
+    holding = {p: [w for w in passage_windows(numbers[p], with_head=False) if any(w.holds_number(n) for n in counts)]
                for p in refs_of(sentence, numbers)}
     if any(w.holds_name(name, subject=True) for held in holding.values() for w in held for name in whose):
         return "", ""

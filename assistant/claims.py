@@ -594,14 +594,24 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     speaker = sentence_terms(p.head)
     # The head is shown first, and its title names the document's subject ("Q&A with Sorrelhorn's
     # new boss"); a byline names who writes, not what about.
-    from .chunking import head_title
-
-    title = head_title(p.head)
-    before = sentence_terms(title).union(*(sentence_terms(q.text) for q in numbers.values()
-                                           if q.source == p.source and q.start < p.start))
+    before = sentence_terms(_title(p)).union(*(sentence_terms(q.text) for q in numbers.values()
+                                               if q.source == p.source and q.start < p.start))
     return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)
                                 if before and (w.terms & named) <= claimed else replace(w, speaker=speaker)
-                                for w in windows(p.text, title))]
+                                for w in passage_windows(p, with_head=False))]
+
+
+def passage_windows(p: Passage, with_head: bool = True) -> tuple[Window, ...]:
+    """The windows of ``p``: its head's lines first (unless not ``with_head``), then its text's,
+    which know the head's title, since it is shown before them and may give the full name the
+    text shortens ("Highcairn Leisure Group", then "the Group")."""
+    return (*(head_windows(p) if with_head else ()), *windows(p.text, _title(p)))
+
+
+def _title(p: Passage) -> str:
+    from .chunking import head_title
+
+    return head_title(p.head)
 
 
 def head_windows(p: Passage) -> tuple[Window, ...]:

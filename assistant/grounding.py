@@ -51,8 +51,8 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, head_windows, in_context, names,
-                     proper_words, question_terms, refs_of, sentence_terms, short_form, windows)
+from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, passage_windows,
+                     proper_words, question_terms, refs_of, sentence_terms, short_form)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -120,7 +120,7 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
           subject: frozenset[str] = frozenset()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
-    everywhere = [w for p in numbers.values() for w in (*head_windows(p), *windows(p.text))]
+    everywhere = [w for p in numbers.values() for w in passage_windows(p)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
     name_terms = frozenset(t for word in proper for t in txt.terms(word))
@@ -411,7 +411,7 @@ def _source_holding(own: Sequence[Claim], numbers: Mapping[int, Passage], subjec
     """The first shown source whose windows that are ``near`` (about what was asked) support
     every claim of ``own``, or None."""
     for n, passage in numbers.items():
-        found = [w for w in windows(passage.text) if near(w)]
+        found = [w for w in passage_windows(passage, with_head=False) if near(w)]
         if found and all(not c.has_values or supported(c, found, subject, True) for c in own):
             return n
     return None
@@ -441,7 +441,7 @@ def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str
         new = [t for _, t in claim.names if not set(t) <= subject]
         if not new or not claim.words or claim.numbers:
             continue  # a number is bound to its own sentence's names already (Window)
-        if supported(claim, [w for p in cited for w in windows(p.text) if len(w.sentences) == 1], subject, True):
+        if supported(claim, [w for p in cited for w in passage_windows(p, with_head=False) if len(w.sentences) == 1], subject, True):
             continue
         for p in cited:
             other, window = _named_beside(claim, new, txt.sentences(p.text), proper, subject)

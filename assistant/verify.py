@@ -49,7 +49,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .claims import added_names, proper_words, question_terms, refs_of, sentence_terms, windows
+from .claims import added_names, proper_words, question_terms, refs_of, passage_windows, sentence_terms
 from .grounding import Grounded, Said, cover_notes, nothing_supported, said_of_another
 from .types import Passage, Removed
 
@@ -130,7 +130,7 @@ def _where_named(sentence: str, question: str, cited: Sequence[Passage], numbers
     new = [t for _, t in added_names(sentence, proper_words(list(numbers.values()), question), asked)]
     if not new:
         return whole
-    held = [w.terms for p in cited for w in windows(p.text) if all(w.holds_name(t) for t in new)]
+    held = [w.terms for p in cited for w in passage_windows(p, with_head=False) if all(w.holds_name(t) for t in new)]
     return frozenset().union(*held) if held else whole
 
 

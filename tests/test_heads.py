@@ -283,3 +283,16 @@ def test_a_heads_title_is_its_first_line_that_is_no_byline_or_label():
                              ("By Ashby Quay staff | Moorings this year", False)):
         passages = {1: Passage(text, "qa.txt", 900, 900 + len(text), 1.0, head=shown_head)}
         assert ground(answer, question, passages, REFUSAL, is_refusal).refused is not kept, shown_head
+
+
+def test_every_check_reads_a_passage_with_its_heads_title():
+    """One reading of a passage for every check: its head's lines first, then its text, whose
+    "the Group" refers back to the full name its title gives."""
+    from assistant.claims import passage_windows
+
+    text = "The Group's net debt stood at €48.6 million."
+    titled = Passage(text, "pr.txt", 0, len(text), 1.0, head="Highcairn Leisure Group sells ski area | Press release")
+    read = passage_windows(titled)
+    assert all(w.heading for w in read[:-1]) and not read[-1].heading
+    assert read[-1].refers and passage_windows(titled, with_head=False) == read[-1:]
+    assert not passage_windows(replace(titled, head=""))[-1].refers
