@@ -323,9 +323,12 @@ def _name_terms(word: str) -> tuple[str, ...]:
 
 
 # A name's participle after a hyphen is no part of the name: "Hong Kong-listed shares" name Hong
-# Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic. A model or product name keeps
-# its parts ("GPT-4o-mini", "Phi-3-mini", "DeepSeek-R1": a digit in the head, or no participle).
-_LOWER_TAIL = re.compile(r"^([A-Z][^\W\d]*(?:[.\-][^\W\d]+)*\.?)-(?:[a-z]+ed|made|born|run|built|wide)$")
+# Kong, "U.S.-based" and "Anthropic-backed" name U.S. and Anthropic. Nor is a suffix that makes a
+# name a likeness or a kind: "a Velto-style app" names Velto, as "Velto-like" does. A
+# model or product name keeps its parts ("GPT-4o-mini", "Phi-3-mini", "DeepSeek-R1": a digit in
+# the head, or no such suffix).
+_LOWER_TAIL = re.compile(r"^([A-Z][^\W\d]*(?:[.\-][^\W\d]+)*\.?)-(?:[a-z]+ed|made|born|run|built|wide"
+                         r"|like|style|type|esque|equivalent|class|grade|level|era)$")
 
 
 def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, ...]]]:

@@ -17,8 +17,11 @@ from .errors import AssistantError
 
 # A number (with its decimals) or a capitalised name of one or more words; an acronym or title in
 # capitals stands alone, since "CEO Dan Newman" is two values, not a name the sources must write whole.
+# A part after a hyphen with no capital or digit is not capitalised, so no name: "Velto-style" and
+# "Oslo-listed" name Velto and Oslo; "Orbo-X2" and "Marlow-Hart" stay whole.
 _ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
-_VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|[A-Z][\w\-]*(?:\s+(?!{_ACRONYM})[A-Z][\w\-]*)*")
+_WORD = r"[A-Z]\w*(?:-\w*[A-Z\d]\w*)*"
+_VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|{_WORD}(?:\s+(?!{_ACRONYM}){_WORD})*")
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:

@@ -1478,6 +1478,17 @@ def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_aft
     assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
 
 
+def test_a_likeness_suffix_after_a_hyphen_is_no_part_of_the_name():
+    """"A Velto-style app" names Velto, as the source's "Velto-like app" does, for the grounding
+    and for the independent count; a made-up name is still one."""
+    passages = shown("In 2021 Marlow Freight launched its Velto-like tracking app, Cargopath.")
+    question = "What was Marlow Freight's Velto-style tracking app called?"
+    assert not check("Marlow Freight's Velto-style tracking app was Cargopath [1].", question, passages).removed
+    assert unsupported_sentences("Marlow Freight's Velto-style app was Cargopath [1].", list(passages.values())) == []
+    assert check("Marlow Freight's Orbo-style tracking app was Cargopath [1].", question, passages).refused
+    assert unsupported_sentences("Marlow Freight's Orbo-style app was Cargopath [1].", list(passages.values()))
+
+
 def test_a_measure_is_no_count_unless_the_question_asks_in_it_however_written():
     depth = shown("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres since 2000.")
     got = check("Snow at Ashby Fell's top station has thinned from 120 centimetres to 80 centimetres [1].",
