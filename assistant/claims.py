@@ -163,6 +163,9 @@ _COUNTED = re.compile(rf"\s+({_WORD}(?:\s+{_WORD}){{0,2}})"
                       rf"((?:,\s*{_ITEM}(?:\s+{_ITEM}){{0,2}})*,?\s+(?:and|or)\s+{_ITEM}(?:\s+{_ITEM}){{0,2}})?")
 
 
+_VERB_AFTER = re.compile(rf"\s+{txt.AUXILIARY}\b", re.IGNORECASE)
+
+
 def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
     """The terms of the few words right after a number, up to a punctuation mark or through a
     list: what a source says it counts ("23 people", "41 Corvane patients", "12 new ferries");
@@ -171,7 +174,10 @@ def counted(sentence: str, end: int, start: int = 0) -> frozenset[str]:
     # A list of what it counts runs to its last item: "1,140 general practices, dental surgeries and
     # physiotherapy clinics" counts clinics too (items without numbers of their own).
     m = _COUNTED.match(sentence, end)
-    after = frozenset(txt.terms(m.group(1) + (m.group(2) or ""))) if m else frozenset()
+    # A number a verb follows stands for the noun said before it: "212 people reported illness and
+    # 37 were admitted" counts people, which the sentence holds.
+    verb = _VERB_AFTER.match(sentence, end)
+    after = frozenset(txt.terms(m.group(1) + (m.group(2) or ""))) if m and not verb else frozenset()
     return after | frozenset(_SIGN_TERMS.get(currency_before(sentence, start), ()))
 
 
@@ -443,6 +449,9 @@ def _name_of(text: str) -> tuple[str, ...]:
     return tuple(t for word in txt.words(text) for t in _name_terms(word))
 
 
+_IN_YEAR = re.compile(rf"\b(?:in|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$", re.IGNORECASE)
+
+
 def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
     """The clauses of an answer sentence as claims (citation markers left out).
 
@@ -452,8 +461,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     body = txt.strip_citations(sentence)
     out: list[Claim] = []
     for _, clause in clauses(body):
-        # "71%" carries its unit: the word after it is not what it counts ("71% since January").
-        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() else
+        # "71%" carries its unit: the word after it is not what it counts ("71% since January"),
+        # and so does a year ("added in 2011 cost €3.1 million").
+        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() or _IN_YEAR.search(clause, 0, m.end()) else
                                      "old" if _YEARS_OLD.match(clause, m.end()) else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
         found = names(clause, proper)

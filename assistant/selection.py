@@ -49,7 +49,6 @@ DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sh
 GAP = " … "  # between sentences that are not next to each other in the passage
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
 _DIGIT = re.compile(r"\d")
-_YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")
 _WHO = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:who|whom|whose)\b", re.IGNORECASE)
 
 
@@ -146,7 +145,7 @@ def _wanted_kind(query: str) -> Optional[tuple[Callable[[str], bool], float]]:
     if txt.asks_date(query):
         from .conflicts import values
 
-        return lambda s: bool(_YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s)), VALUE
+        return lambda s: bool(txt.YEAR.search(s)) or any(v.kind in ("date", "weekday") for v in values(s)), VALUE
     if txt.asks_number(query):
         return lambda s: bool(_DIGIT.search(s)), KIND
     if txt.asks_name(query) or _WHO.match(query):

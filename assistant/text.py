@@ -276,9 +276,9 @@ def attribution(question: str) -> str:
 # "When" asks only as a question word: opening the question or a part of it, before a verb
 # ("…, and when did it close?"), or after a verb of telling ("Can you tell me when it opened?");
 # "How many bats did they count when they surveyed the caves?" asks none.
-_AUX = r"(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|should|must)"
-_ASKS_DATE = re.compile(rf"{_LEAD}when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{_AUX}\b)|"
-                        rf"\bwhen\s+{_AUX}\b|\b(?:tell|know|show|find out|remind)\s+(?:me\s+|us\s+)?when\b|"
+AUXILIARY = r"(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|should|must|may|might)"
+_ASKS_DATE = re.compile(rf"{_LEAD}when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{AUXILIARY}\b)|"
+                        rf"\bwhen\s+{AUXILIARY}\b|\b(?:tell|know|show|find out|remind)\s+(?:me\s+|us\s+)?when\b|"
                         r"\b(?:what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
                           r"price|number|amount|size|cost|value))\b", re.I)
@@ -434,6 +434,7 @@ WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 # A month's name, whole or cut short ("Sept."), not the start of another word ("23 deckhands" gives no "23 Dec").
 MONTH = r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|" \
         r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?(?![a-z])"
+YEAR = re.compile(r"\b(?:1[89]|20)\d\d\b")  # a year as news writes one
 WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 # A date with its year, the weekday before it if any ("Tuesday, March 4, 2025", "5 March 2023"):
 # group 1 is what joins the year on (", 2025"), group 2 the year.

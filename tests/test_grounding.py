@@ -1478,6 +1478,19 @@ def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_aft
     assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
 
 
+def test_a_year_counts_nothing_and_a_number_a_verb_follows_counts_the_noun_said_before():
+    # "added in 2011 cost €2.4 million": 2011 is a year, not 2011 "costs".
+    roof = shown("The depot was rebuilt in 1998, and in 2011 a solar roof was added at a cost of €2.4 million.")
+    assert not check("The solar roof added in 2011 cost €2.4 million [1].",
+                     "How much did the solar roof added in 2011 cost?", roof).removed
+    # "…140 people fell ill and 22 were admitted": 22 people, as the sentence says.
+    ill = shown("Officials say 140 people fell ill during the outbreak and 22 were admitted to Kelby General Hospital.")
+    assert not check("22 people were admitted to hospital during the outbreak [1].",
+                     "How many people were admitted to hospital during the outbreak?", ill).removed
+    staff = shown("The plant runs 140 machines and 22 were replaced this year.")
+    assert check("22 people were replaced this year [1].", "How many people were replaced this year?", staff).refused
+
+
 def test_a_likeness_suffix_after_a_hyphen_is_no_part_of_the_name():
     """"A Velto-style app" names Velto, as the source's "Velto-like app" does, for the grounding
     and for the independent count; a made-up name is still one."""
