@@ -141,6 +141,27 @@ def role_of_another(sentence: str, question: str, proper: frozenset[str]) -> str
     return ""
 
 
+def holder_unnamed(sentence: str, question: str, proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers who holds a role with where it is held, or "": "What is the name of
+    the council's finance chair?" is not answered by "The finance chair is the finance chair of
+    Brackley Borough Council", whose only new name is the body the role is held at."""
+    if not _HOLDER_ASKED.match(question):
+        return ""
+    wanted = {frozenset(txt.terms(m.group())) for m in _ROLE_WORD.finditer(question)}
+    bodies = frozenset().union(*(body for body, role in roles(txt.strip_citations(sentence)) if role in wanted))
+    added = added_names(sentence, proper, question_terms(question))
+    if bodies and added and all(set(terms) <= bodies for _, terms in added):
+        return "it names where that role is held, not who holds it"
+    return ""
+
+
+_ROLE_WORD = re.compile(rf"\b{_ROLE}\b", re.IGNORECASE)
+# A question that asks for a person ("Who…?", "What is the name of…?"), not which body ("Which
+# firm's chief executive…?", "Who is the chair of the company which…?" are left alone).
+_HOLDER_ASKED = re.compile(r"^\W*(?:who\b|what\s+(?:is|was)\s+the\s+name\s+of\b)(?!.*\b(?:which|whose)\b)",
+                           re.IGNORECASE)
+
+
 # The role a question asks who holds, with the words that narrow it: "Who has been appointed
 # interim finance director…?", "Who is the museum's deputy director?" ("new" or "current" says
 # when, not which; "named" is the verb, not the role).
@@ -500,8 +521,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
     about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
-                 or role_of_another(sentence, question, proper) or role_not_beside(sentence, question, numbers, proper)
-                 or sum_of_another_kind(sentence, question, numbers))
+                 or role_of_another(sentence, question, proper) or holder_unnamed(sentence, question, proper)
+                 or role_not_beside(sentence, question, numbers, proper) or sum_of_another_kind(sentence, question, numbers))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):

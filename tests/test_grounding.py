@@ -1478,6 +1478,19 @@ def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_aft
     assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
 
 
+def test_who_holds_a_role_is_not_answered_by_where_it_is_held():
+    motion = shown("Brackley Borough Council's finance chair proposed the motion, which passed by 20 votes to 5.")
+    got = check("The council finance chair who proposed the motion is the finance chair of Brackley Borough Council [1].",
+                "What is the name of the council finance chair who proposed the motion?", motion)
+    assert got.refused and got.removed[0].reason == "it names where that role is held, not who holds it"
+    # Asked which body, the body answers; asked who, a name does.
+    ceo = shown("The chief executive of Norrow Freight, Ada Lind, resigned on Monday.")
+    assert not check("The chief executive of Norrow Freight resigned on Monday [1].",
+                     "Which firm's chief executive resigned on Monday?", ceo).removed
+    assert not check("Ada Lind, the chief executive of Norrow Freight, resigned on Monday [1].",
+                     "Who resigned as chief executive on Monday?", ceo).removed
+
+
 def test_a_year_counts_nothing_and_a_number_a_verb_follows_counts_the_noun_said_before():
     # "added in 2011 cost €2.4 million": 2011 is a year, not 2011 "costs".
     roof = shown("The depot was rebuilt in 1998, and in 2011 a solar roof was added at a cost of €2.4 million.")
