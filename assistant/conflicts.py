@@ -161,7 +161,8 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 continue
             stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
             # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
-            same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)]
+            same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)
+                         and not _of_another_event(stated, v, claim_words | question_words)]
             if len(same_kind) != 1:
                 continue  # "32 billion against 671 billion": a comparison of two things, not a second value
             for v in same_kind:
@@ -172,6 +173,22 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
     return seen
+
+
+def _of_another_event(sentence: str, value: Value, words: set[str]) -> bool:
+    """Whether a date the sentence gives is of another event than the one the claim's verb says
+    (``words``: the claim's and the question's): "the notice issued on 12 September has been
+    lifted" dates the issuing, not the lifting. Only where the sentence also writes the claim's
+    verb: "Alibaba unveiled it on March 6" still dates a release."""
+    at = sentence.find(value.text)
+    dated = _DATED_BY.search(sentence, 0, at) if value.kind == "date" and at > 0 else None
+    if not dated or set(txt.terms(dated.group(1))) & words:
+        return False
+    return any(set(txt.terms(verb)) & words for verb in _PAST.findall(sentence))
+
+
+_DATED_BY = re.compile(r"\b([a-z]+ed)\s+(?:on|in)\s+(?:the\s+)?$")  # "issued on ", the verb a date follows
+_PAST = re.compile(r"\b[a-z]+ed\b")
 
 
 def _dateline(p: Passage) -> Optional[tuple[int, int]]:

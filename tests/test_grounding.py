@@ -757,6 +757,18 @@ def test_a_sentence_comparing_two_values_is_no_conflict():
     assert find_conflicts("BlueWave's catamaran carries 400 passengers [2].", "How many?", sources) == []
 
 
+def test_a_date_of_another_event_in_the_sentence_is_no_conflict():
+    # "issued on 3 May has been lifted": 3 May dates the issuing.
+    sources = shown("Kelby Water said the notice issued on 3 May has been lifted for all homes.",
+                    "5 May – The notice is lifted across the town.")
+    question = "On what date was the notice lifted?"
+    assert find_conflicts("The notice was lifted on 5 May [2].", question, sources) == []
+    # Another verb for the same event still dates it.
+    sources = shown("Kelby Water withdrew the notice on 4 May, after two clear tests.", "5 May – The notice is lifted across the town.")
+    assert [c.value for c in find_conflicts("The notice was lifted on 5 May [2].", question, sources)] == [
+        "4 May", "5 May"]
+
+
 def test_the_question_subject_may_be_referred_to_as_the_company():
     text = ("Harbor Lights Ltd. was founded by two sisters. They sold their first boat in a year of storms and "
             "poor harvests. The company later opened a terminal in Porto Verde in May.")
