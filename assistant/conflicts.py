@@ -179,7 +179,7 @@ def _of_another_event(sentence: str, value: Value, words: set[str]) -> bool:
     """Whether a date the sentence gives is of another event than the one the claim's verb says
     (``words``: the claim's and the question's): "the notice issued on 12 September has been
     lifted" dates the issuing, not the lifting. Only where the sentence also writes the claim's
-    verb: "Alibaba unveiled it on March 6" still dates a release."""
+    verb: "Kelby Water withdrew it on 4 May" still dates a lifting."""
     at = sentence.find(value.text)
     dated = _DATED_BY.search(sentence, 0, at) if value.kind == "date" and at > 0 else None
     if not dated or set(txt.terms(dated.group(1))) & words:
