@@ -377,7 +377,8 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     others = [t for t in asked if t not in given]
     if not given or not others or any(c.numbers for c in own) or not any(c.names for c in own):
         return None
-    return _source_holding(own, numbers, subject, lambda w: any(w.holds_name(t) for t in others))
+    return _source_holding(own, numbers, subject, lambda w: any(w.holds_name(t) for t in others),
+                           refs_of(sentence, numbers))
 
 
 def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],
@@ -403,14 +404,17 @@ def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset
     numbers_of = [n for c in own for n in c.numbers]
     if not numbers_of or not all(n.unit for n in numbers_of):
         return None
-    return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked))
+    return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked),
+                           refs_of(sentence, numbers))
 
 
 def _source_holding(own: Sequence[Claim], numbers: Mapping[int, Passage], subject: frozenset[str],
-                    near: Callable[[Window], bool]) -> Optional[int]:
+                    near: Callable[[Window], bool], cited: Sequence[int] = ()) -> Optional[int]:
     """The first shown source whose windows that are ``near`` (about what was asked) support
-    every claim of ``own``, or None."""
-    for n, passage in numbers.items():
+    every claim of ``own``, the ``cited`` ones first (the judge then reads the source the model
+    answered from), or None."""
+    for n in dict.fromkeys([*cited, *numbers]):
+        passage = numbers[n]
         found = [w for w in passage_windows(passage, with_head=False) if near(w)]
         if found and all(not c.has_values or supported(c, found, subject, True) for c in own):
             return n

@@ -274,6 +274,15 @@ def test_a_value_with_its_noun_in_the_questions_own_words_is_doubtful():
     assert gone.refused and gone.removed[0].reason.endswith("and the model judged [1] does not state it")
 
 
+def test_a_doubtful_sentence_keeps_its_own_source_when_that_holds_it():
+    # Two sources hold the values; the judge reads the one the model answered from.
+    report = "The report asks why the Gaivota's crew were not told until 40 minutes after the first alarm."
+    both = {1: Passage(report, "report.txt", 0, len(report), 1.0), 2: FAST[1]}
+    question = "Now that the Gaivota runs, how long does the quickest trip between the islands take?"
+    answer = "The quickest trip between the islands now takes 40 minutes [2]."
+    assert [d.sentence for d in final_answer(answer, question, both, doubts=True).doubtful] == [answer]
+
+
 def test_a_sum_of_money_in_the_questions_own_words_is_doubtful_too():
     # A currency says what the number measures, as a noun does.
     fund = {1: Passage("The company has set aside €6.5m for its response to the outage.", "f.txt", 0, 60, 1.0)}
