@@ -14,7 +14,7 @@ import math
 import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 from . import text as txt
 from .types import Passage
@@ -74,20 +74,21 @@ _BY_DESCRIPTION = re.compile(r"^\W*[Tt]he\s+([A-Z][a-z]+)\s+[a-z]")
 
 # "…to reduce the Group's net debt": the last word of a longer name written before, after "the",
 # is that name written short ("Highcairn Leisure Group", then "the Group"; "the Council").
-_SHORT_DEFINITE = re.compile(r"\b[Tt]he\s+([A-Z][a-z]+)\b(?![\s\-]+[A-Z\d])")
+_SHORT_DEFINITE = re.compile(r"\b[Tt]he\s+([A-Za-z][a-z]+)\b(?![\s\-]+[A-Z\d])")
 _LONGER_NAME = re.compile(r"[A-Z][\w\-]*(?:[’']s)?(?:\s+[A-Z][\w\-]*(?:[’']s)?)+")
 
 
-def name_ends(text: str) -> frozenset[str]:
-    """The last words of the names of two words or more in ``text`` ("Group" for "Highcairn
-    Leisure Group"), a function word before them ("The", "In") not counted."""
+def name_ends(text: str, within: Optional[frozenset[str]] = None) -> frozenset[str]:
+    """The last words of the names of two words or more in ``text``, in lower case ("group" for
+    "Highcairn Leisure Group"), a function word before them ("The", "In") not counted; of only the
+    names whose terms are all ``within``, when given."""
     out = set()
     for m in _LONGER_NAME.finditer(text):
         words = [re.sub(r"[’']s$", "", w) for w in m.group().split()]
         if words[0].lower() in txt.STOPWORDS:
             words = words[1:]
-        if len(words) > 1:
-            out.add(words[-1])
+        if len(words) > 1 and (within is None or sentence_terms(" ".join(words)) <= within):
+            out.add(words[-1].lower())
     return frozenset(out)
 
 
@@ -96,8 +97,14 @@ def refers_back(sentence: str, ends: frozenset[str] = frozenset()) -> bool:
     description that opens with a country's adjective ("The Chinese e-commerce giant's model"),
     or by the last word of a longer name its passage gives (``ends``: "the Group's net debt")."""
     described = _BY_DESCRIPTION.match(sentence)
-    return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1))) or any(
-        m.group(1) in ends for m in _SHORT_DEFINITE.finditer(sentence))
+    return bool(REFERS.search(sentence)) or bool(described and txt.nationality(described.group(1))) or bool(
+        points_to(sentence, ends))
+
+
+def points_to(sentence: str, ends: frozenset[str]) -> frozenset[str]:
+    """The last words of longer names (``ends``, in lower case) that ``sentence`` writes after
+    "the", in either case: "the Group's net debt", "The works opened in 1967" (after "Sallow Bridge Treatment Works")."""
+    return frozenset(w for m in _SHORT_DEFINITE.finditer(sentence) for w in [m.group(1).lower()] if w in ends)
 
 
 def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) -> bool:
@@ -267,6 +274,7 @@ class Window:
     speaking: tuple[int, ...] = ()  # for each sentence, ``speakers``: the subjects its "we" and "it" stand for
     speaker: frozenset[str] = frozenset()  # terms of its document's head: who "I" or "we" is (``in_context``)
     heading: bool = False  # a line of the head itself (``head_windows``)
+    points: frozenset[str] = frozenset()  # the names' last words it refers back by ("the works": ``points_to``)
 
     def holds_number(self, n: Number, names: Sequence[tuple[str, ...]] = (), subject: frozenset[str] = frozenset()
                      ) -> bool:
@@ -525,7 +533,8 @@ def windows(text: str, head: str = "") -> tuple[Window, ...]:
         speaks = speakers(sentence)
         read.append((terms, numbers, bool(NEGATION.search(sentence)), refers_back(sentence, ends) or
                      names_no_one(sentence, named, lower) or first_person(sentence), speaks,
-                     compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found)))
+                     compared_numbers(sentence), tuple(names_after(sentence, end) for _, end in found),
+                     points_to(sentence, ends)))
     read = _surnames_named(text, spans, read)
     out = []
     for size in (1, 2):
@@ -534,7 +543,7 @@ def windows(text: str, head: str = "") -> tuple[Window, ...]:
             out.append(Window(frozenset().union(*(r[0] for r in group)),
                               tuple((r[0], r[1], r[3], r[5], r[6]) for r in group),
                               any(r[2] for r in group), group[0][3], frozenset().union(*(r[0] for r in read[:i])),
-                              read[i - 1][0] if i else frozenset(), tuple(r[4] for r in group)))
+                              read[i - 1][0] if i else frozenset(), tuple(r[4] for r in group), points=group[0][7]))
     return tuple(out)
 
 
@@ -607,18 +616,23 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     speaker = sentence_terms(p.head)
     # The head is shown first, and its title names the document's subject ("Q&A with Sorrelhorn's
     # new boss"); a byline names who writes, not what about.
-    before = sentence_terms(_title(p)).union(*(sentence_terms(q.text) for q in numbers.values()
-                                               if q.source == p.source and q.start < p.start))
+    said = " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
+    before = sentence_terms(_title(p)) | sentence_terms(said)
+    # "The works opened in 1967, built by the old Water Board" refers back to the works named
+    # before, whoever else it names.
+    pointed = name_ends(f"{_title(p)}. {said}", claimed)
     return [*head_windows(p), *(replace(w, earlier=w.earlier | before, speaker=speaker)
-                                if before and (w.terms & named) <= claimed else replace(w, speaker=speaker)
-                                for w in passage_windows(p, with_head=False))]
+                                if before and ((w.terms & named) <= claimed or w.points & pointed)
+                                else replace(w, speaker=speaker)
+                                for w in passage_windows(p, with_head=False, before=said))]
 
 
-def passage_windows(p: Passage, with_head: bool = True) -> tuple[Window, ...]:
+def passage_windows(p: Passage, with_head: bool = True, before: str = "") -> tuple[Window, ...]:
     """The windows of ``p``: its head's lines first (unless not ``with_head``), then its text's,
     which know the head's title, since it is shown before them and may give the full name the
-    text shortens ("Highcairn Leisure Group", then "the Group")."""
-    return (*(head_windows(p) if with_head else ()), *windows(p.text, _title(p)))
+    text shortens ("Highcairn Leisure Group", then "the Group"), as may the shown passages of
+    its document that come ``before`` it."""
+    return (*(head_windows(p) if with_head else ()), *windows(p.text, f"{_title(p)}. {before}" if before else _title(p)))
 
 
 def _title(p: Passage) -> str:

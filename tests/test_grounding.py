@@ -1467,6 +1467,24 @@ def test_a_longer_names_last_word_after_the_refers_back():
     assert check("Lena Morrow earns 2 million euros a year [1].", "How much does Lena Morrow earn?", pay).refused
 
 
+def test_the_short_form_of_a_name_an_earlier_passage_gave_refers_back_whoever_else_it_names():
+    """A feature names "the Marden Treatment Works" early on and "The works" pages later, in a
+    sentence that also names who built it."""
+    first = "For most of its 57 years, the Marden Treatment Works has drawn water from the river."
+    later = "The works opened in 1967, built by the old Kelby Water Board to replace a cluster of wells."
+    sources = {1: Passage(first, "feature.txt", 0, len(first), 1.0),
+               2: Passage(later, "feature.txt", 900, 900 + len(later), 0.5)}
+    assert not check("The Marden Treatment Works opened in 1967 [2].",
+                     "In what year did the Marden Treatment Works open?", sources).removed
+    # Its last word is not another name's: "the works" is not the Kelby Pumping Station.
+    assert check("The Kelby Pumping Station opened in 1967 [2].",
+                 "In what year did the Kelby Pumping Station open?", sources).refused
+    # Nor does a passage of another document lend its names.
+    other = {1: sources[1], 2: replace(sources[2], source="wire.txt")}
+    assert check("The Marden Treatment Works opened in 1967 [2].",
+                 "In what year did the Marden Treatment Works open?", other).refused
+
+
 def test_a_head_names_the_subject_a_later_sentence_refers_to():
     """A title is shown before its passage: "Q&A with Ashby Quay's harbour master" names what "it"
     is in a passage that never names it."""
