@@ -604,7 +604,25 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
         return "it gives no name, which the question asks for"
     if txt.asks_percentage(question) and not any(txt.states_percentage(txt.strip_citations(s)) for s in stated):
         return "it gives no percentage, which the question asks for"
+    if (txt.asks_number(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
+            and stated and all(_only_dates(s) for s in stated)):
+        return "it gives a date, not the number the question asks for"
     return ""
+
+
+# "How many days…", "how many weeks…": dates may answer a count of them.
+_CALENDAR_UNIT = re.compile(r"\b(?:days?|weeks?|months?|years?|weekends?|nights?)\b", re.IGNORECASE)
+
+
+def _only_dates(sentence: str) -> bool:
+    """Whether every number ``sentence`` gives is the day of a date ("…on 16 September")."""
+    from .conflicts import values
+
+    plain = txt.strip_citations(sentence)
+    dates = [v.text for v in values(plain) if v.kind == "date"]
+    for date in dates:
+        plain = plain.replace(date, " ")
+    return bool(dates) and not CLAIM_NUMBER.search(plain)
 
 
 def _time_not_given(question: str, stated: Sequence[str]) -> str:

@@ -1508,6 +1508,16 @@ def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_aft
     assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
 
 
+def test_a_date_does_not_answer_how_much():
+    tank = shown("Inspectors opened an inquiry on 16 May. The tank held 40 litres of fuel when the leak was found.")
+    got = check("The inspectors opened an inquiry on 16 May [1].", "How much fuel was left in the tank when the leak "
+                "was found?", tank)
+    assert got.refused and got.removed[0].reason == "it gives a date, not the number the question asks for"
+    closure = shown("The bridge was closed from 3 May to 9 May for repairs.")
+    assert not check("The bridge was closed from 3 May to 9 May [1].", "How many days was the bridge closed?",
+                     closure).removed
+
+
 def test_who_holds_a_role_is_not_answered_by_where_it_is_held():
     motion = shown("Brackley Borough Council's finance chair proposed the motion, which passed by 20 votes to 5.")
     got = check("The council finance chair who proposed the motion is the finance chair of Brackley Borough Council [1].",
