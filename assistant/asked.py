@@ -180,15 +180,40 @@ def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage]
     """Why ``sentence`` answers who holds a role with a person that no cited window gives that
     whole role ("Who has been appointed interim finance director?" answered with the museum's
     director, whose window says "director" only), or ""."""
-    asked = _WHO_ROLE.match(question)
+    role = _asked_role(question)
     people = [terms for _, terms in added_names(sentence, proper, question_terms(question)) if len(terms) > 1]
-    if not asked or not people:
+    if not role or not people:
         return ""
-    role = set(txt.terms(asked.group(1)))
     cited = cited_windows(sentence, numbers)
-    if any(set(person) <= w.terms and role <= w.terms for person in people for w in cited):
+    if any(set(person) <= w.terms and role <= _titled(w.terms) for person in people for w in cited):
         return ""
     return "no cited source gives that person the role the question asks about"
+
+
+def _asked_role(question: str) -> frozenset[str]:
+    """The terms of the role a question asks who holds, with the words that narrow it ("interim
+    finance director", "head of satellite operations", "chief financial officer"; a title's
+    letters read as its words, "officer" left out), or none."""
+    asked = _WHO_ROLE.match(question)
+    phrase = asked.group(1) if asked else ""
+    if not asked and _HOLDER_ASKED.match(question):
+        found = _ROLE_PHRASE.search(question)
+        phrase = found.group() if found else ""
+    terms = frozenset(txt.terms(phrase))
+    return _titled(terms) - _TITLE_LETTERS.keys() - _OFFICER
+
+
+def _titled(terms: frozenset[str]) -> frozenset[str]:
+    """``terms`` with the words of the titles written as letters among them ("ceo": chief, executive)."""
+    return terms.union(*(words for title, words in _TITLE_LETTERS.items() if title in terms))
+
+
+_TITLE_LETTERS = {t: frozenset(txt.terms(words)) for t, words in (
+    ("ceo", "chief executive"), ("cfo", "chief financial"), ("coo", "chief operating"), ("cto", "chief technology"))}
+_OFFICER = frozenset(txt.terms("officer"))
+# A role and what it is head of, in lower case ("head of satellite operations"; "director of the
+# Estmark Agency" names where, not which role).
+_ROLE_PHRASE = re.compile(rf"\b(?i:{_ROLE})\b(?:\s+of\s+(?:[a-z][\w\-]*\s+){{0,2}}[a-z][\w\-]*)?")
 
 
 # "What was Grauhorn Stone's annual turnover last year?": the thing a "What is/was …" question asks

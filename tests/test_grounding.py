@@ -1518,6 +1518,21 @@ def test_a_date_does_not_answer_how_much():
                      closure).removed
 
 
+def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role():
+    ceo = shown("Ada Lind, Chief Executive Officer of Norrow Freight, said the quarter was hard.")
+    got = check("Norrow Freight's chief financial officer is Ada Lind [1].",
+                "What is the name of Norrow Freight's chief financial officer?", ceo)
+    assert got.refused and got.removed[0].reason == "no cited source gives that person the role the question asks about"
+    inquiry = shown("Dr Ola Brekke, who chairs the inquiry, said the port authority would publish its logs.")
+    assert check("The port authority's head of marine operations is Dr Ola Brekke [1].",
+                 "Who is the port authority's head of marine operations?", inquiry).refused
+    # A title's letters are its words.
+    assert not check("Ada Lind is Norrow Freight's chief executive [1].", "Who is Norrow Freight's CEO?", ceo).removed
+    initials = shown("Norrow Freight CEO Ada Lind said the quarter was hard.")
+    assert not check("Norrow Freight's chief executive officer is Ada Lind [1].",
+                     "Who is Norrow Freight's chief executive officer?", initials).removed
+
+
 def test_who_holds_a_role_is_not_answered_by_where_it_is_held():
     motion = shown("Brackley Borough Council's finance chair proposed the motion, which passed by 20 votes to 5.")
     got = check("The council finance chair who proposed the motion is the finance chair of Brackley Borough Council [1].",
