@@ -495,6 +495,21 @@ def _directions(spans: Mapping[str, str]) -> set[str]:
     return {txt.span_direction(key, phrase) for key, phrase in spans.items()}
 
 
+def another_year(sentence: str, question: str) -> str:
+    """Why ``sentence`` gives a figure for another year than the question asks about, or "": "How
+    many employees did it have in 2022?" is not answered by "It had 85 employees in 2019". Only
+    years a figure is dated by ("in", "during", "for", "by"), not "since 2019", which may cover it."""
+    asked = set(_IN_A_YEAR.findall(question))
+    body = txt.strip_citations(sentence)
+    given = set(_IN_A_YEAR.findall(body))
+    if not asked or not given or given & asked or not any(not _year(n) for n in counts_in(body)):
+        return ""
+    return f"it gives a figure for {min(given)}, and the question asks about {min(asked)}"
+
+
+_IN_A_YEAR = re.compile(rf"\b(?:in|during|for|by)\s+(?:{txt.MONTH}\s+)?({txt.YEAR.pattern})", re.IGNORECASE)
+
+
 def _year(n: Number) -> bool:
     return (n.scale == 1 and not n.decimals and not n.unit and 1000 <= n.value <= 2100
             and not re.search(r"%|\d,\d", n.text))
@@ -547,7 +562,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
                  or role_of_another(sentence, question, proper) or holder_unnamed(sentence, question, proper)
-                 or role_not_beside(sentence, question, numbers, proper) or sum_of_another_kind(sentence, question, numbers))
+                 or role_not_beside(sentence, question, numbers, proper) or sum_of_another_kind(sentence, question, numbers)
+                 or another_year(sentence, question))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):

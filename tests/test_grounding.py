@@ -1533,6 +1533,15 @@ def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role(
                      "Who is Norrow Freight's chief executive officer?", initials).removed
 
 
+def test_a_figure_for_another_year_does_not_answer():
+    staff = shown("By 2019 Norrow Freight had 85 employees. Today it employs 340 people.")
+    got = check("Norrow Freight had 85 employees in 2019 [1].", "How many employees did Norrow Freight have in 2022?",
+                staff)
+    assert got.refused and got.removed[0].reason == "it gives a figure for 2019, and the question asks about 2022"
+    assert not check("Norrow Freight had 85 employees in 2019 [1].",
+                     "How many employees did Norrow Freight have in 2019?", staff).removed
+
+
 def test_who_holds_a_role_is_not_answered_by_where_it_is_held():
     motion = shown("Brackley Borough Council's finance chair proposed the motion, which passed by 20 votes to 5.")
     got = check("The council finance chair who proposed the motion is the finance chair of Brackley Borough Council [1].",
