@@ -1630,3 +1630,6 @@ def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_q
             Conflict("Tuesday", "b.txt", "The shares fell on Tuesday.", 2)]
     assert nothing_supported("What was BlueWave's share price before the news?", [], days).refused
     assert not nothing_supported("On which day did BlueWave's shares fall?", [], days).refused
+    # "on the day of…" dates what is asked; it asks no day.
+    assert nothing_supported("By what percentage did BlueWave's shares fall on the day of the storm?", [], days).refused
+    assert not nothing_supported("What was the date of BlueWave's share fall?", [], days).refused
