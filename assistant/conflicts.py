@@ -97,7 +97,8 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
 
     A date or weekday: the sentence names every subject name, or the passage does and the
     sentence shares a word with the claim or the question ("The release … on March 6" in a
-    passage about the model); with no name at all, the sentence shares a word with the claim.
+    passage about the model); with no name at all, the sentence has half the claim's words
+    ("It was lifted on 24 September" for "The notice was lifted on 25 September").
     An amount, which recurs for other facts of the same subject ("rose 8% on Thursday", "up 71%
     this year"): the claim names its subject, the sentence names everything the claim names and
     has at least half of the claim's other words."""
@@ -105,7 +106,7 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
     named = all(all(p in terms for p in name) for name in subject_names)
     if kind in ("date", "weekday"):
         if not subject_names:
-            return bool(terms & claim_words)
+            return len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
         in_passage = all(all(p in passage for p in name) for name in subject_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
     # An amount claimed of no named subject ("Its shares rose 4.2%") cannot be told apart from
@@ -130,8 +131,10 @@ def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Con
         asked = [t for _, t in names(question, proper) if not set(t) <= value_words]
         for value in stated:
             subject = claim_names or (asked if value.kind in ("date", "weekday") else [])
-            found = _found(value, subject, claim_words, question_words - value_words - named, numbers)
-            if len({c.value_key for c in found}) > 1:
+            found, documents = _found(value, subject, claim_words, question_words - value_words - named, numbers)
+            # Sources differ when two documents do: one document's dated list is a timeline of
+            # several events ("16 October: the board is appointed. 15 June 2027: target launch").
+            if len(found) > 1 and len(documents) > 1:
                 return [Conflict(c.value, c.source, c.passage, c.n) for c in found]
     return []
 
@@ -146,11 +149,12 @@ class _Seen:
 
 
 def _found(value: Value, subject_names, claim_words: set[str], question_words: set[str],
-           numbers: Mapping[int, Passage]) -> list[_Seen]:
+           numbers: Mapping[int, Passage]) -> tuple[list[_Seen], set[str]]:
     """Each distinct value of ``value``'s kind that passages state about the claim, with the first
-    source of each."""
+    source of each; and the documents that state them."""
     distinct: list[Value] = []
     seen: list[_Seen] = []
+    documents: set[str] = set()
     for n, p in sorted(numbers.items()):
         passage = sentence_terms(p.text)
         dated = _dateline(p)
@@ -170,9 +174,10 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 if index is None:
                     distinct.append(v)
                     index = len(distinct) - 1
+                documents.add(p.source)
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
-    return seen
+    return seen, documents
 
 
 def _of_another_event(sentence: str, value: Value, words: set[str]) -> bool:

@@ -757,6 +757,20 @@ def test_a_sentence_comparing_two_values_is_no_conflict():
     assert find_conflicts("BlueWave's catamaran carries 400 passengers [2].", "How many?", sources) == []
 
 
+def test_one_documents_dated_list_is_a_timeline_not_sources_that_differ():
+    timeline = ("16 May – The harbour board is appointed. 20 May – The board orders a crane. "
+                "15 June – The new crane is due to arrive.")
+    one = {1: Passage(timeline, "feature.txt", 0, len(timeline), 1.0)}
+    assert find_conflicts("The new crane is due to arrive on 15 June [1].", "When is the new crane due?", one) == []
+    # Two documents that give two days for it do differ.
+    two = {**one, 2: Passage("The new crane is now due to arrive on 18 June, late.", "wire.txt", 0, 50, 0.5)}
+    assert [c.value for c in find_conflicts("The new crane is due to arrive on 15 June [1].",
+                                            "When is the new crane due?", two)] == ["15 June", "18 June"]
+    # A date stated of no name is the claim's only in a sentence with half its words.
+    other = {**one, 2: Passage("A crane driver starts on 3 March.", "wire.txt", 0, 33, 0.5)}
+    assert find_conflicts("The new crane is due to arrive on 15 June [1].", "When is the new crane due?", other) == []
+
+
 def test_a_date_of_another_event_in_the_sentence_is_no_conflict():
     # "issued on 3 May has been lifted": 3 May dates the issuing.
     sources = shown("Kelby Water said the notice issued on 3 May has been lifted for all homes.",
