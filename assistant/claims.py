@@ -457,6 +457,7 @@ def _name_of(text: str) -> tuple[str, ...]:
     return tuple(t for word in txt.words(text) for t in _name_terms(word))
 
 
+_LABEL = re.compile(r"(?:\bnumber|\bno\.|#)\s*$", re.IGNORECASE)
 _IN_YEAR = re.compile(rf"\b(?:in|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$", re.IGNORECASE)
 
 
@@ -470,8 +471,9 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     out: list[Claim] = []
     for _, clause in clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January"),
-        # and so does a year ("added in 2011 cost €3.1 million").
-        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() or _IN_YEAR.search(clause, 0, m.end()) else
+        # and so do a year ("added in 2011 cost €3.1 million") and a label ("engine number 4 gave way").
+        numbers = tuple(parse_number(m.group(), "" if "%" in m.group() or _IN_YEAR.search(clause, 0, m.end())
+                                     or _LABEL.search(clause, 0, m.start()) else
                                      "old" if _YEARS_OLD.match(clause, m.end()) else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
         found = names(clause, proper)

@@ -1578,6 +1578,10 @@ def test_a_year_counts_nothing_and_a_number_a_verb_follows_counts_the_noun_said_
     ill = shown("Officials say 140 people fell ill during the outbreak and 22 were admitted to Kelby General Hospital.")
     assert not check("22 people were admitted to hospital during the outbreak [1].",
                      "How many people were admitted to hospital during the outbreak?", ill).removed
+    # "engine number 4 gave way": 4 is a label, not a count of what follows.
+    pump = shown("The board's leading hypothesis remains a bearing failure in the pump of engine number 4.")
+    assert not check("The board thinks the bearing failure in the pump of engine number 4 gave way [1].",
+                     "Which part does the board think gave way?", pump).removed
     staff = shown("The plant runs 140 machines and 22 were replaced this year.")
     assert check("22 people were replaced this year [1].", "How many people were replaced this year?", staff).refused
 
