@@ -82,26 +82,14 @@ def supporting(llm, sentence: str, numbers: Mapping[int, Passage], threshold: fl
     ``needs``); None when none does."""
     claim = claim_of(sentence)
     cited = refs_of(sentence, numbers)
-    if llm.p_yes(statement_prompt(claim, read_with([numbers[n] for n in cited], numbers))) >= threshold:
+    if llm.p_yes(statement_prompt(claim, [numbers[n] for n in cited])) >= threshold:
         return cited
     for n in numbers if move else ():
         if n in cited or not set(needs) <= sentence_terms(numbers[n].text):
             continue
-        if llm.p_yes(statement_prompt(claim, read_with([numbers[n]], numbers))) >= threshold:
+        if llm.p_yes(statement_prompt(claim, [numbers[n]])) >= threshold:
             return [n]
     return None
-
-
-def read_with(passages: Sequence[Passage], numbers: Mapping[int, Passage]) -> list[Passage]:
-    """``passages``, each after the shown passages of its document that come before it: what the
-    claim check reads as said before it (``claims.in_context``: "The works opened in 1967" after a
-    passage that named "the Marden Treatment Works")."""
-    out: list[Passage] = []
-    for p in passages:
-        earlier = (q for q in numbers.values() if q.source == p.source and q.start < p.start)
-        out += sorted(earlier, key=lambda q: q.start)
-        out.append(p)
-    return list(dict.fromkeys(out))
 
 
 def prefers(llm, renamed: str, sentence: str, said: Said, numbers: Mapping[int, Passage],

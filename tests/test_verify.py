@@ -283,20 +283,6 @@ def test_a_doubtful_sentence_keeps_its_own_source_when_that_holds_it():
     assert [d.sentence for d in final_answer(answer, question, both, doubts=True).doubtful] == [answer]
 
 
-def test_the_judge_reads_what_the_document_said_before_the_cited_passage():
-    # "The works" is the Marden Treatment Works only to a reader of the passage before it.
-    first = "For most of its 57 years, the Marden Treatment Works has drawn water from the river."
-    later = "The works opened in 1967, built by the old Kelby Water Board to replace a cluster of wells."
-    sources = {1: Passage(first, "feature.txt", 0, len(first), 1.0),
-               2: Passage(later, "feature.txt", 900, 900 + len(later), 0.5)}
-    question, answer = "In what year did the Marden Treatment Works open?", "The Marden Treatment Works opened in 1967 [2]."
-    judge = JudgingLLM(verdicts={(first, later): 0.9}, default=0.2)
-    kept = verify(final_answer(answer, question, sources, doubts=True), question, sources, judge, only_unstated=True)
-    assert kept.text == answer and judge.checks
-    text = judge.checks[0][-1]["content"]
-    assert text.index(first) < text.index(later)
-
-
 def test_a_sum_of_money_in_the_questions_own_words_is_doubtful_too():
     # A currency says what the number measures, as a noun does.
     fund = {1: Passage("The company has set aside €6.5m for its response to the outage.", "f.txt", 0, 60, 1.0)}
