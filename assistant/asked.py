@@ -25,7 +25,7 @@ from typing import Mapping, Sequence
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
                      Window, added_names, claims, clauses, defined_names, in_context, names, parse_number, passage_windows,
-                     question_terms, refs_of, sentence_terms, short_form, unit_after)
+                     question_terms, refs_of, sentence_terms, short_form, spelled_numbers, unit_after)
 from .text import question_parts
 from .types import Passage
 
@@ -648,7 +648,22 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
     if (txt.asks_number(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
             and stated and all(_only_dates(s) for s in stated)):
         return "it gives a date, not the number the question asks for"
+    if txt.asks_number(question) and not txt.asks_how_long(question) and not any(_gives_number(s) for s in stated):
+        return "it gives no number, which the question asks for"
     return ""
+
+
+# A quantity said without digits: "dozens of people", "a few kilometres", "no one", "most of them".
+_QUANTITY = re.compile(r"\b(?:dozens?|scores|hundreds|thousands|millions|billions|several|few|many|none|"
+                       r"no\s+one|nobody|nothing|zero|all|most|majority|minority|quarter|third|free)\b", re.IGNORECASE)
+
+
+def _gives_number(sentence: str) -> bool:
+    """Whether ``sentence`` could answer how many, how much or how far: a number, in digits or
+    words, a quantity ("dozens"), or a comparison ("far less")."""
+    plain = txt.strip_citations(sentence)
+    return bool(CLAIM_NUMBER.search(plain) or spelled_numbers(plain) or _COMPARES.search(plain)
+                or _QUANTITY.search(plain))
 
 
 # "How many days…", "how many weeks…": dates may answer a count of them.

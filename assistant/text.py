@@ -280,8 +280,8 @@ AUXILIARY = r"(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|s
 _ASKS_DATE = re.compile(rf"{_LEAD}when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{AUXILIARY}\b)|"
                         rf"\bwhen\s+{AUXILIARY}\b|\b(?:tell|know|show|find out|remind)\s+(?:me\s+|us\s+)?when\b|"
                         r"\b(?:what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
-_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high)|what (?:percentage|share|"
-                          r"price|number|amount|size|cost|value))\b", re.I)
+_ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high|heavy|tall|deep|wide)|"
+                          r"what (?:percentage|share|price|number|amount|size|cost|value))\b", re.I)
 # What a thing is worth is a sum of money too: "How much is the contract worth?", "What is the deal worth?".
 # "How much of the fleet is worth repairing?" asks no sum.
 _WORTH = r"(?:worth(?=\s*(?:[?,]|$|to\b|in\b|at\b|now\b|today\b))|valued\b)"

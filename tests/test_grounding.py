@@ -1522,6 +1522,19 @@ def test_the_independent_count_reads_a_title_in_capitals_apart_from_the_name_aft
     assert unsupported_sentences("Marlow Freight's CFO Ann Berg spoke [1].", list(passages.values()))
 
 
+def test_how_many_or_how_heavy_is_not_answered_without_a_number():
+    tower = shown("The inspectorate has a team on the inquiry. The mast weighed 412 kilograms and fell in a storm.")
+    got = check("The mast fell in a storm [1].", "How heavy was the mast that fell?", tower)
+    assert got.refused and got.removed[0].reason == "it gives no number, which the question asks for"
+    assert check("The inspectorate has a team on the inquiry [1].", "How many inspectors are on the inquiry?",
+                 tower).refused
+    # A number in words, a quantity or a comparison may answer.
+    crowd = shown("Dozens of residents and nine councillors came to the meeting, far fewer than last year.")
+    for answer in ("Dozens of residents came to the meeting [1].", "Nine councillors came to the meeting [1].",
+                   "Far fewer came than last year [1]."):
+        assert not check(answer, "How many people came to the meeting?", crowd).refused, answer
+
+
 def test_a_date_does_not_answer_how_much():
     tank = shown("Inspectors opened an inquiry on 16 May. The tank held 40 litres of fuel when the leak was found.")
     got = check("The inspectors opened an inquiry on 16 May [1].", "How much fuel was left in the tank when the leak "
