@@ -645,10 +645,10 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
         return "it gives no name, which the question asks for"
     if txt.asks_percentage(question) and not any(txt.states_percentage(txt.strip_citations(s)) for s in stated):
         return "it gives no percentage, which the question asks for"
-    if (txt.asks_number(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
+    if (txt.asks_number_first(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
             and stated and all(_only_dates(s) for s in stated)):
         return "it gives a date, not the number the question asks for"
-    if txt.asks_number(question) and not txt.asks_how_long(question) and not any(_gives_number(s) for s in stated):
+    if txt.asks_number_first(question) and not txt.asks_how_long(question) and not any(_gives_number(s) for s in stated):
         return "it gives no number, which the question asks for"
     return ""
 

@@ -352,6 +352,16 @@ def asks_number(question: str) -> bool:
     return bool(_ASKS_NUMBER.search(question))
 
 
+def asks_number_first(question: str) -> bool:
+    """Whether the first question word of ``question`` asks a number: "Patients of how many
+    clinics…?", not "On which programme did he talk about how fast ferry travel is growing?"."""
+    first = _QUESTION_WORD.search(question)
+    return bool(first and _ASKS_NUMBER.match(question, first.start()))
+
+
+_QUESTION_WORD = re.compile(r"\b(?:who|whom|whose|what|which|where|when|why|how)\b", re.IGNORECASE)
+
+
 # "By what percentage…", "What percentage of…", "How many percentage points…": a percentage answers it.
 _ASKS_PERCENTAGE = re.compile(r"\b(?:what|which|how many)\s+(?:\w+\s+)?(?:percentage|per\s?cent)", re.I)
 # "How many…", "What is the population of…", "What was the number of…": a count answers it.
