@@ -24,8 +24,8 @@ from typing import Mapping, Sequence
 
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
-                     Window, added_names, claims, clauses, defined_names, in_context, names, parse_number, passage_windows,
-                     question_terms, refs_of, sentence_terms, short_form, spelled_numbers, unit_after)
+                     Window, added_names, claims, clauses, defined_names, in_context, names, parse_number,
+                     passage_windows, question_terms, refs_of, sentence_terms, short_form, spelled_numbers, unit_after)
 from .text import question_parts
 from .types import Passage
 
@@ -558,12 +558,13 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
                  numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence`` gives another kind of value than ``question`` asks for (a duration for a
     price, a country for a city, a sum of money for how long), or a person another role than the
-    sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or answers a yes/no question
-    about another name than it asks about (``of_another``), or ""."""
+    sources give them (``role_elsewhere``, ``asked_role_elsewhere``), or a role's body or another
+    year for what the question asks (``holder_unnamed``, ``another_year``), or answers a yes/no
+    question about another name than it asks about (``of_another``), or ""."""
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
                  or role_of_another(sentence, question, proper) or holder_unnamed(sentence, question, proper)
-                 or role_not_beside(sentence, question, numbers, proper) or sum_of_another_kind(sentence, question, numbers)
-                 or another_year(sentence, question))
+                 or role_not_beside(sentence, question, numbers, proper)
+                 or sum_of_another_kind(sentence, question, numbers) or another_year(sentence, question))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):
@@ -648,7 +649,8 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
     if (txt.asks_number_first(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
             and stated and all(_only_dates(s) for s in stated)):
         return "it gives a date, not the number the question asks for"
-    if txt.asks_number_first(question) and not txt.asks_how_long(question) and not any(_gives_number(s) for s in stated):
+    if (txt.asks_number_first(question) and not txt.asks_how_long(question)
+            and not any(_gives_number(s) for s in stated)):
         return "it gives no number, which the question asks for"
     return ""
 

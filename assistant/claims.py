@@ -103,7 +103,8 @@ def refers_back(sentence: str, ends: frozenset[str] = frozenset()) -> bool:
 
 def points_to(sentence: str, ends: frozenset[str]) -> frozenset[str]:
     """The last words of longer names (``ends``, in lower case) that ``sentence`` writes after
-    "the", in either case: "the Group's net debt", "The works opened in 1967" (after "Sallow Bridge Treatment Works")."""
+    "the", in either case: "the Group's net debt", "The works opened in 1967" (after "the Marden
+    Treatment Works")."""
     return frozenset(w for m in _SHORT_DEFINITE.finditer(sentence) for w in [m.group(1).lower()] if w in ends)
 
 
@@ -458,7 +459,8 @@ def _name_of(text: str) -> tuple[str, ...]:
 
 
 _LABEL = re.compile(r"(?:\bnumber|\bno\.|#)\s*$", re.IGNORECASE)
-_IN_YEAR = re.compile(rf"\b(?:in|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$", re.IGNORECASE)
+_IN_YEAR = re.compile(rf"\b(?:in|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$",
+                      re.IGNORECASE)
 
 
 def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:
@@ -634,7 +636,8 @@ def passage_windows(p: Passage, with_head: bool = True, before: str = "") -> tup
     which know the head's title, since it is shown before them and may give the full name the
     text shortens ("Highcairn Leisure Group", then "the Group"), as may the shown passages of
     its document that come ``before`` it."""
-    return (*(head_windows(p) if with_head else ()), *windows(p.text, f"{_title(p)}. {before}" if before else _title(p)))
+    head = f"{_title(p)}. {before}" if before else _title(p)
+    return (*(head_windows(p) if with_head else ()), *windows(p.text, head))
 
 
 def _title(p: Passage) -> str:

@@ -448,7 +448,8 @@ def said_of_another(sentence: str, numbers: Mapping[int, Passage], question: str
         new = [t for _, t in claim.names if not set(t) <= subject]
         if not new or not claim.words or claim.numbers:
             continue  # a number is bound to its own sentence's names already (Window)
-        if supported(claim, [w for p in cited for w in passage_windows(p, with_head=False) if len(w.sentences) == 1], subject, True):
+        alone = [w for p in cited for w in passage_windows(p, with_head=False) if len(w.sentences) == 1]
+        if supported(claim, alone, subject, True):
             continue
         for p in cited:
             other, window = _named_beside(claim, new, txt.sentences(p.text), proper, subject)
