@@ -49,7 +49,7 @@ from dataclasses import replace
 from typing import Mapping, Optional, Sequence
 
 from . import text as txt
-from .claims import added_names, proper_words, question_terms, refs_of, passage_windows, sentence_terms
+from .claims import added_names, passage_windows, proper_words, question_terms, refs_of, sentence_terms
 from .grounding import Grounded, Said, cover_notes, nothing_supported, said_of_another
 from .types import Passage, Removed
 
