@@ -21,7 +21,8 @@ from .config import Settings, configure
 from .errors import AssistantError
 from .types import Answer, IngestReport, Passage, Sources, StreamEvent
 
-if TYPE_CHECKING:  # ingest's modules (and NumPy) load when first needed: a new process spawns its model sooner
+if TYPE_CHECKING:  # these load when first needed (ingest's, NumPy, the checks): a new process spawns its model sooner
+    from .grounding import Grounded
     from .indexing import Progress
 
 History = Sequence[Union[tuple[str, str], dict[str, Any]]]
@@ -304,7 +305,6 @@ class Assistant:
             yield Answer(prompting.REFUSAL, [], True, "", [], changed=True)
             return
         from .generation import ThinkParser
-        from .grounding import final_answer
 
         parser = ThinkParser(llm.opens_think)
         pieces = llm.stream(prompt.messages, answer_tokens, s.temperature if temperature is None else temperature,
@@ -321,19 +321,27 @@ class Assistant:
         text = streamed
         if not text and thinking:
             text = "(The model spent its whole token budget thinking and gave no answer; raise max_tokens.)"
-        from .verify import available, verify
-
-        judging = s.verify_claims != "off" and s.check_citations and available(llm, quiet=True)
-        final = final_answer(text, question, prompt.numbers, s.ground_claims, s.check_citations, s.check_conflicts,
-                             doubts=judging, context=query if query != question else "")
-        if judging:  # the model as a second judge of what the lexical checks kept
-            final = verify(final, question, prompt.numbers, llm, only_unstated=s.verify_claims == "unstated")
-        for gone in final.removed:
-            log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
+        final = self._checked(text, question, query, prompt.numbers, llm)
         citations = [] if final.refused else prompting.parse_citations(final.text, prompt.numbers)
         self._remember(question, final.text, prompt.turn)
         yield Answer(final.text, citations, final.refused, thinking, prompt.passages, changed=final.text != streamed,
                      withheld=final.withheld, removed=list(final.removed), conflicts=list(final.conflicts))
+
+    def _checked(self, text: str, question: str, query: str, numbers: dict[int, Passage], llm: Any) -> "Grounded":
+        """What is left of the model's ``text`` once every sentence is checked against the sources it
+        cites (``grounding``), the loaded model judging what words cannot tell (``verify``)."""
+        from .grounding import final_answer
+        from .verify import available, verify
+
+        s = self.settings
+        judging = s.verify_claims != "off" and s.check_citations and available(llm, quiet=True)
+        final = final_answer(text, question, numbers, s.ground_claims, s.check_citations, s.check_conflicts,
+                             doubts=judging, context=query if query != question else "")
+        if judging:  # the model as a second judge of what the lexical checks kept
+            final = verify(final, question, numbers, llm, only_unstated=s.verify_claims == "unstated")
+        for gone in final.removed:
+            log.info("removed from the answer (%s): %r", gone.reason, gone.sentence)
+        return final
 
     def _remember(self, question: str, answer: str, turn: "prompting.Turn") -> None:
         from dataclasses import replace
