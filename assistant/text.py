@@ -275,11 +275,14 @@ def attribution(question: str) -> str:
 
 # "When" asks only as a question word: opening the question or a part of it, before a verb
 # ("…, and when did it close?"), or after a verb of telling ("Can you tell me when it opened?");
-# "How many bats did they count when they surveyed the caves?" asks none.
+# "How many bats did they count when they surveyed the caves?" asks none. "What" or "which" asks
+# a date before a word for one, a word that narrows it between ("On what calendar date…?", "At
+# what local time…?"), not a determiner or a verb ("What did the day bring?").
 AUXILIARY = r"(?:did|does|do|is|was|were|are|will|would|has|have|had|can|could|should|must|may|might)"
 _ASKS_DATE = re.compile(rf"{_LEAD}when\b|(?:[,;]\s*|\band\s+)when\s*(?:\?|$|{AUXILIARY}\b)|"
                         rf"\bwhen\s+{AUXILIARY}\b|\b(?:tell|know|show|find out|remind)\s+(?:me\s+|us\s+)?when\b|"
-                        r"\b(?:what (?:date|day|year|month|time)|which (?:date|day|year|month))\b", re.I)
+                        rf"\b(?:what|which)\s+(?:(?!(?:of|the|a|an|this|that|its|their|his|her|{AUXILIARY})\b)"
+                        r"[a-z][\w\-]*\s+)?(?:date|day|year|month|time)\b", re.I)
 _ASKS_NUMBER = re.compile(r"\b(?:how (?:many|much|long|large|big|old|far|fast|high|heavy|tall|deep|wide)|"
                           r"what (?:percentage|share|price|number|amount|size|cost|value))\b", re.I)
 # What a thing is worth is a sum of money too: "How much is the contract worth?", "What is the deal worth?".
