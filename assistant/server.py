@@ -16,10 +16,10 @@ extra field, ``"citations"`` (the objects of ``Answer.to_dict()``), beside ``"re
 Streaming sends the model's answer tokens as content deltas and its thinking as
 ``reasoning_content`` deltas. The final text can differ from the streamed tokens: when the
 model cites nothing, the core marks sentences with the source they quote (``[n]`` inserted
-before the full stop). When the final text only extends what was streamed, the rest is sent
-as a last content delta; in every case the final chunk carries the whole final text in
-``"answer"`` with ``"citations"``, ``"refused"`` and ``"thinking"``, so a client that wants the
-exact cited answer replaces the streamed text with it.
+before the full stop), and an answer no source supports is withheld. The final chunk sends no
+more content: it carries the whole final text in ``"answer"`` with ``"citations"``,
+``"refused"``, ``"thinking"``, ``"changed"`` (whether it differs from what streamed) and
+``"withheld"``, so a client that wants the exact cited answer replaces the streamed text with it.
 
 One request touches the models at a time (llama.cpp is not re-entrant): others wait their
 turn. Errors use OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``; a request
