@@ -282,6 +282,46 @@ def asked_role_elsewhere(sentence: str, question: str, numbers: Mapping[int, Pas
     return f"'{people[0][0]}' holds a role at another body in the sources, not at {asked[0]}"
 
 
+def role_after_another(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str]) -> str:
+    """Why ``sentence`` answers who holds a role at a body with a person whose cited sentences give
+    the role at no body, right after a sentence about another one, or "". "Who is the chief
+    executive of Ostrell Labs?" is not answered by Halina Marsh from "Corvane Technologies fell
+    3.2% and Ostrell Labs slipped 1.8%. … Chief Executive Halina Marsh told reporters": a title
+    with no body is held where the sentence before is about, the name it opens with ("BlueWave
+    runs 12 ferries. Chief executive Marta Quintas said…"), not a rival it names in passing."""
+    asked = role_bodies(question)
+    if not asked or not txt.asks_who_where_why(question):
+        return ""
+    wanted = frozenset(t for b in asked for t in sentence_terms(b))
+    people = [(written, set(terms)) for written, terms in added_names(sentence, proper, question_terms(question))
+              if len(terms) > 1 and not re.search(rf"(?i)\b{_ROLE}\b", written)]
+    before = [(said[i - 1], now) for n in refs_of(sentence, numbers) for said in _shown_runs(numbers[n])
+              for i, now in enumerate(said) if i and any(terms <= sentence_terms(now) for _, terms in people)]
+    if not people or not before:
+        return ""
+    for previous, now in before:
+        opening = names(previous, proper)[:1]
+        if (role_bodies(now) or wanted <= sentence_terms(now) or not wanted <= sentence_terms(previous)
+                or not opening or wanted <= set(opening[0][1])):
+            return ""  # the body is given, or is what the sentence before is about, or is not there at all
+    previous = before[0][0]
+    other = names(previous, proper)[0][0]
+    opens = re.match(rf"[A-Z][\w’'\-]*\s+{re.escape(other)}", previous)  # a name's first word opening the sentence
+    return f"the sentence giving '{people[0][0]}' the role follows one about {opens.group() if opens else other}"
+
+
+def _shown_runs(p: Passage) -> list[list[str]]:
+    """The sentences the model read of ``p``, in runs of adjacent ones."""
+    runs: list[list[str]] = []
+    last = None
+    for a, b, *_ in p.shown or ((0, len(p.text)),):
+        if last is None or a > last + 1:
+            runs.append([])
+        runs[-1] += txt.sentences(p.text[a:b])
+        last = b
+    return runs
+
+
 def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str],
                        numbers: Mapping[int, Passage]) -> str:
     """Why ``sentence``'s count does not answer a question asking how many or how much of a
@@ -564,6 +604,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
     elsewhere = (role_elsewhere(sentence, numbers, proper) or asked_role_elsewhere(sentence, question, numbers, proper)
                  or role_of_another(sentence, question, proper) or holder_unnamed(sentence, question, proper)
                  or role_not_beside(sentence, question, numbers, proper)
+                 or role_after_another(sentence, question, numbers, proper)
                  or sum_of_another_kind(sentence, question, numbers) or another_year(sentence, question))
     if elsewhere:
         return elsewhere

@@ -1560,6 +1560,22 @@ def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role(
                      "Who is Norrow Freight's chief executive officer?", initials).removed
 
 
+@pytest.mark.parametrize("before, kept", [
+    ("Harbor Lights Ltd. fell 3.2% and BlueWave slipped 1.8%.", False),  # BlueWave only in passing
+    ("BlueWave runs 12 ferries between Porto Verde and the islands.", True),  # what the sentence is about
+    ("Harbor Lights Ltd. opened a terminal.", True),  # BlueWave not there at all: not this rule's to say
+])
+def test_a_title_with_no_body_is_held_where_the_sentence_before_is_about(before, kept):
+    said = shown(f"{before} Chief executive Marta Quintas told reporters that fares would fall.")
+    got = check("Marta Quintas [1].", "Who is the chief executive of BlueWave?", said)
+    reasons = [r.reason for r in got.removed]
+    assert ("the sentence giving 'Marta Quintas' the role follows one about Harbor Lights Ltd" in reasons) != kept
+    # A body in the title's own sentence is other rules' to read.
+    assert not check("Marta Quintas [1].", "Who is the chief executive of BlueWave?",
+                     shown("Harbor Lights Ltd. fell 3.2% and BlueWave slipped 1.8%. BlueWave chief executive Marta "
+                           "Quintas told reporters that fares would fall.")).removed
+
+
 def test_a_figure_for_another_year_does_not_answer():
     staff = shown("By 2019 Norrow Freight had 85 employees. Today it employs 340 people.")
     got = check("Norrow Freight had 85 employees in 2019 [1].", "How many employees did Norrow Freight have in 2022?",
