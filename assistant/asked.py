@@ -738,9 +738,9 @@ def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], 
     is capitalised and no stopword: the sources may write a name only at a sentence's start
     ("Bernstein analysts noted…"), where ``names`` cannot tell it from any other word. A
     country's adjective ("the Chinese company Monica") names no founder or company, unless the
-    question asks for a country (``countries``)."""
+    question asks for a country (``countries``). A title written as letters ("CEO") names no one."""
     def named(word: str) -> bool:
-        return countries or not txt.nationality(word)
+        return (countries or not txt.nationality(word)) and word.lower() not in _TITLE_LETTERS
 
     if any(named(written) for written, _ in added_names(sentence, proper, subject)):
         return True

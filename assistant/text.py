@@ -304,7 +304,9 @@ _ASKS_AMOUNT = re.compile(rf"{_HOW_MUCH_COST}|{_AT_WHAT_PRICE}|"
                           rf"\bhow much (?:[\w\-]+ )?(?:{_MONEY_NOUNS}|money|investment)\b|\bwhat (?:is|was|are|were) "
                           r"(?:(?!(?:main|biggest|largest|major|key|primary|hidden) )[\w\-.’']+ ){0,4}?"
                           rf"{_MONEY_NOUNS}"
-                          r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))",
+                          r"(?=\s*(?:[?,]|$|(?:of|in|for|to|at|on|per|from|over|during|between|last|this|next)\b))|"
+                          # "What revenue did Halvik report…?", "What price per tonne does it charge…?"
+                          rf"\bwhat (?:[\w\-]+ ){{0,2}}?{_MONEY_NOUNS}(?: per \w+)? {AUXILIARY}\b",
                           re.IGNORECASE)
 
 

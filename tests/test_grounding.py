@@ -1060,6 +1060,11 @@ def test_a_question_for_one_named_thing_is_not_answered_without_a_name():
     got = check("Some of the city's ferry operators were among the first to sell tickets online [1].", question, first)
     assert got.refused and got.removed[0].reason == "it gives no name, which the question asks for"
     # A name answers it, also one that the sources write only at a sentence's start.
+    # A title written as letters names no one.
+    chief = shown("BlueWave's CEO said fuel costs were the main constraint on its growth.")
+    got = check("BlueWave's CEO said fuel costs were the main constraint [1].",
+                "What is the name of BlueWave's chief executive, who spoke about fuel costs?", chief)
+    assert got.refused and got.removed[0].reason == "it gives no name, which the question asks for"
     named = shown("Harbor Lights was the first operator to sell tickets online.")
     assert not check("Harbor Lights was the first [1].", question, named).removed
     analysts = shown("Baixa analysts expect more routes.")

@@ -109,6 +109,10 @@ def test_question_kinds():
     assert not text.asks_amount("How much of the fleet is worth repairing?")
     assert text.asks_amount("What was BlueWave's revenue in 2024?") and text.asks_amount("How much did it cost?")
     assert not text.asks_amount("What is the main cost of running a ferry?")
+    # "What <sum> did…?" asks one as "What was…?" does; "What … growth drove…?" asks none.
+    assert text.asks_amount("What revenue did BlueWave report for 2024?") and text.asks_amount(
+        "What price per ticket does BlueWave charge?")
+    assert not text.asks_amount("What revenue growth drove the results?")
     for q in ("How much funding has the city pledged?", "How much revenue did the unit bring in?",
               "How much foreign investment has it attracted?", "How much money did BlueWave raise?"):
         assert text.asks_amount(q) and not text.asks_figure(q), q  # a comparison may answer "how much"
