@@ -656,7 +656,8 @@ def not_given(question: str, stated: Sequence[str], proper: frozenset[str],
     answer can say which part the sources do not cover."""
     parts = question_parts(question)
     if len(parts) < 2:
-        why = _kind_not_given(question, stated, proper, subject) or _time_not_given(question, stated)
+        why = (_kind_not_given(question, stated, proper, subject) or _time_not_given(question, stated)
+               or _place_not_given(question, stated, proper, subject))
         return [(s, why) for s in stated] if why else []
     reasons = [_kind_not_given(part, stated, proper, subject) for part in parts]
     if all(reasons):
@@ -731,6 +732,28 @@ def _time_not_given(question: str, stated: Sequence[str]) -> str:
     if txt.asks_when(question) and not any(txt.says_when(txt.strip_citations(s)) for s in stated):
         return "it does not say when, which the question asks"
     return ""
+
+
+def _place_not_given(question: str, stated: Sequence[str], proper: frozenset[str], subject: frozenset[str]) -> str:
+    """Why no sentence of ``stated`` says where, for a one-part ``question`` that opens by asking
+    where, or "": "Where did Jack Ma reappear alongside Xi Jinping?" is not answered by "Jack Ma
+    reappeared alongside Xi Jinping and other business leaders", which adds no name and no place
+    ("in Hangzhou", "at a rented room") the question does not give."""
+    if not txt.asks_where(question):
+        return ""
+    for sentence in stated:
+        plain = txt.strip_citations(sentence)
+        places = [m.group(1) for m in _PLACED.finditer(plain)]
+        if _gives_name(sentence, proper, subject, countries=True) or any(
+                not set(txt.terms(p)) <= subject for p in places):
+            return ""
+    return "it does not say where, which the question asks"
+
+
+# A place said in words: a preposition of place and the words after it ("at a rented room",
+# "in the capital", "from abroad").
+_PLACED = re.compile(r"\b(?:in|at|on|near|inside|outside|from|into|onto|off|across|beside|behind|above|below|under|"
+                     r"within|throughout|around|abroad|overseas|locally|nearby)\b((?:\s+[\w\-’']+){0,3})", re.IGNORECASE)
 
 
 def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], countries: bool = False) -> bool:

@@ -10,7 +10,7 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
-    asks_yes_no, offers_choice, asks_who_where_why, asks_date, asks_year, asks_number, asks_price, asks_amount,
+    asks_yes_no, offers_choice, asks_who_where_why, asks_where, asks_date, asks_year, asks_number, asks_price, asks_amount,
     asks_figure, asks_rate(question), states_rate(sentence)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
@@ -340,6 +340,14 @@ _TIME = re.compile(r"\d|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|(?
 # A question that opens by asking when ("When…?", "By what date…?", "In which year…?"), not one
 # with "when" inside a clause ("…use when comparing it with Nvidia?").
 _OPENS_WHEN = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:when|(?:what|which)\s+(?:date|day|year|month|time))\b", re.I)
+
+
+def asks_where(question: str) -> bool:
+    """Whether ``question`` opens by asking where ("Where…?", "From where…?")."""
+    return bool(_OPENS_WHERE.match(question))
+
+
+_OPENS_WHERE = re.compile(r"\W*(?:[A-Za-z]+\s+)?where\b", re.I)
 
 
 def asks_when(question: str) -> bool:

@@ -1581,6 +1581,16 @@ def test_a_title_with_no_body_is_held_where_the_sentence_before_is_about(before,
                            "Quintas told reporters that fares would fall.")).removed
 
 
+def test_where_is_answered_by_a_place_or_a_name():
+    said = shown("Lena Morrow reappeared in public alongside the mayor and other business leaders. "
+                 "The meeting was held at the old customs house in Porto Verde.")
+    question = "Where did Lena Morrow reappear alongside the mayor?"
+    got = check("Lena Morrow reappeared alongside the mayor and other business leaders [1].", question, said)
+    assert got.refused and got.removed[0].reason == "it does not say where, which the question asks"
+    assert not check("Lena Morrow reappeared in Porto Verde [1].", question, said).removed
+    assert not check("She reappeared at the old customs house [1].", question, said).removed
+
+
 def test_a_figure_for_another_year_does_not_answer():
     staff = shown("By 2019 Norrow Freight had 85 employees. Today it employs 340 people.")
     got = check("Norrow Freight had 85 employees in 2019 [1].", "How many employees did Norrow Freight have in 2022?",

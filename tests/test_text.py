@@ -98,6 +98,8 @@ def test_question_kinds():
     # a word that narrows the date may stand between; a determiner or a verb may not
     assert text.asks_date("On what calendar date did the ferry start?") and text.asks_date("At what local time did it sail?")
     assert not text.asks_date("What did the day bring for the ferry?") and not text.asks_date("What share of the year?")
+    assert text.asks_where("Where was the Gaivota built?") and text.asks_where("From where does it sail?")
+    assert not text.asks_where("Who knows where it sails?")
     assert text.asks_number("How many boats does it run?") and text.asks_number("What percentage rose?")
     assert not text.asks_number("Which boats does it run?")
     assert text.asks_price("How much does a ticket cost?") and text.asks_price("What is the fare to Porto Verde?")
