@@ -292,11 +292,15 @@ def role_after_another(sentence: str, question: str, numbers: Mapping[int, Passa
     asked = role_bodies(question)
     if not asked or not txt.asks_who_where_why(question):
         return ""
+    from .selection import runs
+
     wanted = frozenset(t for b in asked for t in sentence_terms(b))
     people = [(written, set(terms)) for written, terms in added_names(sentence, proper, question_terms(question))
               if len(terms) > 1 and not re.search(rf"(?i)\b{_ROLE}\b", written)]
-    before = [(said[i - 1], now) for n in refs_of(sentence, numbers) for said in _shown_runs(numbers[n])
-              for i, now in enumerate(said) if i and any(terms <= sentence_terms(now) for _, terms in people)]
+    said = [[s for piece in run for s in txt.sentences(piece)]
+            for n in refs_of(sentence, numbers) for run in runs(numbers[n])]
+    before = [(run[i - 1], now) for run in said for i, now in enumerate(run)
+              if i and any(terms <= sentence_terms(now) for _, terms in people)]
     if not people or not before:
         return ""
     for previous, now in before:
@@ -308,18 +312,6 @@ def role_after_another(sentence: str, question: str, numbers: Mapping[int, Passa
     other = names(previous, proper)[0][0]
     opens = re.match(rf"[A-Z][\w’'\-]*\s+{re.escape(other)}", previous)  # a name's first word opening the sentence
     return f"the sentence giving '{people[0][0]}' the role follows one about {opens.group() if opens else other}"
-
-
-def _shown_runs(p: Passage) -> list[list[str]]:
-    """The sentences the model read of ``p``, in runs of adjacent ones."""
-    runs: list[list[str]] = []
-    last = None
-    for a, b, *_ in p.shown or ((0, len(p.text)),):
-        if last is None or a > last + 1:
-            runs.append([])
-        runs[-1] += txt.sentences(p.text[a:b])
-        last = b
-    return runs
 
 
 def counted_of_another(sentence: str, asked: Sequence[tuple[str, ...]], proper: frozenset[str],
@@ -753,7 +745,8 @@ def _place_not_given(question: str, stated: Sequence[str], proper: frozenset[str
 # A place said in words: a preposition of place and the words after it ("at a rented room",
 # "in the capital", "from abroad").
 _PLACED = re.compile(r"\b(?:in|at|on|near|inside|outside|from|into|onto|off|across|beside|behind|above|below|under|"
-                     r"within|throughout|around|abroad|overseas|locally|nearby)\b((?:\s+[\w\-’']+){0,3})", re.IGNORECASE)
+                     r"within|throughout|around|abroad|overseas|locally|nearby)\b((?:\s+[\w\-’']+){0,3})",
+                     re.IGNORECASE)
 
 
 def _gives_name(sentence: str, proper: frozenset[str], subject: frozenset[str], countries: bool = False) -> bool:

@@ -87,14 +87,20 @@ class CachedEmbed:
 
 def excerpt(p: Passage) -> str:
     """What the model reads of ``p``: its shown sentences (gaps marked), or its whole text."""
+    return GAP.join(" ".join(run) for run in runs(p))
+
+
+def runs(p: Passage) -> list[list[str]]:
+    """What the model reads of ``p`` in runs of adjacent sentences; its whole text, as one run, when
+    it read all of it."""
     if not p.shown:
-        return p.text
-    parts: list[str] = []
+        return [[p.text]]
+    out: list[list[str]] = []
     for i, (a, b, _, _) in enumerate(p.shown):
-        if i and p.shown[i - 1][1] + 1 < a:
-            parts.append(GAP.strip())
-        parts.append(p.text[a:b])
-    return " ".join(parts)
+        if not i or p.shown[i - 1][1] + 1 < a:
+            out.append([])
+        out[-1].append(p.text[a:b])
+    return out
 
 
 def voiced(p: Passage) -> Passage:
