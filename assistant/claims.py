@@ -473,9 +473,10 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     out: list[Claim] = []
     for _, clause in clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January"),
-        # and so do a year ("added in 2011 cost €3.1 million") and a label ("engine number 4 gave way").
+        # and so do a year ("added in 2011 cost €3.1 million", "the 2024 Riverlight Festival") and a
+        # label ("engine number 4 gave way").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() or _IN_YEAR.search(clause, 0, m.end())
-                                     or _LABEL.search(clause, 0, m.start()) else
+                                     or _LABEL.search(clause, 0, m.start()) or _year_of_a_name(clause, m) else
                                      "old" if _YEARS_OLD.match(clause, m.end()) else unit_after(clause, m.end()))
                         for m in CLAIM_NUMBER.finditer(clause)) + _counts_in_words(clause, question)
         found = names(clause, proper)
@@ -489,6 +490,11 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
         restates = not numbers and not negated and bool(words | named) and (words | named) <= question
         out.append(Claim(numbers, tuple(found), words, negated, restates))
     return out
+
+
+def _year_of_a_name(clause: str, m: re.Match) -> bool:
+    """Whether the number ``m`` is a year that a name follows: "the 2024 Riverlight Festival"."""
+    return bool(txt.YEAR.fullmatch(m.group().strip()) and re.match(r"\s+[A-Z]", clause[m.end():]))
 
 
 # A clause that opens by referring back to one: "…, and it runs 146 stores".
@@ -643,7 +649,7 @@ def passage_windows(p: Passage, with_head: bool = True, before: str = "") -> tup
 def _title(p: Passage) -> str:
     from .chunking import head_title
 
-    return head_title(p.head)
+    return head_title(p.head) or p.title
 
 
 def head_windows(p: Passage) -> tuple[Window, ...]:

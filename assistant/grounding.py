@@ -51,8 +51,8 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, claims, clauses, currency_unit, in_context, names, passage_windows,
-                     proper_words, question_terms, refs_of, sentence_terms, short_form)
+from .claims import (CLAIM_NUMBER, Claim, Window, added_names, claims, clauses, currency_unit, in_context, names,
+                     passage_windows, proper_words, question_terms, refs_of, sentence_terms, short_form)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -87,13 +87,28 @@ def supported(claim: Claim, cited: Sequence[Window], subject: frozenset[str] = f
             continue
         if not all(w.holds_name(t, set(t) <= subject, introduced) for _, t in claim.names):
             continue
-        if len(claim.words & w.terms) >= need:
+        if len(claim.words & w.terms) >= need and not _apart(claim, w):
             return True
         # Not on a head's line alone: a byline names a paper and its reporter together, and "the
         # spokesperson who told the Courier…" is not the reporter whose name heads the story.
         if claim.names and not claim.numbers and not w.heading and _named_together(claim, w, subject):
             return True
     return False
+
+
+def _apart(claim: Claim, w: Window) -> bool:
+    """Whether ``w`` holds the names of a claim of names only apart, and not the word that relates
+    them: in two sentences, the second naming its own subject ("Monica was founded by Alibaba" does
+    not stand on "…startup Monica released its newest AI model. Alibaba has pledged to invest…"), or
+    one of them only as what the window refers back to ("Last week, Alibaba announced plans to
+    invest…, surpassing its investments", after a sentence on Monica). Such sentences say nothing of
+    how the names relate unless a word of the claim says so; a second sentence that refers back
+    ("Its offices are in Faro") speaks of the first one's subject."""
+    if len(claim.names) < 2 or claim.numbers or not claim.words or claim.words & w.terms:
+        return False
+    if any(all(set(t) <= terms for _, t in claim.names) for terms, *_ in w.sentences):
+        return False
+    return (len(w.sentences) > 1 and not w.sentences[-1][2]) or not all(set(t) <= w.terms for _, t in claim.names)
 
 
 def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
@@ -123,8 +138,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     everywhere = [w for p in numbers.values() for w in passage_windows(p)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
-    name_terms = frozenset(t for word in proper for t in txt.terms(word))
-    cited = [w for n in refs for w in in_context(n, numbers, name_terms, sentence_terms(sentence) | subject)]
+    cited = [w for n in refs for w in in_context(n, numbers, _name_terms(proper), sentence_terms(sentence) | subject)]
     # A name the question gives stands in a source by the short form the sources use for it alone
     # ("Corvana Air" in "Corvana's 11 aircraft"), or define for it ('Halvik Grid plc ("Halvik")').
     texts = tuple(p.text for p in numbers.values()) + tuple(p.head for p in numbers.values() if p.head)
@@ -270,6 +284,12 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             if other:  # … where it must still give the kind of value asked for
                 sentence, moved = txt.cite(sentence, *other), True
                 reason = another_kind(sentence, question, proper, subject, numbers)
+        if reason.startswith(_APART):
+            source = described(sentence, question, numbers, proper, subject)
+            if source is not None:
+                moved = moved or source not in refs_of(sentence, numbers)
+                sentence = txt.cite(sentence, source)
+                reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
             if source is None and reason.startswith(_APART):
@@ -304,6 +324,64 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         return Grounded(refusal, tuple(removed), True)
     text = " ".join([*kept, *cover_notes(question, kept, numbers, proper)])
     return Grounded(text, tuple(removed), False, doubtful=tuple(doubtful))
+
+
+def described(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str],
+              subject: frozenset[str]) -> Optional[int]:
+    """The shown source that ``sentence`` stands on when it calls its subject by the question's own
+    description of it, or None: the rest of the sentence stands on that source, about a name that
+    a shown passage gives with the description's. "The company that built QwQ-32B also runs Taobao
+    and Tmall" for "The company that built QwQ-32B also runs which popular online shopping
+    sites?", where one source says "Alibaba, the company behind … Taobao and Tmall" and another
+    "Alibaba has released QwQ-32B". The description is the question's, taken as given, as in the
+    bare answer "Taobao and Tmall [1]". The rest must add a name and give no number: a number must
+    stand with the names it is claimed of (``Window``), and a description binds it to none. Not
+    "The chief executive of the retailer that released QwQ-32B is Alibaba": there the description
+    is what is asked, and the rest only names it."""
+    body = txt.strip_citations(sentence)
+    plain = list(txt.WORD.finditer(body))
+    run = _copied_run([m.group() for m in plain], [w.lower() for w in txt.words(question)])
+    if run < 3 or run == len(plain):
+        return None
+    lead, rest = body[:plain[run - 1].end()], body[plain[run - 1].end():].strip()
+    given = [t for written, t in names(lead, proper) if not txt.calendar_word(written)]
+    if (not given or not _DESCRIPTION.match(lead) or _IDENTITY.match(rest) or CLAIM_NUMBER.search(rest)
+            or not added_names(rest, proper, subject)):
+        return None
+    values = [t for c in claims(rest, proper, subject) for _, t in c.names]
+    shown = [w for p in numbers.values() for w in passage_windows(p)]
+    for n in dict.fromkeys([*refs_of(sentence, numbers), *numbers]):
+        if judge(txt.cite(rest, n), numbers, proper, subject):
+            continue
+        bridges = {t for w in passage_windows(numbers[n]) if all(w.holds_name(v) for v in values)
+                   for t in w.terms & _name_terms(proper) - subject}
+        if any(t in w.terms and all(w.holds_name(g) for g in given) for w in shown for t in bridges):
+            return n
+    return None
+
+
+# "… is Alibaba": the description is what the question asks to name, not a subject the sentence
+# goes on to say something of, so its names must stand with the answer's.
+_IDENTITY = re.compile(r"(?:is|was|are|were|has been|have been|had been|will be)\b", re.IGNORECASE)
+# A subject called by what it is, not by its name: "The company that…", "the retail group behind…".
+_DESCRIPTION = re.compile(r"\W*(?:[Tt]he|[Aa]n?)\s+(?:[a-z][\w\-]*\s+){1,3}(?:the\s+|an?\s+)?[A-Z\d]")
+
+
+def _copied_run(words: Sequence[str], asked: Sequence[str]) -> int:
+    """How many of ``words``, from the first, the question writes in a row (as ``asked``, lower case)."""
+    low = [w.lower() for w in words]
+    best = 0
+    for i in range(len(asked)):
+        n = 0
+        while n < len(low) and i + n < len(asked) and asked[i + n] == low[n]:
+            n += 1
+        best = max(best, n)
+    return best
+
+
+def _name_terms(proper: frozenset[str]) -> frozenset[str]:
+    """The terms of the names the passages and the question give."""
+    return frozenset(t for word in proper for t in txt.terms(word))
 
 
 def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
@@ -380,8 +458,15 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     others = [t for t in asked if t not in given]
     if not given or not others or any(c.numbers for c in own) or not any(c.names for c in own):
         return None
-    return _source_holding(own, numbers, subject, lambda w: any(w.holds_name(t) for t in others),
-                           refs_of(sentence, numbers))
+    # A source that writes the name itself does not call it by another: "Monica was founded by
+    # Alibaba" is no alias where the passage says "the Chinese company Monica is behind Manus". A
+    # name the sentence gives as an owner ("China's head of state") may be in the source and what
+    # it owns still called otherwise ("President Xi Jinping").
+    plain = [t for c in found for written, t in c.names
+             if set(t) <= subject and not re.search(rf"{re.escape(written)}['’]s\b", sentence)]
+    unnamed = {n: p for n, p in numbers.items() if not plain or not all(set(t) <= sentence_terms(p.text) for t in plain)}
+    return _source_holding(own, unnamed, subject, lambda w: any(w.holds_name(t) for t in others),
+                           [n for n in refs_of(sentence, numbers) if n in unnamed])
 
 
 def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str], subject: frozenset[str],

@@ -106,12 +106,14 @@ def runs(p: Passage) -> list[list[str]]:
 def voiced(p: Passage) -> Passage:
     """``p`` with its document's head only where what the model reads of it says "I" or "we"
     outside quotation marks (``claims.speakers``): there the head (a byline, a letterhead) says
-    who that is; elsewhere it would cost prompt tokens and say nothing the grounding reads."""
+    who that is; elsewhere it would cost prompt tokens, and the grounding needs only its title,
+    which the passage keeps (``Passage.title``)."""
+    from .chunking import head_title
     from .claims import speakers
 
     if not p.head or any(speakers(s) for s in txt.sentences(excerpt(p))):
         return p
-    return replace(p, head="")
+    return replace(p, head="", title=head_title(p.head))
 
 
 def candidates(passages: Sequence[Passage]) -> list[Candidate]:

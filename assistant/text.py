@@ -100,12 +100,12 @@ STOPWORDS = frozenset(
     our can could should may might must much many more most also any all some such no not only own same
     too very just s t""".split()
 )
-_WORD = re.compile(r"[\w][\w.\-%$]*")
+WORD = re.compile(r"[\w][\w.\-%$]*")  # a word as written (``words``)
 
 
 def words(text: str) -> list[str]:
     """The words of ``text`` as written: "8.39%", "U.S.-listed" and "QwQ-32B" are one word each."""
-    return _WORD.findall(text)
+    return WORD.findall(text)
 
 
 def terms(text: str) -> list[str]:

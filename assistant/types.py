@@ -53,6 +53,9 @@ class Passage:
     sentences: tuple[Span, ...] = ()  # its sentences, when the index recorded them
     shown: tuple[Span, ...] = ()  # the sentences given to the model; () when it read the whole text
     head: str = ""  # its document's opening lines (title, byline), shown with it; "" when it holds them
+    # Its document's title where the head is not shown (``selection.voiced``): the checks still read
+    # what the document is about ("the next festival" in a story titled "…the Riverlight Festival").
+    title: str = ""
 
 
 @dataclass(frozen=True)

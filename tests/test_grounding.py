@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.claims import names
+from assistant.claims import claims, names
 from assistant.evaluation import unsupported_sentences
 from assistant.grounding import final_answer, ground
 from assistant.prompting import REFUSAL, is_refusal
@@ -1695,3 +1695,62 @@ def test_when_nothing_is_left_the_sources_differing_days_do_not_answer_another_q
     # "on the day of…" dates what is asked; it asks no day.
     assert nothing_supported("By what percentage did BlueWave's shares fall on the day of the storm?", [], days).refused
     assert not nothing_supported("What was the date of BlueWave's share fall?", [], days).refused
+
+
+def test_two_names_in_adjacent_sentences_without_the_word_that_relates_them_do_not_stand():
+    # "founded" is in neither sentence: the names are side by side, not related.
+    sources = shown("The new catamaran arrived a week after the startup Velmora launched its ferry app. "
+                    "Harbor Lights has pledged 20 million euros for new berths.",
+                    "Velmora's app, Tidewise, books crossings for commuters.")
+    result = check("Velmora was founded by Harbor Lights [1].", "Who founded Velmora, the startup behind Tidewise?",
+                   sources)
+    assert result.refused and "do not stand together" in result.removed[0].reason
+    # The same two names in one sentence, or with the word that relates them, still stand.
+    assert not check("Velmora was founded by Harbor Lights [1].", "Who founded Velmora?",
+                     shown("Velmora was founded by Harbor Lights in 2019.")).removed
+    kept = check("Harbor Lights founded Velmora [1].", "Who founded Velmora?",
+                 shown("Velmora is a startup. Harbor Lights founded it in 2019."))
+    assert not kept.removed
+    # Nor does a name the window only refers back to: "its" is Harbor Lights' own.
+    later = shown("The startup Velmora launched its ferry app. Its app books crossings for commuters. "
+                  "Last week, Harbor Lights announced plans to double its fleet.")
+    assert check("Velmora was founded by Harbor Lights [1].", "Who founded Velmora?", later).refused
+
+
+def test_a_source_that_writes_the_questions_name_does_not_call_it_by_another():
+    # Velmora is written in [1]: "Harbor Lights" beside Tidewise in another sentence is no alias for it.
+    sources = shown("Just a day before Harbor Lights' launch, another firm unveiled Tidewise, a booking app. "
+                    "Tidewise can plan a whole trip. The startup Velmora is behind Tidewise.")
+    result = final_answer("Velmora was founded by Harbor Lights [1].", "Who founded Velmora, the startup behind Tidewise?",
+                          sources, doubts=True)
+    assert result.refused and not result.doubtful
+
+
+def test_a_subject_called_by_the_questions_description_stands_through_the_name_it_describes():
+    sources = shown("Harbor Lights, the company behind the Porto Verde and Ilha Nova terminals, was founded in 1998.",
+                    "Harbor Lights built the Gaivota, its fastest ferry, in 2021.")
+    question = "The company that built the Gaivota also runs which terminals?"
+    answer = "The company that built the Gaivota also runs the Porto Verde and Ilha Nova terminals [2]."
+    result = check(answer, question, sources)
+    assert not result.removed and result.text == answer.replace("[2]", "[1]")  # the rest stands on [1]
+    # Not when no shown passage puts the described name (the Gaivota) with the terminals' company.
+    alone = shown(sources[1].text, "BlueWave built the Gaivota in 2021.")
+    assert check(answer.replace("[2]", "[1]"), question, alone).refused
+    # Nor when the rest adds nothing: the description restated is no answer.
+    assert check("The company that built the Gaivota also runs terminals [1].", question, sources).refused
+    # Nor when the description is what the question asks to name.
+    rival = shown(sources[1].text + " BlueWave runs 12 ferries.", sources[2].text)
+    assert check("The rival of the Gaivota's builder is BlueWave [1].",
+                 "Which operator is the rival of the Gaivota's builder?", rival).refused
+    # Nor when the question names its subject rather than describing it.
+    named = check("Velmora's Gaivota ferry serves the Porto Verde and Ilha Nova terminals [1].",
+                  "Which terminals does Velmora's Gaivota ferry serve?",
+                  shown(sources[1].text, "Harbor Lights built the Gaivota for Velmora in 2021."))
+    assert named.refused
+
+
+def test_a_year_before_a_name_counts_nothing():
+    # "the 2024 Harbour Regatta": 2024 dates the regatta; it is no count of "harbour"s.
+    year = claims("The 2024 Harbour Regatta will run on 12 July.", frozenset({"Harbour", "Regatta", "July"}))[0].numbers[0]
+    assert year.text == "2024" and year.unit == ""
+    assert claims("It sold 2024 tickets.", frozenset())[0].numbers[0].unit == "ticket"

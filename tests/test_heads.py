@@ -296,3 +296,24 @@ def test_every_check_reads_a_passage_with_its_heads_title():
     assert all(w.heading for w in read[:-1]) and not read[-1].heading
     assert read[-1].refers and passage_windows(titled, with_head=False) == read[-1:]
     assert not passage_windows(replace(titled, head=""))[-1].refers
+
+
+def test_a_passage_shown_without_its_head_keeps_its_title_for_the_checks():
+    """A head not shown (the passage does not speak in the first person) still says what the
+    document is about: "the next festival" in a feature titled "…the Riverlight Festival"."""
+    from assistant.selection import voiced
+
+    text = "The company is pressing ahead regardless. The next festival will run from 12 July in Orrin Park."
+    feature = Passage(text, "feature.txt", 900, 900 + len(text), 1.0,
+                      head="Fifteen years of the Riverlight Festival | By Tobias Renwald")
+    read = voiced(feature)
+    assert read.head == "" and read.title == "Fifteen years of the Riverlight Festival"
+    assert "Renwald" not in user_message("When is the next festival?", [(1, read)])  # nothing more is shown
+    # The name must still be in what was shown (here another source gives it), as the independent
+    # count of unsupported values demands; the title only says what "the next festival" is.
+    other = Passage("The Riverlight Festival drew 42,000 people a day in 2023.", "wire.txt", 0, 56, 0.5)
+    question = "When will the Riverlight Festival take place?"
+    answer = "The Riverlight Festival will run from 12 July in Orrin Park [1]."
+    assert not _check(answer, question, read, other).removed
+    assert not unsupported_sentences(answer, [read, other])
+    assert _check(answer, question, replace(read, title=""), other).refused

@@ -139,7 +139,9 @@ def test_the_question_relation_away_from_the_name_the_answer_adds_goes_to_the_ju
             "BlueWave's shares fell 1.5% on the news.")
     source = {1: Passage(text, "bluewave.txt", 0, len(text), 1.0)}
     wrong, right = "BlueWave is run by Baixa Capital [1].", "Marta Quintas runs BlueWave [1]."
-    assert final_answer(wrong, "Who runs BlueWave?", source).text == wrong  # the names stand together
+    # The names stand in two adjacent sentences, the second about BlueWave's shares, and "runs" in
+    # neither: the words remove it before any judge is asked.
+    assert final_answer(wrong, "Who runs BlueWave?", source).refused
     # "runs" is in the passage, but in no window that holds Baixa Capital; it is in the one with Quintas.
     assert unstated("Who runs BlueWave?", wrong, source) == ["run"]
     assert unstated("Who runs BlueWave?", right, source) == []
