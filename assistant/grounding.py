@@ -280,15 +280,11 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
-            other = _cited_instead(sentence, numbers, proper, subject)
+            other = _cited_instead(sentence, numbers, proper, subject) or (
+                described(sentence, question, numbers, proper, subject) if reason.startswith(_APART) else ())
             if other:  # … where it must still give the kind of value asked for
-                sentence, moved = txt.cite(sentence, *other), True
-                reason = another_kind(sentence, question, proper, subject, numbers)
-        if reason.startswith(_APART):
-            source = described(sentence, question, numbers, proper, subject)
-            if source is not None:
-                moved = moved or source not in refs_of(sentence, numbers)
-                sentence = txt.cite(sentence, source)
+                moved = moved or set(other) != set(refs_of(sentence, numbers))
+                sentence = txt.cite(sentence, *other)
                 reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and doubts and not reason.startswith("'"):
             source = aliased(sentence, numbers, proper, subject, asked)
@@ -327,9 +323,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
 
 
 def described(sentence: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-              subject: frozenset[str]) -> Optional[int]:
+              subject: frozenset[str]) -> tuple[int, ...]:
     """The shown source that ``sentence`` stands on when it calls its subject by the question's own
-    description of it, or None: the rest of the sentence stands on that source, about a name that
+    description of it, or (): the rest of the sentence stands on that source, about a name that
     a shown passage gives with the description's. "The company that built QwQ-32B also runs Taobao
     and Tmall" for "The company that built QwQ-32B also runs which popular online shopping
     sites?", where one source says "Alibaba, the company behind … Taobao and Tmall" and another
@@ -342,12 +338,12 @@ def described(sentence: str, question: str, numbers: Mapping[int, Passage], prop
     plain = list(txt.WORD.finditer(body))
     run = _copied_run([m.group() for m in plain], [w.lower() for w in txt.words(question)])
     if run < 3 or run == len(plain):
-        return None
+        return ()
     lead, rest = body[:plain[run - 1].end()], body[plain[run - 1].end():].strip()
     given = [t for written, t in names(lead, proper) if not txt.calendar_word(written)]
     if (not given or not _DESCRIPTION.match(lead) or _IDENTITY.match(rest) or CLAIM_NUMBER.search(rest)
             or not added_names(rest, proper, subject)):
-        return None
+        return ()
     values = [t for c in claims(rest, proper, subject) for _, t in c.names]
     shown = [w for p in numbers.values() for w in passage_windows(p)]
     for n in dict.fromkeys([*refs_of(sentence, numbers), *numbers]):
@@ -356,8 +352,8 @@ def described(sentence: str, question: str, numbers: Mapping[int, Passage], prop
         bridges = {t for w in passage_windows(numbers[n]) if all(w.holds_name(v) for v in values)
                    for t in w.terms & _name_terms(proper) - subject}
         if any(t in w.terms and all(w.holds_name(g) for g in given) for w in shown for t in bridges):
-            return n
-    return None
+            return (n,)
+    return ()
 
 
 # "… is Alibaba": the description is what the question asks to name, not a subject the sentence
