@@ -346,11 +346,12 @@ def described(sentence: str, question: str, numbers: Mapping[int, Passage], prop
         return ()
     values = [t for c in claims(rest, proper, subject) for _, t in c.names]
     shown = [w for p in numbers.values() for w in passage_windows(p)]
+    other_names = _name_terms(proper) - subject  # what may bridge: a name the question does not give
     for n in dict.fromkeys([*refs_of(sentence, numbers), *numbers]):
         if judge(txt.cite(rest, n), numbers, proper, subject):
             continue
         bridges = {t for w in passage_windows(numbers[n]) if all(w.holds_name(v) for v in values)
-                   for t in w.terms & _name_terms(proper) - subject}
+                   for t in w.terms & other_names}
         if any(t in w.terms and all(w.holds_name(g) for g in given) for w in shown for t in bridges):
             return (n,)
     return ()
