@@ -287,10 +287,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 sentence = txt.cite(sentence, *other)
                 reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and doubts and not reason.startswith("'"):
-            source = aliased(sentence, numbers, proper, subject, asked)
-            if source is None and reason.startswith(_APART):
-                source = paraphrased(sentence, numbers, proper, subject, asked)
-            if source is not None:  # kept for the judge to decide
+            source = _for_the_judge(sentence, reason, numbers, proper, subject, asked)
+            if source is not None:
                 sentence = txt.cite(sentence, source)
                 doubtful.append(Removed(sentence, reason))  # why it goes if the judge says no
                 reason = ""
@@ -308,11 +306,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
             removed.append(Removed(sentence, reason))
         else:
             kept.append(sentence)
-    kept = list(dict.fromkeys(kept))  # a sentence put in for another may be one the model wrote too
-    stated = [s for s in kept if not is_refusal(s)]
-    unanswered = dict(not_given(question, stated, proper, subject)) if stated else {}
-    removed += [Removed(s, why) for s, why in unanswered.items()]
-    kept = [s for s in kept if s not in unanswered]
+    kept, unanswered = _answering(question, kept, proper, subject, is_refusal)
+    removed += unanswered
     doubtful = [d for d in doubtful if d.sentence in kept]
     if not removed:
         return Grounded(" ".join(kept) if doubtful or moved else answer, (), False, doubtful=tuple(doubtful))
@@ -399,6 +394,26 @@ def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozen
                 return pair
     return ()
 
+
+def _answering(question: str, kept: Sequence[str], proper: frozenset[str], subject: frozenset[str],
+               is_refusal: Callable[[str], bool]) -> tuple[list[str], list[Removed]]:
+    """``kept`` once each (a sentence put in for another may be one the model wrote too), less
+    the sentences that give no kind of thing the question asks (``not_given``), which are
+    returned as removed."""
+    kept = list(dict.fromkeys(kept))
+    stated = [s for s in kept if not is_refusal(s)]
+    unanswered = dict(not_given(question, stated, proper, subject)) if stated else {}
+    return [s for s in kept if s not in unanswered], [Removed(s, why) for s, why in unanswered.items()]
+
+def _for_the_judge(sentence: str, reason: str, numbers: Mapping[int, Passage], proper: frozenset[str],
+                   subject: frozenset[str], asked: Sequence[tuple[str, ...]]) -> Optional[int]:
+    """The source to keep a failed sentence on for the judge to decide, if any: one that may
+    name its subject otherwise (``aliased``), or, for facts that stand apart, word it
+    otherwise (``paraphrased``)."""
+    source = aliased(sentence, numbers, proper, subject, asked)
+    if source is None and reason.startswith(_APART):
+        source = paraphrased(sentence, numbers, proper, subject, asked)
+    return source
 
 def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
                   proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
