@@ -13,7 +13,7 @@ import os
 import re
 from bisect import bisect_right
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 from .config import PROJECT_ROOT
 from .errors import AssistantError
@@ -99,18 +99,8 @@ def iter_files(
         for entry in entries:
             path = Path(entry.path)
             supported = path.suffix.lower() in SUFFIXES
-            if entry.is_symlink():
-                try:
-                    target = path.resolve(strict=True)
-                except (OSError, RuntimeError):  # RuntimeError: Python < 3.13 on a symlink loop
-                    if supported:
-                        note((str(path), f"{shown(path)}: broken or looping symlink, skipped"))
-                    continue
-                if not follow_symlinks and not target.is_relative_to(base):
-                    if supported or target.is_dir():
-                        note((str(path), f"{shown(path)}: symlink leads outside {shown(root)}, not followed "
-                                         f"(set follow_symlinks to follow it)"))
-                    continue
+            if entry.is_symlink() and not _symlink_followed(path, root, base, follow_symlinks, supported, note):
+                continue
             if entry.is_dir(follow_symlinks=True):
                 subfolders.append(path)
             elif supported and entry.is_file(follow_symlinks=True):
@@ -120,6 +110,25 @@ def iter_files(
                     yield path
         stack.extend(reversed(subfolders))
     # os.scandir order is arbitrary; callers get a stable order (by name, a folder's files first).
+
+
+def _symlink_followed(path: Path, root: Path, base: Path, follow_symlinks: bool, supported: bool,
+                      note: Callable[[tuple[str, str]], None]) -> bool:
+    """Whether to follow the symlink ``path`` met under ``root`` (real folder ``base``): not when
+    it is broken or loops, nor, unless ``follow_symlinks``, when it leads outside. Where the user
+    should hear of it (a supported file, or a folder led outside), ``note`` says why."""
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # RuntimeError: Python < 3.13 on a symlink loop
+        if supported:
+            note((str(path), f"{shown(path)}: broken or looping symlink, skipped"))
+        return False
+    if not follow_symlinks and not target.is_relative_to(base):
+        if supported or target.is_dir():
+            note((str(path), f"{shown(path)}: symlink leads outside {shown(root)}, not followed "
+                             f"(set follow_symlinks to follow it)"))
+        return False
+    return True
 
 
 def load(path: Path, max_bytes: int | None = None) -> Document:
