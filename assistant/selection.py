@@ -19,7 +19,7 @@ retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
   and names are in most sentences of a report, dates in few; and the answer to "who" is often
   a role or a firm).
 A sentence scoring under half the best one's is not shown even when the budget has room: it
-would be noise, not context.
+would be noise, not context. Each part of a compound question has its own best (``above_floor``).
 
 Sentences come from the chunk's sentence map, so those shown keep their exact offsets in the
 file. A passage without one (an index written before the maps were kept) is read whole.
@@ -177,18 +177,33 @@ def worth_embedding(pool: Sequence[Candidate], queries: Sequence[str]) -> list[i
     return [j for j, c in enumerate(pool) if c.passage < DENSE_PASSAGES or wanted & set(txt.terms(c.text))]
 
 
+def above_floor(pool: Sequence[Candidate], parts: Sequence[Sequence[Candidate]] = ()) -> list[Candidate]:
+    """The candidates worth showing: those scoring at least ``FLOOR`` of the best, and, for a
+    question of several parts, those scoring that share of the best by the question or one of
+    its parts (``parts``: the same candidates scored by each). A sentence under half the best
+    score would be noise, not context; but the part of a question that its sources word least
+    like it ("…, and how large does she think the fund should be?") has its own best, which may
+    be under half the other part's, and it must not be left with nothing shown."""
+    keep = _above(pool)
+    for scores in parts:
+        keep |= _above(scores)
+    return [c for j, c in enumerate(pool) if j in keep]
+
+
+def _above(scored: Sequence[Candidate]) -> set[int]:
+    floor = FLOOR * max((c.score for c in scored), default=0.0)
+    return {j for j, c in enumerate(scored) if c.score >= floor}
+
 def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
     """Which sentences to show, as sentence indices by passage: the best candidates first, each
     with the sentence before it, until ``budget`` tokens (``cost(passage, index)`` a sentence) are
-    spent, from ``k`` passages at most. The sentence before says who "he", "its" or "the
+    spent, from ``k`` passages at most (``pool``: the candidates that clear the floor,
+    ``above_floor``). The sentence before says who "he", "its" or "the
     company" is ("BlueWave runs 12 ferries. Chief executive Marta Quintas said the company…"),
     and it is the window the grounding check reads a claim in: two adjacent sentences."""
     chosen: dict[int, list[int]] = {}
     used = 0
-    floor = FLOOR * max((c.score for c in pool), default=0.0)
     for c in sorted(pool, key=lambda c: -c.score):
-        if c.score < floor:
-            break
         add = [c.index - 1, c.index] if c.index else [c.index]
         have = chosen.get(c.passage, [])
         new = [n for n in add if n not in have]
@@ -220,15 +235,15 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     vectors = embed([*queries, *(pool[j].text for j in worth)])
     similarity = np.zeros((len(pool), len(queries)), dtype=np.float32)
     similarity[worth] = vectors[len(queries):] @ vectors[: len(queries)].T
-    scored = [score(q, pool, similarity[:, i]) for i, q in enumerate(queries)]  # idf over every candidate
-    embedded = set(worth)
-    pool = [max(versions, key=lambda c: c.score) for j, versions in enumerate(zip(*scored)) if j in embedded]
+    scored = [[every[j] for j in worth] for every in (score(q, pool, similarity[:, i]) for i, q in enumerate(queries))]
+    pool = [max(versions, key=lambda c: c.score) for versions in zip(*scored)]  # idf was over every candidate
 
     def cost(i: int, n: int) -> int:
         a, b, _, _ = passages[i].sentences[n]
         return count_tokens(passages[i].text[a:b])
 
-    chosen = plan(pool, cost, budget, k)
+    asked = [scored[queries.index(q)] for q in (query, *parts)] if len(parts) > 1 else []
+    chosen = plan(above_floor(pool, asked), cost, budget, k)
     best = {i: max(c.score for c in pool if c.passage == i) for i in chosen}
     return [replace(passages[i], shown=tuple(passages[i].sentences[n] for n in chosen[i]))
             for i in sorted(chosen, key=lambda i: -best[i])]

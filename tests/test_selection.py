@@ -1,5 +1,6 @@
 """Sentence selection: the model reads the sentences that bear on the question, with exact offsets."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,7 +8,8 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import chunk_document
 from assistant.prompting import build_prompt, parse_citations, user_message
-from assistant.selection import KIND, VALUE, DENSE_PASSAGES, Candidate, candidates, excerpt, plan, score, select, worth_embedding
+from assistant.selection import (KIND, VALUE, DENSE_PASSAGES, Candidate, above_floor, candidates, excerpt, plan, score,
+                                 select, worth_embedding)
 from assistant.store import decode_sentences, encode_sentences
 from assistant.types import Document, Passage
 from assistant.ui import highlight
@@ -112,9 +114,21 @@ def test_a_question_asking_a_date_shows_the_sentences_that_give_one_first():
 def test_the_budget_and_the_floor_hold():
     pool = [Candidate(0, 0, "alpha beta", 1.0), Candidate(1, 0, "gamma delta", 0.9), Candidate(2, 0, "noise", 0.3)]
     cost = lambda passage, index: 5  # noqa: E731
-    assert plan(pool, cost, budget=100, k=4) == {0: [0], 1: [0]}  # under half the best: never shown
+    assert above_floor(pool) == pool[:2]  # under half the best: never shown
+    assert plan(above_floor(pool), cost, budget=100, k=4) == {0: [0], 1: [0]}
     assert plan(pool, cost, budget=16, k=4) == {0: [0]}  # 5 + 1 + a source's 10
     assert plan(pool, cost, budget=100, k=1) == {0: [0]}
+
+
+def test_each_part_of_a_question_has_its_own_floor():
+    # "Who runs the terminal, and how large does she think the fund should be?": the second
+    # part's best sentence scores under half the first part's best, yet it is shown.
+    texts = ["Lena Morrow runs the terminal.", "I would set the fund at 14 million.", "Gulls nest on the pier."]
+    who = [Candidate(n, 0, t, score) for n, (t, score) in enumerate(zip(texts, (1.4, 0.3, 0.2)))]
+    fund = [replace(c, score=score) for c, score in zip(who, (0.2, 0.6, 0.1))]
+    merged = [max(pair, key=lambda c: c.score) for pair in zip(who, fund)]
+    assert [c.text for c in above_floor(merged)] == texts[:1]
+    assert [c.text for c in above_floor(merged, [who, fund])] == texts[:2]
 
 
 def test_below_the_best_passages_only_sentences_sharing_a_word_with_the_question_are_embedded():
