@@ -72,7 +72,8 @@ class Settings(BaseSettings):
         True, description="give the model the sentences of the best passages that bear on the question, not whole passages")
     select_from: int = Field(12, ge=1, le=100, description="passages whose sentences are candidates (select_sentences)")
     select_tokens: int = Field(
-        300, ge=32, description="word pieces of source text the model reads per question (select_sentences)")
+        300, ge=32, description="word pieces of source text the model reads per question, and per part of a "
+        "question that asks several things (select_sentences)")
     followup_sources: int = Field(
         1, ge=0, le=50, description="new passages a follow-up that refers back ('its shares') adds to those shown")
     dense_weight: float = Field(0.5, ge=0, description="weight of dense search in rank fusion")

@@ -219,7 +219,8 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
            count_tokens: Callable[[str], int], budget: int, k: int, also: Sequence[str] = ()) -> list[Passage]:
     """At most ``k`` passages to show, best first, each with ``shown`` set to the sentences chosen
     for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
-    question, and the queries ``also``), within ``budget`` tokens. Passages without a sentence
+    question, and the queries ``also``), within ``budget`` tokens (for each part of a compound
+    question). Passages without a sentence
     map are left out; when none has one (an index written before the maps were kept), the best
     ``k`` are read whole."""
     pool = candidates(passages)
@@ -229,7 +230,10 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     # part, so that the sentence answering the second part is not crowded out by the first's.
     # A follow-up is also scored with the query it was searched with (``also``: its words plus
     # the names of the exchange before it), since "Over how many years?" alone matches little.
+    # Each part has the budget a question has: it needs its own answering sentence, with the one
+    # before it, and a part left out of what the model reads cannot be answered.
     parts = txt.question_parts(query)
+    budget *= max(1, len(parts))
     queries = list(dict.fromkeys([query, *(parts if len(parts) > 1 else []), *also]))
     worth = worth_embedding(pool, queries)
     vectors = embed([*queries, *(pool[j].text for j in worth)])

@@ -8,8 +8,8 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import chunk_document
 from assistant.prompting import build_prompt, parse_citations, user_message
-from assistant.selection import (KIND, VALUE, DENSE_PASSAGES, Candidate, above_floor, candidates, excerpt, plan, score,
-                                 select, worth_embedding)
+from assistant.selection import (KIND, SOURCE_COST, VALUE, DENSE_PASSAGES, Candidate, above_floor, candidates, excerpt,
+                                 plan, score, select, worth_embedding)
 from assistant.store import decode_sentences, encode_sentences
 from assistant.types import Document, Passage
 from assistant.ui import highlight
@@ -80,6 +80,15 @@ def test_a_compound_question_gets_a_sentence_for_each_part():
                     _passages(), HashEmbedder().embed, _words, 60, 4)
     shown = " ".join(excerpt(p) for p in chosen)
     assert "12 ferries" in shown and "July" in shown
+
+
+def test_each_part_of_a_question_has_the_budget_of_a_question():
+    # 25 word pieces hold one part's sentence and its source's number, not both parts'.
+    chosen = select("How many ferries does BlueWave run, and when will its catamaran enter service?",
+                    _passages(), HashEmbedder().embed, _words, 25, 4)
+    shown = " ".join(excerpt(p) for p in chosen)
+    assert "12 ferries" in shown and "July" in shown
+    assert 25 < sum(_words(excerpt(p)) + SOURCE_COST for p in chosen) <= 50
 
 
 def test_a_question_asking_who_favours_a_sentence_giving_a_name_it_does_not():
