@@ -405,6 +405,7 @@ def _answering(question: str, kept: Sequence[str], proper: frozenset[str], subje
     unanswered = dict(not_given(question, stated, proper, subject)) if stated else {}
     return [s for s in kept if s not in unanswered], [Removed(s, why) for s, why in unanswered.items()]
 
+
 def _for_the_judge(sentence: str, reason: str, numbers: Mapping[int, Passage], proper: frozenset[str],
                    subject: frozenset[str], asked: Sequence[tuple[str, ...]]) -> Optional[int]:
     """The source to keep a failed sentence on for the judge to decide, if any: one that may
@@ -414,6 +415,7 @@ def _for_the_judge(sentence: str, reason: str, numbers: Mapping[int, Passage], p
     if source is None and reason.startswith(_APART):
         source = paraphrased(sentence, numbers, proper, subject, asked)
     return source
+
 
 def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
                   proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:

@@ -194,13 +194,14 @@ def _above(scored: Sequence[Candidate]) -> set[int]:
     floor = FLOOR * max((c.score for c in scored), default=0.0)
     return {j for j, c in enumerate(scored) if c.score >= floor}
 
+
 def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int, k: int) -> dict[int, list[int]]:
     """Which sentences to show, as sentence indices by passage: the best candidates first, each
     with the sentence before it, until ``budget`` tokens (``cost(passage, index)`` a sentence) are
     spent, from ``k`` passages at most (``pool``: the candidates that clear the floor,
-    ``above_floor``). The sentence before says who "he", "its" or "the
-    company" is ("BlueWave runs 12 ferries. Chief executive Marta Quintas said the company…"),
-    and it is the window the grounding check reads a claim in: two adjacent sentences."""
+    ``above_floor``). The sentence before says who "he", "its" or "the company" is ("BlueWave
+    runs 12 ferries. Chief executive Marta Quintas said the company…"), and it is the window
+    the grounding check reads a claim in: two adjacent sentences."""
     chosen: dict[int, list[int]] = {}
     used = 0
     for c in sorted(pool, key=lambda c: -c.score):
@@ -220,9 +221,8 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     """At most ``k`` passages to show, best first, each with ``shown`` set to the sentences chosen
     for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
     question, and the queries ``also``), within ``budget`` tokens (for each part of a compound
-    question). Passages without a sentence
-    map are left out; when none has one (an index written before the maps were kept), the best
-    ``k`` are read whole."""
+    question). Passages without a sentence map are left out; when none has one (an index
+    written before the maps were kept), the best ``k`` are read whole."""
     pool = candidates(passages)
     if not pool:
         return list(passages[:k])
@@ -239,8 +239,9 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     vectors = embed([*queries, *(pool[j].text for j in worth)])
     similarity = np.zeros((len(pool), len(queries)), dtype=np.float32)
     similarity[worth] = vectors[len(queries):] @ vectors[: len(queries)].T
-    scored = [[every[j] for j in worth] for every in (score(q, pool, similarity[:, i]) for i, q in enumerate(queries))]
-    pool = [max(versions, key=lambda c: c.score) for versions in zip(*scored)]  # idf was over every candidate
+    by_query = [score(q, pool, similarity[:, i]) for i, q in enumerate(queries)]  # idf over every candidate
+    scored = [[scores[j] for j in worth] for scores in by_query]  # the embedded ones, by each query
+    pool = [max(versions, key=lambda c: c.score) for versions in zip(*scored)]
 
     def cost(i: int, n: int) -> int:
         a, b, _, _ = passages[i].sentences[n]
