@@ -25,7 +25,8 @@ from typing import Mapping, Sequence
 from . import text as txt
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, CURRENCY_SIGN, NEGATION, REFERS, REFERS_TO_ONE, Number,
                      Window, added_names, claims, clauses, defined_names, in_context, names, parse_number,
-                     passage_windows, question_terms, refs_of, sentence_terms, short_form, spelled_numbers, unit_after)
+                     passage_windows, proper_terms, question_terms, refs_of, sentence_terms, short_form,
+                     spelled_numbers, unit_after)
 from .text import question_parts
 from .types import Passage
 
@@ -791,7 +792,7 @@ def said_apart(sentence: str, question: str, proper: frozenset[str], numbers: Ma
         return ""
     # The body as the sources also write it: by a short name they use or define for it.
     asked = [(t, short_form(t, texts, proper)) for t in asked]
-    introduced, named = appositions(texts), frozenset(t for word in proper for t in txt.terms(word))
+    introduced, named = appositions(texts), proper_terms(proper)
     for n in numbers:
         for w in in_context(n, numbers, named, sentence_terms(sentence) | subject):
             if all(w.holds_name(t) for t in added) and all(

@@ -731,6 +731,11 @@ def refs_of(sentence: str, numbers: Mapping[int, Passage]) -> list[int]:
     return cited or list(numbers)
 
 
+def proper_terms(proper: frozenset[str]) -> frozenset[str]:
+    """The terms of the names ``proper`` holds (``proper_words``)."""
+    return frozenset(t for word in proper for t in txt.terms(word))
+
+
 def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[str]:
     """Capitalised words the passages or the question write inside a sentence, or own with "'s"
     where they open one ("Alibaba's latest price jump…"): names, so one of these opening an

@@ -52,7 +52,7 @@ from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (CLAIM_NUMBER, Claim, Window, added_names, claims, clauses, currency_unit, in_context, names,
-                     passage_windows, proper_words, question_terms, refs_of, sentence_terms, short_form)
+                     passage_windows, proper_terms, proper_words, question_terms, refs_of, sentence_terms, short_form)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -138,7 +138,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
     everywhere = [w for p in numbers.values() for w in passage_windows(p)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
-    cited = [w for n in refs for w in in_context(n, numbers, _name_terms(proper), sentence_terms(sentence) | subject)]
+    cited = [w for n in refs for w in in_context(n, numbers, proper_terms(proper), sentence_terms(sentence) | subject)]
     # A name the question gives stands in a source by the short form the sources use for it alone
     # ("Corvana Air" in "Corvana's 11 aircraft"), or define for it ('Halvik Grid plc ("Halvik")').
     texts = tuple(p.text for p in numbers.values()) + tuple(p.head for p in numbers.values() if p.head)
@@ -341,7 +341,7 @@ def described(sentence: str, question: str, numbers: Mapping[int, Passage], prop
         return ()
     values = [t for c in claims(rest, proper, subject) for _, t in c.names]
     shown = [w for p in numbers.values() for w in passage_windows(p)]
-    other_names = _name_terms(proper) - subject  # what may bridge: a name the question does not give
+    other_names = proper_terms(proper) - subject  # what may bridge: a name the question does not give
     for n in dict.fromkeys([*refs_of(sentence, numbers), *numbers]):
         if judge(txt.cite(rest, n), numbers, proper, subject):
             continue
@@ -369,11 +369,6 @@ def _copied_run(words: Sequence[str], asked: Sequence[str]) -> int:
             n += 1
         best = max(best, n)
     return best
-
-
-def _name_terms(proper: frozenset[str]) -> frozenset[str]:
-    """The terms of the names the passages and the question give."""
-    return frozenset(t for word in proper for t in txt.terms(word))
 
 
 def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
@@ -478,7 +473,8 @@ def aliased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str
     # it owns still called otherwise ("President Xi Jinping").
     plain = [t for c in found for written, t in c.names
              if set(t) <= subject and not re.search(rf"{re.escape(written)}['’]s\b", sentence)]
-    unnamed = {n: p for n, p in numbers.items() if not plain or not all(set(t) <= sentence_terms(p.text) for t in plain)}
+    unnamed = {n: p for n, p in numbers.items()
+               if not plain or not all(set(t) <= sentence_terms(p.text) for t in plain)}
     return _source_holding(own, unnamed, subject, lambda w: any(w.holds_name(t) for t in others),
                            [n for n in refs_of(sentence, numbers) if n in unnamed])
 
