@@ -246,13 +246,7 @@ def _of_the_asked_kind(question: str, conflicts: Sequence[Conflict]) -> bool:
     from . import conflicts as differ
 
     days = all(v.kind in ("date", "weekday") for c in conflicts for v in differ.values(c.value))
-    return days == (txt.asks_date(question) or bool(_ASKS_A_DAY.search(question)))
-
-
-# "What was the date of the vote?", "On which day…?", "…by what deadline?"; not "By what percentage did
-# it drop on the day of the failure?", which asks no day.
-_ASKS_A_DAY = re.compile(r"\b(?:what|which)\s+(?:[\w\-]+\s+){0,2}?(?:date|day|deadline)\b|\bdate\s+of\b|\bdeadline\b|"
-                         r"\bwhen\b", re.IGNORECASE)
+    return days == txt.asks_day(question)
 
 
 def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: str,

@@ -10,8 +10,8 @@ word means the same thing everywhere.
     CITE, cited_numbers(text), marker_numbers(match)    the [n] citation markers
     trim(text, start, end)            -> (start, end) without surrounding whitespace
     question_parts(question)          -> ["Who founded it", "when"]  the parts of a compound question
-    asks_yes_no, offers_choice, asks_who_where_why, asks_where, asks_date, asks_year, asks_number, asks_price, asks_amount,
-    asks_figure, asks_rate(question), states_rate(sentence)
+    asks_yes_no, offers_choice, asks_who_where_why, asks_where, asks_date, asks_when, asks_day, asks_year,
+    asks_number, asks_price, asks_amount, asks_figure, asks_rate(question), states_rate(sentence)
                                       -> bool  what kind of answer a question wants
     asked_kind(question)              -> ["TV", "network"]  the words naming the kind asked for
     asks_country, asked_place_below_country(question)  which country, or which city, town…
@@ -337,11 +337,6 @@ _TIME = re.compile(r"\d|\b(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|(?
                    r"already|previously|then|immediately|shortly)\b", re.IGNORECASE)
 
 
-# A question that opens by asking when ("When…?", "By what date…?", "In which year…?"), not one
-# with "when" inside a clause ("…use when comparing it with Nvidia?").
-_OPENS_WHEN = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:when|(?:what|which)\s+(?:date|day|year|month|time))\b", re.I)
-
-
 def asks_where(question: str) -> bool:
     """Whether ``question`` opens by asking where ("Where…?", "From where…?")."""
     return bool(_OPENS_WHERE.match(question))
@@ -351,8 +346,27 @@ _OPENS_WHERE = re.compile(r"\W*(?:[A-Za-z]+\s+)?where\b", re.I)
 
 
 def asks_when(question: str) -> bool:
-    """Whether ``question`` opens by asking when."""
-    return bool(_OPENS_WHEN.match(question))
+    """Whether ``question`` opens by asking when (``asks_date`` in its first two words: "When…?",
+    "By what date…?", "At what local time…?"), not with "when" further in ("How many bats did
+    they count when…?", "…, and when did it close?")."""
+    opening = _OPENING.match(question).end()
+    return any(m.start() <= opening for m in _ASKS_DATE.finditer(question))
+
+
+_OPENING = re.compile(r"\W*(?:[A-Za-z]+\s+)?")  # a question's first word, when another follows
+
+
+def asks_day(question: str) -> bool:
+    """Whether a date or a day could answer ``question``: it asks when (``asks_date``), or asks
+    for a date, a day or a deadline in other words ("What was the date of the vote?", "…by what
+    deadline?"), or says "when" anywhere. Not "By what percentage did it drop on the day of the
+    failure?", which asks no day. Wider than ``asks_date``, whose sentence bonus must not go to
+    every question that mentions a day; this one only tells a date from an amount."""
+    return asks_date(question) or bool(_ASKS_A_DAY.search(question))
+
+
+_ASKS_A_DAY = re.compile(r"\b(?:what|which)\s+(?:[\w\-]+\s+){0,2}?(?:date|day|deadline)\b|\bdate\s+of\b|\bdeadline\b|"
+                         r"\bwhen\b", re.IGNORECASE)
 
 
 def says_when(sentence: str) -> bool:

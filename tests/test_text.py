@@ -133,6 +133,19 @@ def test_question_kinds():
     assert not text.asks_price("At what time did the terminal open?")
 
 
+def test_a_question_asks_when_at_its_opening_and_a_day_in_more_ways():
+    # asks_when: asks_date in the first two words, whatever narrows the date between
+    assert text.asks_when("When did the ferry start?") and text.asks_when("By what date must it sail?")
+    assert text.asks_when("At what local time did it sail?") and text.asks_when("On what calendar date did it start?")
+    assert not text.asks_when("It opened in May, and when did it close?")
+    assert not text.asks_when("How many bats did they count when they surveyed the caves?")
+    # asks_day: what a date can answer, as against an amount
+    assert text.asks_day("What was the date of the vote?") and text.asks_day("By what deadline must it pay?")
+    assert text.asks_day("How many staff did it have when it opened?") and text.asks_day("When did it open?")
+    assert not text.asks_day("By what percentage did it drop on the day of the failure?")
+    assert not text.asks_day("What was the share price before the breach?")
+
+
 def test_questions_for_one_named_thing_and_for_how_long():
     for q in ("Which ferry operator was the first?", "Who is the founder of BlueWave?",
               "What is the name of BlueWave's chief executive?", "Which firm's analysts expect more routes?",
