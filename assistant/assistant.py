@@ -243,18 +243,22 @@ class Assistant:
         if not s.select_sentences:
             return [voiced(p) for p in self.retriever.retrieve(query, k or s.top_k)]
         found = self.retriever.retrieve(query, max(s.select_from, k or 0))
-        return [voiced(p) for p in select(question or query, found, self._sentence_vectors(),
-                                          self.query_embedder.count_tokens, s.select_tokens, k or s.top_k,
-                                          also=[query] if question else [])]
+        vectors = self._sentence_vectors()
+        return [voiced(p) for p in select(question or query, found, vectors, self.query_embedder.count_tokens,
+                                          s.select_tokens, k or s.top_k, also=[query] if question else [],
+                                          pieces=vectors.pieces if vectors.embed_pieces else None)]
 
     def _sentence_vectors(self):
         """The query embedder behind a cache: the search and sentence selection both embed the
         query, and a chat's questions bring back the same sentences."""
+        from .embedding import PieceEmbedder
         from .selection import CachedEmbed
 
         with self._lock:
             if self._sentence_embed is None:
-                self._sentence_embed = CachedEmbed(self.query_embedder.embed)
+                embedder = self.query_embedder
+                pieces = embedder.embed_pieces if isinstance(embedder, PieceEmbedder) else None
+                self._sentence_embed = CachedEmbed(embedder.embed, embed_pieces=pieces)
             return self._sentence_embed
 
     def ask(self, question: str, history: Optional[History] = None, **options: Any) -> Answer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import NamedTuple, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -31,6 +31,33 @@ class Embedder(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Pieces(NamedTuple):
+    """A text's word pieces as the embedder read it: each one's (start, end) in the text, and its
+    unit vector from the model's last layer (what mean pooling averages into the text's vector).
+    Kept in half precision: a cache holds thousands of sentences' pieces."""
+
+    spans: tuple[tuple[int, int], ...]
+    vectors: np.ndarray  # (len(spans), dim) float16
+
+
+@runtime_checkable
+class PieceEmbedder(Protocol):
+    """An embedder that also gives each text's word pieces, from the same forward pass."""
+
+    def embed_pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Pieces]]:
+        """``embed(texts)``, and each text's ``Pieces``."""
+        ...
+
+
+def unit_pieces(spans: Sequence[tuple[int, int]], vectors: np.ndarray) -> Pieces:
+    """``Pieces`` of the pieces that have text (special tokens have an empty span), each vector
+    scaled to unit length."""
+    keep = [i for i, (a, b) in enumerate(spans) if b > a]
+    rows = np.asarray(vectors, dtype=np.float32)[keep]
+    rows /= np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    return Pieces(tuple((int(spans[i][0]), int(spans[i][1])) for i in keep), rows.astype(np.float16))
 
 
 def _model_folder(name: str) -> Path:
@@ -84,6 +111,17 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
+
+    def embed_pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Pieces]]:
+        """``embed(texts)`` and each text's word pieces (``Pieces``)."""
+        vectors = self.embed(texts)
+        with self._lock:
+            tokens = self._model.encode(list(texts), batch_size=self.batch_size, output_value="token_embeddings",
+                                        convert_to_numpy=False, show_progress_bar=False)
+            limit = self._model.max_seq_length
+            spans = [self._tokenizer(t, truncation=True, max_length=limit, return_offsets_mapping=True,
+                                     verbose=False)["offset_mapping"] for t in texts]
+        return vectors, [unit_pieces(s, t.float().numpy()) for s, t in zip(spans, tokens)]
 
     def count_tokens(self, text: str) -> int:
         with self._lock:

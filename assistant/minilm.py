@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .embedding import _model_folder
+from .embedding import Pieces, _model_folder, unit_pieces
 
 BATCH = 32  # texts per forward pass: similar lengths together, so little padding
 _GELU_ROWS = 32  # token rows per GELU block: a few arrays of this size fit the CPU's L2 cache
@@ -51,20 +51,28 @@ class NumpyMiniLM:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), dim) float32 array of unit vectors."""
+        return self.embed_pieces(texts)[0]
+
+    def embed_pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Pieces]]:
+        """``embed(texts)``, and each text's word pieces with their vectors of the last layer."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        pieces: list[Pieces] = []
         if not texts:
-            return out
+            return out, pieces
         body = self.max_length - 2  # [CLS] … [SEP], truncated as the tokenizer of sentence-transformers does
-        ids = [[self._cls, *e.ids[:body], self._sep]
-               for e in self._tokenizer.encode_batch(list(texts), add_special_tokens=False)]
+        encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        ids = [[self._cls, *e.ids[:body], self._sep] for e in encoded]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        hidden: dict[int, np.ndarray] = {}
         with _one_blas_thread():
             for start in range(0, len(order), BATCH):
                 rows = order[start:start + BATCH]
-                out[rows] = self._forward([ids[i] for i in rows])
-        return out
+                out[rows], states = self._forward([ids[i] for i in rows])
+                hidden.update((i, states[k, 1:len(ids[i]) - 1]) for k, i in enumerate(rows))
+        return out, [unit_pieces(e.offsets[:body], hidden[i]) for i, e in enumerate(encoded)]
 
-    def _forward(self, ids: list[list[int]]) -> np.ndarray:
+    def _forward(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts' unit vectors, and the last layer's state of each of their tokens."""
         length = max(len(x) for x in ids)
         tokens = np.zeros((len(ids), length), dtype=np.int64)
         mask = np.zeros((len(ids), length), dtype=np.float32)
@@ -78,7 +86,7 @@ class NumpyMiniLM:
         for layer in range(int(self.config["num_hidden_layers"])):
             x = self._layer(x, bias, f"encoder.layer.{layer}.")
         pooled = (x * mask[..., None]).sum(1) / np.maximum(mask.sum(1, keepdims=True), 1e-9)
-        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12), x
 
     def _layer(self, x: np.ndarray, bias: np.ndarray, p: str) -> np.ndarray:
         heads = int(self.config["num_attention_heads"])

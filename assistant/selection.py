@@ -20,6 +20,11 @@ retrieval's rank fusion weighs them (Settings' dense_weight and bm25_weight):
   a role or a firm).
 A sentence scoring under half the best one's is not shown even when the budget has room: it
 would be noise, not context. Each part of a compound question has its own best (``above_floor``).
+Beyond the budget, the sentence over the floor whose words cover the question's best by meaning,
+word piece by word piece (``meaning_overlap``), is shown too if it is not already: a paraphrase
+of the question ("…credit for its better fuel results?" for "…attributed its improved efficiency
+to…") shares no word with it, and its cosine may be no higher than that of sentences that only
+name the question's subject.
 
 Sentences come from the chunk's sentence map, so those shown keep their exact offsets in the
 file. A passage without one (an index written before the maps were kept) is read whole.
@@ -27,6 +32,7 @@ file. A passage without one (an index written before the maps were kept) is read
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import threading
@@ -38,6 +44,7 @@ import numpy as np
 
 from . import text as txt
 from .config import default
+from .embedding import Pieces
 from .types import Passage
 
 # The small weights of the score's tie-breaking parts, chosen on principle, not searched on the
@@ -49,6 +56,7 @@ DENSE_PASSAGES = 3  # whose every sentence is embedded; below them, sentences sh
 GAP = " … "  # between sentences that are not next to each other in the passage
 SOURCE_COST = 10  # tokens a source's number and file name cost in the prompt
 _DIGIT = re.compile(r"\d")
+_WORD = re.compile(r"[^\W_]+")  # a word's letters and digits, as ``meaning_overlap`` reads pieces
 _WHO = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:who|whom|whose)\b", re.IGNORECASE)
 
 
@@ -64,22 +72,39 @@ class Candidate:
 
 class CachedEmbed:
     """``embed`` that remembers the vectors of the last ``size`` texts: the candidate sentences
-    of a chat's questions overlap (the same passages come back), so each is embedded once."""
+    of a chat's questions overlap (the same passages come back), so each is embedded once. With
+    ``embed_pieces`` (``PieceEmbedder``), each text's word pieces are kept too (``pieces``),
+    from the same forward pass."""
 
-    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], size: int = 8192) -> None:
-        self.embed, self.size = embed, size
-        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+    # A sentence's pieces take some twenty times its vector's memory: 2,048 sentences with
+    # theirs hold a chat's candidates in tens of megabytes.
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], size: int = 2048,
+                 embed_pieces: Optional[Callable[[Sequence[str]], tuple[np.ndarray, list[Pieces]]]] = None) -> None:
+        self.embed, self.size, self.embed_pieces = embed, size, embed_pieces
+        self._vectors: OrderedDict[str, tuple[np.ndarray, Optional[Pieces]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return np.stack([vector for vector, _ in self._get(texts)])
+
+    def pieces(self, texts: Sequence[str]) -> list[Pieces]:
+        """Each text's word pieces (``embed_pieces`` must be given)."""
+        assert self.embed_pieces is not None
+        return [p for _, p in self._get(texts)]  # type: ignore[misc]
+
+    def _get(self, texts: Sequence[str]) -> list[tuple[np.ndarray, Optional[Pieces]]]:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
             if missing:
-                for text, vector in zip(missing, self.embed(missing)):
-                    self._vectors[text] = vector
+                if self.embed_pieces is not None:
+                    vectors, pieces = self.embed_pieces(missing)
+                else:
+                    vectors, pieces = self.embed(missing), [None] * len(missing)
+                for text, vector, piece in zip(missing, vectors, pieces):
+                    self._vectors[text] = (vector, piece)
             for text in texts:
                 self._vectors.move_to_end(text)
-            out = np.stack([self._vectors[t] for t in texts])
+            out = [self._vectors[t] for t in texts]
             while len(self._vectors) > self.size:
                 self._vectors.popitem(last=False)
             return out
@@ -145,6 +170,43 @@ def score(query: str, pool: Sequence[Candidate], similarity: np.ndarray, dense_w
                 if t in idf) / total + RANK / (c.passage + 1) + (bonus if wanted and wanted(c.text) else 0.0))
         for j, c in enumerate(pool)
     ]
+
+
+def meaning_overlap(query: str, asked: Pieces, texts: Sequence[str], pieces: Sequence[Pieces]) -> np.ndarray:
+    """For each of ``texts``, how well its words cover the query's by meaning: the mean, over the
+    word pieces of the query's words, of the closest cosine a piece of the text's words gives
+    (MiniLM's last layer; BERTScore's recall). "What change did the people who built the Gaivota
+    credit for its better fuel results?" shares no word but the name with "The team behind the
+    Gaivota attributed its improved efficiency to a redesigned hull"; piece by piece, "credit"
+    meets "attributed" and "better" "improved". Stopwords are left out on both sides, and
+    the query's names and numbers too: the words' share already matches them exactly, and their
+    pieces ("ga", "##ivo", "32") would make any sentence naming them close."""
+    from .claims import capitalised_inside
+
+    names = [(m.start(), m.end()) for w in capitalised_inside(query) for m in re.finditer(re.escape(w), query)]
+    keep = _word_pieces(query, asked, lambda a, word: not any(x <= a < y for x, y in names) and not _DIGIT.search(word))
+    if not keep.any():
+        return np.zeros(len(texts), dtype=np.float32)
+    wanted = asked.vectors[keep].astype(np.float32)
+    out = np.zeros(len(texts), dtype=np.float32)
+    for j, (text, p) in enumerate(zip(texts, pieces)):
+        found = _word_pieces(text, p)
+        if found.any():
+            out[j] = float((wanted @ p.vectors[found].astype(np.float32).T).max(axis=1).mean())
+    return out
+
+
+def _word_pieces(text: str, pieces: Pieces, also: Callable[[int, str], bool] = lambda a, word: True) -> np.ndarray:
+    """Which of ``pieces`` belong to a word of ``text`` that is not a stopword (and, for each
+    piece's start and its word, ``also``): not punctuation, not "the"."""
+    words = [(m.start(), m.end(), m.group()) for m in _WORD.finditer(text)]
+    starts = [a for a, _, _ in words]
+    keep = np.zeros(len(pieces.spans), dtype=bool)
+    for i, (a, _) in enumerate(pieces.spans):
+        k = bisect.bisect_right(starts, a) - 1
+        if k >= 0 and a < words[k][1] and words[k][2].lower() not in txt.STOPWORDS and also(a, words[k][2]):
+            keep[i] = True
+    return keep
 
 
 def _wanted_kind(query: str) -> Optional[tuple[Callable[[str], bool], float]]:
@@ -216,13 +278,32 @@ def plan(pool: Sequence[Candidate], cost: Callable[[int, int], int], budget: int
     return chosen
 
 
+def _with_closest(query: str, pool: Sequence[Candidate], chosen: dict[int, list[int]],
+                  pieces: Callable[[Sequence[str]], Sequence[Pieces]], k: int) -> dict[int, list[int]]:
+    """``chosen`` with the candidate of ``pool`` whose words cover the question's best by meaning
+    (``meaning_overlap``), and the sentence before it, when it is not shown already: beyond the
+    budget, and without taking a passage past the ``k``th. A paraphrase of the question shares
+    no word with it and may rank too low to fit; shown beside the rest, it changes nothing else
+    the model reads."""
+    found = pieces([query, *(c.text for c in pool)])
+    overlap = meaning_overlap(query, found[0], [c.text for c in pool], found[1:])
+    best = pool[int(overlap.argmax())]
+    have = chosen.get(best.passage, [])
+    if not overlap.any() or best.index in have or (not have and len(chosen) >= k):
+        return chosen  # a question of names alone has no words to read by meaning
+    return {**chosen, best.passage: sorted({*have, best.index - 1, best.index} - {-1})}
+
+
 def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[str]], np.ndarray],
-           count_tokens: Callable[[str], int], budget: int, k: int, also: Sequence[str] = ()) -> list[Passage]:
+           count_tokens: Callable[[str], int], budget: int, k: int, also: Sequence[str] = (),
+           pieces: Optional[Callable[[Sequence[str]], Sequence[Pieces]]] = None) -> list[Passage]:
     """At most ``k`` passages to show, best first, each with ``shown`` set to the sentences chosen
     for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
     question, and the queries ``also``), within ``budget`` tokens (for each part of a compound
-    question). Passages without a sentence map are left out; when none has one (an index
-    written before the maps were kept), the best ``k`` are read whole."""
+    question). With ``pieces`` (the texts' word pieces, from the embedder that gave the vectors),
+    the words' share counts their meaning too (``meaning_overlap``). Passages without a sentence
+    map are left out; when none has one (an index written before the maps were kept), the best
+    ``k`` are read whole."""
     pool = candidates(passages)
     if not pool:
         return list(passages[:k])
@@ -248,7 +329,10 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
         return count_tokens(passages[i].text[a:b])
 
     asked = [scored[queries.index(q)] for q in (query, *parts)] if len(parts) > 1 else []
-    chosen = plan(above_floor(pool, asked), cost, budget, k)
+    shown = above_floor(pool, asked)
+    chosen = plan(shown, cost, budget, k)
+    if pieces is not None and shown:
+        chosen = _with_closest(query, shown, chosen, pieces, k)
     best = {i: max(c.score for c in pool if c.passage == i) for i in chosen}
     return [replace(passages[i], shown=tuple(passages[i].sentences[n] for n in chosen[i]))
             for i in sorted(chosen, key=lambda i: -best[i])]

@@ -44,6 +44,34 @@ def test_the_vectors_and_token_counts_are_sentence_transformers(both):
     assert fast.embed([]).shape == (0, 384)
 
 
+def test_the_word_pieces_are_sentence_transformers(both):
+    fast, torch = both
+    texts = [*_sentences()[:20], "", "Alibaba's shares rose 8.39% on Thursday.", " ".join(_sentences())]
+    (va, pa), (vb, pb) = fast.embed_pieces(texts), torch.embed_pieces(texts)
+    assert np.abs(va - fast.embed(texts)).max() == 0 and np.abs(va - vb).max() < 1e-5
+    for text, a, b in zip(texts, pa, pb):
+        assert a.spans == b.spans and a.vectors.dtype == np.float16 and a.vectors.shape == (len(a.spans), 384)
+        assert np.allclose(a.vectors.astype(np.float32), b.vectors.astype(np.float32), atol=1e-3)
+        assert all(0 <= x < y <= len(text) for x, y in a.spans)  # [CLS] and [SEP] have no span: left out
+    assert [texts[-2][x:y] for x, y in pa[-2].spans][:4] == ["Ali", "ba", "ba", "'"]
+    assert len(pa[-1].spans) == 254  # cut at 256 word pieces, as the vectors are
+
+
+def test_a_paraphrase_covers_the_questions_words_by_meaning(both):
+    from assistant.selection import meaning_overlap
+
+    question = "What change did the people who built the Gaivota credit for its better fuel results?"
+    sentences = ["The team behind the Gaivota attributed its improved efficiency to a redesigned hull.",
+                 "BlueWave says the Gaivota has delivered impressive results since its launch in May.",
+                 "The Gaivota is part of a broader push by ferry operators to modernise their fleets.",
+                 "Fuel prices rose sharply last year."]
+    for model in both:
+        _, pieces = model.embed_pieces([question, *sentences])
+        overlap = meaning_overlap(question, pieces[0], sentences, pieces[1:])
+        # the one sentence that answers shares no word with the question but the name
+        assert overlap.argmax() == 0 and overlap[0] > max(overlap[1:]) + 0.05, overlap
+
+
 def test_the_same_top_k_over_the_corpus(both):
     fast, torch = both
     corpus = _sentences()

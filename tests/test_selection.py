@@ -3,6 +3,7 @@
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant import Assistant, Settings
@@ -261,6 +262,64 @@ def test_eval_ranks_the_answer_by_what_the_model_reads_of_the_first_passages():
     assert answer_rank([b, c], [["Manus"], ["QwQ"]]) == 2  # two passages together hold both parts
     assert answer_rank([a, b], [["Manus"], ["QwQ"]]) is None  # the model never read "Manus" in [a]
     assert answer_rank([b], [["QwQ"]]) == 1
+
+
+def _pieces(text: str, vectors: dict[str, list[float]]):
+    """One piece per word of ``text``, its vector from ``vectors`` (unit, or zero for a word not given)."""
+    import re
+
+    from assistant.embedding import Pieces
+
+    spans = [(m.start(), m.end()) for m in re.finditer(r"\S+?(?=[?.]?(?:\s|$))|[?.]", text)]
+    rows = [vectors.get(text[a:b].lower(), [0.0, 0.0, 0.0]) for a, b in spans]
+    return Pieces(tuple(spans), np.array(rows, dtype=np.float16))
+
+
+def test_the_meaning_overlap_reads_the_questions_words_but_its_names_numbers_and_stopwords():
+    from assistant.selection import meaning_overlap
+
+    v = {"credit": [1.0, 0, 0], "attributed": [1.0, 0, 0], "wins": [0, 1.0, 0], "victories": [0, 1.0, 0],
+         "ana": [0, 0, 1.0], "12": [0, 0, 1.0], "what": [0, 0, 1.0], "the": [0, 0, 1.0]}
+    question = "What did Ana credit for the 12 wins?"
+    texts = ["Ana attributed the victories to training.", "Ana won 12 times.", "The wins came late."]
+    got = meaning_overlap(question, _pieces(question, v), texts, [_pieces(t, v) for t in texts])
+    # "credit" and "wins" are what is asked; "Ana", "12", "what", "the" count for nothing
+    assert got.tolist() == pytest.approx([1.0, 0.0, 0.5])
+    only_names = "What did Ana do in 2019?"  # nothing left to read by meaning
+    assert meaning_overlap(only_names, _pieces(only_names, v), texts, [_pieces(t, v) for t in texts]).tolist() == [0, 0, 0]
+
+
+def test_the_sentence_closest_in_meaning_is_shown_beyond_the_budget():
+    from assistant.selection import Candidate, _with_closest
+
+    v = {"credit": [1.0, 0, 0], "attributed": [1.0, 0, 0], "wins": [0, 1.0, 0], "victories": [0, 1.0, 0]}
+    pool = [Candidate(0, 1, "Ana has many wins."), Candidate(2, 3, "Ana attributed the victories to training.")]
+
+    def pieces(texts):
+        return [_pieces(t, v) for t in texts]
+
+    question = "What did Ana credit for her wins?"
+    # shown with the sentence before it, the rest as it was
+    assert _with_closest(question, pool, {0: [0, 1]}, pieces, 6) == {0: [0, 1], 2: [2, 3]}
+    assert _with_closest(question, pool, {2: [3]}, pieces, 6) == {2: [3]}  # already shown
+    assert _with_closest(question, pool, {0: [0, 1]}, pieces, 1) == {0: [0, 1]}  # no room for a passage
+    assert _with_closest("Who is Ana?", pool, {0: [0, 1]}, pieces, 6) == {0: [0, 1]}  # no words but names
+
+
+def test_pieces_come_from_the_same_pass_as_the_vectors_and_are_kept_with_them():
+    from assistant.selection import CachedEmbed
+
+    inner = HashEmbedder()
+    calls = []
+
+    def embed_pieces(texts):
+        calls.append(list(texts))
+        return inner.embed(texts), [_pieces(t, {}) for t in texts]
+
+    embed = CachedEmbed(inner.embed, embed_pieces=embed_pieces)
+    embed(["a b", "c d"])
+    assert [p.spans for p in embed.pieces(["c d", "a b"])] == [((0, 1), (2, 3))] * 2
+    assert calls == [["a b", "c d"]] and inner.calls == [2]  # once, through embed_pieces
 
 
 def test_candidate_sentences_are_embedded_once_per_process():
