@@ -113,15 +113,19 @@ class SentenceTransformerEmbedder:
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), self.dim)
 
     def embed_pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Pieces]]:
-        """``embed(texts)`` and each text's word pieces (``Pieces``)."""
-        vectors = self.embed(texts)
+        """``embed(texts)`` and each text's word pieces (``Pieces``), from one forward pass."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32), []
         with self._lock:
-            tokens = self._model.encode(list(texts), batch_size=self.batch_size, output_value="token_embeddings",
-                                        convert_to_numpy=False, show_progress_bar=False)
+            out = self._model.encode(list(texts), batch_size=self.batch_size, output_value=None,
+                                     normalize_embeddings=True, show_progress_bar=False)
             limit = self._model.max_seq_length
             spans = [self._tokenizer(t, truncation=True, max_length=limit, return_offsets_mapping=True,
                                      verbose=False)["offset_mapping"] for t in texts]
-        return vectors, [unit_pieces(s, t.float().numpy()) for s, t in zip(spans, tokens)]
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in out]).astype(np.float32)
+        # Token states come padded to the batch's longest text; the attention mask says how many are its own.
+        return vectors, [unit_pieces(s, o["token_embeddings"][: int(o["attention_mask"].sum())].float().numpy())
+                         for s, o in zip(spans, out)]
 
     def count_tokens(self, text: str) -> int:
         with self._lock:
