@@ -122,7 +122,7 @@ class SentenceTransformerEmbedder:
             limit = self._model.max_seq_length
             spans = [self._tokenizer(t, truncation=True, max_length=limit, return_offsets_mapping=True,
                                      verbose=False)["offset_mapping"] for t in texts]
-        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in out]).astype(np.float32)
+        vectors = np.stack([o["sentence_embedding"].float().numpy() for o in out])
         # Token states come padded to the batch's longest text; the attention mask says how many are its own.
         return vectors, [unit_pieces(s, o["token_embeddings"][: int(o["attention_mask"].sum())].float().numpy())
                          for s, o in zip(spans, out)]

@@ -51,25 +51,29 @@ class NumpyMiniLM:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """A (len(texts), dim) float32 array of unit vectors."""
-        return self.embed_pieces(texts)[0]
+        return self._encode(texts, False)[0]
 
     def embed_pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[Pieces]]:
         """``embed(texts)``, and each text's word pieces with their vectors of the last layer."""
+        return self._encode(texts, True)
+
+    def _encode(self, texts: Sequence[str], with_pieces: bool) -> tuple[np.ndarray, list[Pieces]]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        pieces: list[Pieces] = []
         if not texts:
-            return out, pieces
+            return out, []
         body = self.max_length - 2  # [CLS] … [SEP], truncated as the tokenizer of sentence-transformers does
         encoded = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
         ids = [[self._cls, *e.ids[:body], self._sep] for e in encoded]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-        hidden: dict[int, np.ndarray] = {}
+        pieces: dict[int, Pieces] = {}
         with _one_blas_thread():
             for start in range(0, len(order), BATCH):
                 rows = order[start:start + BATCH]
                 out[rows], states = self._forward([ids[i] for i in rows])
-                hidden.update((i, states[k, 1:len(ids[i]) - 1]) for k, i in enumerate(rows))
-        return out, [unit_pieces(e.offsets[:body], hidden[i]) for i, e in enumerate(encoded)]
+                if with_pieces:  # each text's own tokens, [CLS] and [SEP] left out
+                    pieces.update((i, unit_pieces(encoded[i].offsets[:body], states[k, 1:len(ids[i]) - 1]))
+                                  for k, i in enumerate(rows))
+        return out, [pieces[i] for i in range(len(texts))] if with_pieces else []
 
     def _forward(self, ids: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
         """The texts' unit vectors, and the last layer's state of each of their tokens."""

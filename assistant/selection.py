@@ -301,8 +301,8 @@ def select(query: str, passages: Sequence[Passage], embed: Callable[[Sequence[st
     for ``query`` (each sentence scored by its best of ``query``, the parts of a compound
     question, and the queries ``also``), within ``budget`` tokens (for each part of a compound
     question). With ``pieces`` (the texts' word pieces, from the embedder that gave the vectors),
-    the words' share counts their meaning too (``meaning_overlap``). Passages without a sentence
-    map are left out; when none has one (an index written before the maps were kept), the best
+    the sentence closest to ``query`` by meaning is shown too, beyond the budget
+    (``_with_closest``). Passages without a sentence map are left out; when none has one (an index written before the maps were kept), the best
     ``k`` are read whole."""
     pool = candidates(passages)
     if not pool:
