@@ -12,7 +12,8 @@ what was asked, or "":
   another (``of_another``), and a count or a figure is not one the sources give of someone else
   (``counted_of_another``, ``said_by_another``);
 - the span of time: a change over another span than the one asked (``another_span``);
-- anything at all: a sentence made only of the question's words (``restates_only``).
+- anything at all: a sentence made only of the question's words (``restates_only``), or one that
+  names the question's subject as who did what it says of it (``names_itself``).
 """
 
 from __future__ import annotations
@@ -585,6 +586,27 @@ def restates_only(sentence: str, question: str) -> bool:
     asked = set(txt.terms(question)) | {w.lower() for w in txt.words(question)}
     own = set(txt.terms(body)) | {w.lower() for i, w in enumerate(txt.words(body)) if i and w[:1].isupper()}
     return bool(own) and own <= asked
+
+
+def names_itself(sentence: str, question: str) -> bool:
+    """Whether ``sentence`` says that what the question names was done by itself: "Who founded
+    Monica?" answered "Monica was founded by China's startup Monica [1]". The phrase after "by"
+    names the one who did it, by its last word ("by the Chinese startup Monica"); a phrase that
+    ends on another name ("by Monica's founder Xiao Hong") gives someone else."""
+    body = txt.strip_citations(sentence)
+    agent = _AGENT.search(body)
+    if not agent:
+        return False
+    head = agent.group(1).lower()
+    return (head in {w.lower() for w in txt.words(body[:agent.start()])}
+            and head in {w.lower() for w in txt.words(question)})
+
+
+# A passive's agent that ends on a name: "was founded by China's startup Monica", up to the end of
+# its phrase ("… by Monica and …", "… by Monica, which …", "… by Monica in 2022").
+_AGENT = re.compile(r"\b(?:is|was|are|were|has been|have been|had been)\s+(?:\w+ly\s+)?\w+\s+by\s+"
+                    r"(?:[\w’'\-]+\s+){0,4}?([A-Z][\w\-]*)(?=\s+(?:and|or|who|which|that|in|on|at|with|for|as)\b|"
+                    r"\s*[,;.:)]|\s*$)")
 
 
 def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str],

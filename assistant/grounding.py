@@ -19,8 +19,9 @@ sentence is checked as a claim (what a claim and a window are, and how they are 
 5. A supported sentence must also answer what was asked (``asked``): the kind of value (an
    amount for a sum of money, a span for "how long", a time for "When…?"), the holder of the
    role asked about, the subject, the span of time; and a sentence made only of the question's
-   own words answers nothing ("Who runs BlueWave?" "BlueWave is run by BlueWave [1]."), unless
-   the question asks yes or no or offers a choice.
+   own words answers nothing ("Who runs BlueWave?" "BlueWave is run by BlueWave [1]."), nor does
+   one that gives the subject as its own agent ("…founded by the startup BlueWave"), unless the
+   question asks yes or no or offers a choice.
 
 Where a source may name the question's subject otherwise (a ticker, an abbreviation: ``aliased``),
 words cannot tell an alias from another subject, and the sentence can instead be kept for the
@@ -50,7 +51,7 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
-                    hedged, own_terms, restates_only, said_apart, said_by_another, spans_of)
+                    hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (CLAIM_NUMBER, Claim, Window, added_names, claims, clauses, currency_unit, in_context, names,
                      passage_windows, proper_terms, proper_words, question_terms, refs_of, sentence_terms, short_form)
 from .text import question_parts
@@ -296,6 +297,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
                 continue
         if not reason and not yes_no and not refusing and restates_only(sentence, question):
             reason = "it only restates the question"  # no source can help that
+        if not reason and not yes_no and not refusing and names_itself(sentence, question):
+            reason = "it gives what the question asks about as its own answer"
         if reason:
             removed.append(Removed(sentence, reason))
         else:

@@ -1074,6 +1074,23 @@ def test_a_question_for_one_named_thing_is_not_answered_without_a_name():
                      "tickets online?", first).removed
 
 
+def test_a_sentence_giving_the_subject_as_its_own_agent_answers_nothing():
+    ferries = shown("Rival operator BlueWave, a Portuguese startup, runs 12 ferries.",
+                    "BlueWave was founded by Marta Kell, a former pilot, in 2009.")
+    for answer in ("BlueWave was founded by the Portuguese startup BlueWave [1].",
+                   "BlueWave was founded by the pilot's firm BlueWave in 2009 [2].",
+                   "BlueWave is run by the rival operator BlueWave [1]."):
+        got = check(answer, "Who founded BlueWave, the rival operator?", ferries)
+        assert got.refused, answer
+        assert got.removed[-1].reason == "it gives what the question asks about as its own answer", answer
+    # Someone else after "by" is an answer, even beside the subject's name.
+    for answer in ("BlueWave was founded by Marta Kell [2].", "BlueWave was founded by BlueWave's pilot Marta Kell [2].",
+                   "BlueWave was founded by Marta Kell, who later led BlueWave [2]."):
+        assert not check(answer, "Who founded BlueWave?", ferries).removed, answer
+    # A name the question does not give is not the question's subject.
+    assert not check("Its ferries are run by BlueWave [1].", "Who runs the ferries?", ferries).removed
+
+
 def test_a_question_asking_which_city_is_not_answered_by_a_country():
     founded = shown("The Portuguese operator BlueWave was founded in 2009. Its offices are in Faro, Portugal.")
     got = check("BlueWave is based in Portugal [1].", "In which city is BlueWave based?", founded)
@@ -1200,7 +1217,7 @@ def test_who_was_given_a_post_is_answered_by_a_name():
 
 def test_a_countrys_adjective_is_no_name_unless_a_country_is_asked():
     sources = shown("BlueWave, the Brazilian ferry company, runs 12 ferries.")
-    result = check("BlueWave was founded by the Brazilian company BlueWave [1].", "Who is the founder of BlueWave?",
+    result = check("BlueWave was founded by a Brazilian company [1].", "Who is the founder of BlueWave?",
                    sources)
     assert result.refused and result.removed[0].reason == "it gives no name, which the question asks for"
     assert not check("BlueWave is a Brazilian company [1].", "Which country is BlueWave from?", sources).refused
