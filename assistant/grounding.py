@@ -30,7 +30,8 @@ question's terms where the source words it otherwise (``paraphrased``).
 
 A sentence its cited passages do not hold is re-pointed to the shown source that does (or, for
 two clauses, to its own source and one other, ``_cited_instead``); a year the answer adds to a
-date its source gives without one is taken off rather than the sentence (``_without_year``).
+date its source gives without one is taken off rather than the sentence (``_without_year``), and
+so is a noun it puts after a number its sources give bare (``_without_unit``).
 Unsupported sentences are removed and recorded with the reason. When nothing supported is
 left, the answer becomes the refusal. When a question has several parts and a removal leaves
 one of them unanswered, the answer says which part the sources do not cover, or, for a part
@@ -52,8 +53,9 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (CLAIM_NUMBER, Claim, Window, added_names, claims, clauses, currency_unit, in_context, names,
-                     passage_windows, proper_terms, proper_words, question_terms, refs_of, sentence_terms, short_form)
+from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Window, added_names, claims, clauses, currency_unit,
+                     in_context, names, parse_number, passage_windows, proper_terms, proper_words, question_terms,
+                     refs_of, sentence_terms, short_form, unit_after)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -272,6 +274,9 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if reason:
             sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject)
             removed += dropped
+        if reason:
+            sentence, reason, dropped = _without_unit(sentence, reason, question, numbers, proper, subject)
+            removed += dropped
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
@@ -427,6 +432,38 @@ def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[in
     written = ", ".join(m.group(2) for m in years)
     why = f"its sources do not give '{written}' with that date; the date is kept without it"
     return bare, "", [Removed(sentence, why)]
+
+
+def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
+                  proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
+    """``sentence`` without the noun it puts after a number, when its cited sources give that number
+    bare and that is all that keeps it from standing on them: "What is the capacity of Coppergate
+    Park?" answered "Coppergate Park holds 24,300 seats" from "Coppergate Park holds 24,300, which is
+    larger…". What is left is what the source says. Not where a source counts something with the
+    number ("400 routes": "It has 400" would answer "How many employees?" with the routes), nor
+    for a noun the question asks to count ("How many people were replaced?" is not answered by
+    "22 were replaced" from "140 machines and 22 were replaced"), a currency, or a unit of time
+    ("fished for 71 years" from "Oskar Tamberlin, 71,"). Otherwise ``sentence`` and ``reason`` as
+    they were."""
+    cited = [numbers[n].text for n in refs_of(sentence, numbers)]
+    kept = set(txt.terms(question)) | CURRENCIES | _TIME_UNITS
+    for m in reversed(list(CLAIM_NUMBER.finditer(sentence))):
+        noun = re.match(r"\s+[A-Za-z][a-z\-]+", sentence[m.end():])
+        unit = unit_after(sentence, m.end())
+        if not noun or not unit or unit in kept or txt.YEAR.fullmatch(m.group()):
+            continue  # "the 1998 upgrade": a year names, it does not count
+        value = parse_number(m.group())
+        found = [(text, x) for text in cited for x in ANY_NUMBER.finditer(text) if value.matches(parse_number(x.group()))]
+        if not found or any(unit_after(text, x.end()) or text[x.end():x.end() + 1] == "-" for text, x in found):
+            continue  # a source counts something with it: "400 routes", "a 3.4-kilometre road"
+        bare = sentence[:m.end()] + sentence[m.end() + noun.end():]
+        if not judge(bare, numbers, proper, subject):
+            why = f"its sources do not say what '{m.group()}' counts; the number is kept without '{noun.group().strip()}'"
+            return bare, "", [Removed(sentence, why)]
+    return sentence, reason, []
+
+
+_TIME_UNITS = frozenset(txt.terms("years months weeks days hours minutes seconds old"))
 
 
 def _referred(question: str, context: str, proper: frozenset[str]) -> list[tuple[str, ...]]:

@@ -838,6 +838,24 @@ def test_a_year_is_not_taken_off_a_sentence_that_does_not_stand_without_it():
     assert result.refused and "2020" in result.removed[0].sentence
 
 
+def test_a_noun_the_answer_adds_to_a_number_its_source_gives_bare_is_taken_off():
+    ground_ = shown("Porto Verde's new stadium holds 24,300, more than most grounds in the league.",
+                    "BlueWave runs 12 ferries on 400 routes. Its terminal was upgraded in 2011, and in 2021 a new "
+                    "ramp was added at a cost of €3 million.",
+                    "A new 3.4-kilometre haul road will link the terminal to the highway.")
+    got = check("The stadium in Porto Verde holds 24,300 seats [1].", "What is the capacity of Porto Verde's stadium?",
+                ground_)
+    assert got.text == "The stadium in Porto Verde holds 24,300 [1]." and not got.refused
+    assert [r.sentence for r in got.removed] == ["The stadium in Porto Verde holds 24,300 seats [1]."]
+    assert "the number is kept without 'seats'" in got.removed[0].reason
+    # Not where a source counts something with the number, or the number is a year.
+    for answer, question in (("BlueWave has 400 employees [2].", "How many employees does BlueWave have?"),
+                             ("The new haul road will cost approximately 3.4 kilometers [3].", "How much will the haul road cost?"),
+                             ("The 2011 upgrade of BlueWave's terminal cost €3 million [2].",
+                              "How much did the 2011 upgrade of BlueWave's terminal cost?")):
+        assert check(answer, question, ground_).refused, answer
+
+
 def test_an_amount_for_another_period_is_no_conflict():
     sources = shown("Harbor Lights shares rose 4.2% on Tuesday after the terminal opened.",
                     "Harbor Lights shares have gained 31% so far this year.")
