@@ -459,7 +459,7 @@ def _name_of(text: str) -> tuple[str, ...]:
 
 
 _LABEL = re.compile(r"(?:\bnumber|\bno\.|#)\s*$", re.IGNORECASE)
-_IN_YEAR = re.compile(rf"\b(?:in|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$",
+_IN_YEAR = re.compile(rf"\b(?:in|of|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$",
                       re.IGNORECASE)
 
 
@@ -473,7 +473,8 @@ def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = fro
     out: list[Claim] = []
     for _, clause in clauses(body):
         # "71%" carries its unit: the word after it is not what it counts ("71% since January"),
-        # and so do a year ("added in 2011 cost €3.1 million", "the 2024 Riverlight Festival") and a
+        # and so do a year ("added in 2011 cost €3.1 million", "the 2024 Riverlight Festival", "the
+        # Corvel Bluff Fire of 2011 destroyed") and a
         # label ("engine number 4 gave way").
         numbers = tuple(parse_number(m.group(), "" if "%" in m.group() or _IN_YEAR.search(clause, 0, m.end())
                                      or _LABEL.search(clause, 0, m.start()) or _year_of_a_name(clause, m) else

@@ -1653,6 +1653,11 @@ def test_a_year_counts_nothing_and_a_number_a_verb_follows_counts_the_noun_said_
     roof = shown("The depot was rebuilt in 1998, and in 2011 a solar roof was added at a cost of €2.4 million.")
     assert not check("The solar roof added in 2011 cost €2.4 million [1].",
                      "How much did the solar roof added in 2011 cost?", roof).removed
+    # … and "the Harbor Fire of 2011 destroyed": the year of a name, not 2011 "destroyed".
+    fire = shown("The Tarn Fire of 2011 was smaller, burning 3,900 hectares, but it came closer. Within "
+                 "36 hours it had destroyed 41 homes.")
+    assert not check("The Tarn Fire of 2011 destroyed 41 homes [1].", "How many homes were destroyed in the 2011 "
+                     "Tarn Fire?", fire).removed
     # "…140 people fell ill and 22 were admitted": 22 people, as the sentence says.
     ill = shown("Officials say 140 people fell ill during the outbreak and 22 were admitted to Kelby General Hospital.")
     assert not check("22 people were admitted to hospital during the outbreak [1].",
