@@ -224,8 +224,9 @@ _ASKED_ATTRIBUTE = re.compile(
     r"^\W*(?i:what)\s+(?:is|was|are|were|will\s+be)\s+(?:the\s+)?(?:(?:[A-Z][\w’'\-]*\s+)*[\w’'\-]+[’']s\s+)?"
     r"((?:(?!(?:of|in|for|at|on|per|last|this|next|during|since|before|after|by|the|a|an|to|from|with|when|that|"
     r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})"
-    # … or asked as "What price per tonne does Grauhorn Stone charge…?": the words before the verb.
-    r"|^\W*(?i:what)\s+((?:[a-z][\w\-]*\s+){1,3}?)(?:does|do|did|will|would|can|could|has|have|had)\b")
+    # … or asked as "What price per tonne does Grauhorn Stone charge…?" or "How much debt did Dunholt
+    # City have…?": the words before the verb.
+    r"|^\W*(?i:what|how\s+much)\s+((?:[a-z][\w\-]*\s+){1,3}?)(?:does|do|did|will|would|can|could|has|have|had)\b")
 
 
 # Sums a company or a deal is measured by, each a different figure: a turnover is no profit, a

@@ -1718,6 +1718,10 @@ def test_a_sum_the_source_gives_as_another_kind_of_sum_does_not_answer():
     assert result.refused and result.removed[0].reason == "no cited source gives that sum as the price asked about"
     assert not check("BlueWave's new terminal costs €87 million [1].", "What cost does BlueWave give for its new "
                      "terminal, and when will it open?", cost).refused
+    # … or as "How much <thing> did X…?"
+    result = check("BlueWave had revenue of €19.6 million [1].", "How much debt did BlueWave have last year?",
+                   shown("BlueWave had just been promoted and had revenue of €19.6 million."))
+    assert result.refused and result.removed[0].reason == "no cited source gives that sum as the debt asked about"
     # The noun asked for is the phrase's head: "cost savings" are savings, no cost.
     saving = shown("BlueWave said the merger will save 10 million euros a year, lifting its profit.")
     assert not check("The merger will save BlueWave 10 million euros a year [1].",
