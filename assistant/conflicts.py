@@ -10,7 +10,8 @@ the same kind. Values are compared the way a reader would, to avoid false alarms
   since a reader who is told only one would take the other source for wrong, or miss it;
 - dates as month and day, weekdays by name; a document's own date at its top (when it was
   written) is no value of what it reports, and a date stated of no name is the question's
-  subject's.
+  subject's; a date beside a share of what the claim says ("78 percent contained on Monday")
+  is when that was measured, one of a series, and is not compared.
 """
 
 from __future__ import annotations
@@ -163,6 +164,8 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
             sentence = p.text[a:b]
             if not _about(value.kind.split(":")[0], sentence, passage, subject_names, claim_words, question_words):
                 continue
+            if value.kind in ("date", "weekday") and _measured(sentence, claim_words | question_words):
+                continue
             stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
             # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
             same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)
@@ -178,6 +181,15 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
     return seen, documents
+
+
+def _measured(sentence: str, words: set[str]) -> bool:
+    """Whether ``sentence`` gives a share of what the claim says ("was 78 percent contained"): its
+    date is when that was measured, one of a series, not when the claim's event happened."""
+    return any(set(txt.terms(m.group(1))) & words for m in _SHARE_OF.finditer(sentence))
+
+
+_SHARE_OF = re.compile(r"\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b)\s+([a-z]+)")
 
 
 def _of_another_event(sentence: str, value: Value, words: set[str]) -> bool:

@@ -783,6 +783,18 @@ def test_a_date_of_another_event_in_the_sentence_is_no_conflict():
         "4 May", "5 May"]
 
 
+def test_a_date_a_share_of_the_claim_was_measured_on_is_no_conflict():
+    # Each outlet reports how far along it was on its own day: a series, not a disagreement.
+    sources = shown("By Friday the Tarn Fire was 91 percent contained, though smoke still rose.",
+                    "Fire officials said on Monday evening that the Tarn Fire was 78 percent contained.")
+    question = "When is the Tarn Fire expected to be fully contained?"
+    assert find_conflicts("The Tarn Fire is expected to be fully contained by Friday [1].", question, sources) == []
+    # A day stated of the event itself still differs.
+    sources = shown("The Tarn Fire was fully contained on Friday.", "The Tarn Fire was fully contained on Monday.")
+    assert [c.value for c in find_conflicts("The Tarn Fire was fully contained on Friday [1].", question,
+                                            sources)] == ["Friday", "Monday"]
+
+
 def test_the_question_subject_may_be_referred_to_as_the_company():
     text = ("Harbor Lights Ltd. was founded by two sisters. They sold their first boat in a year of storms and "
             "poor harvests. The company later opened a terminal in Porto Verde in May.")
