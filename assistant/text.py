@@ -492,9 +492,10 @@ _PERSONAL = re.compile(r"\b(?:he|him|she|it|they|them)\b", re.IGNORECASE)
 
 def refers_back(question: str) -> bool:
     """Whether ``question`` names its subject with a personal pronoun ("On which TV programme did he
-    speak?"): the subject was named earlier in the conversation. Not a possessive, which points
+    speak?") or a demonstrative before a kind of named thing ("How far has that company's stock
+    climbed?"): the subject was named earlier in the conversation. Not a possessive, which points
     inside the question as often ("Which BlueWave ferry is the fastest in its fleet?")."""
-    return bool(_PERSONAL.search(question))
+    return bool(_PERSONAL.search(question) or _DEMONSTRATIVE.search(question))
 
 
 # Kinds of thing that are called by a name: "Which Chinese corporation was the first…?" asks for
@@ -506,6 +507,8 @@ _NAMED_KINDS = frozenset({
     "newspaper", "outlet", "publication", "analyst", "executive", "official", "person", "founder", "co-founder",
     "leader", "president", "minister", "scholar", "researcher", "country", "city", "town", "exchange", "operator",
     "rival", "competitor", "subsidiary", "unit", "model", "product", "chatbot", "app", "name"})
+_DEMONSTRATIVE = re.compile(rf"\b(?:that|this|these|those)\s+(?:{'|'.join(sorted(_NAMED_KINDS))})(?:s|es)?\b",
+                            re.IGNORECASE)
 _WHO_IS_THE = re.compile(r"^\W*who\s+(?:is|was)\s+(?:the|its|their|his|her)\s+([\w\-]+)", re.IGNORECASE)
 # "Which ferry operator was…": the words between "which" and the verb, the last the kind's noun.
 _WHICH_BEFORE_VERB = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:which|what)\s+((?:[\w\-’']+\s+){1,3}?)"

@@ -193,6 +193,11 @@ def test_a_follow_up_that_refers_back_is_not_answered_with_another_subjects_coun
     assert not ground("BlueWave runs 12 ferries [2].", "How many ferries does it run?",
                       shown("In Porto Verde, Harbor Lights runs 3 terminals.", RIVAL), REFUSAL, is_refusal,
                       context="BlueWave How many ferries does it run?").removed
+    # "that company" refers back as "it" does.
+    got = ground("Harbor Lights runs 3 terminals [1].", "And how many terminals does that company run?",
+                 shown("In Porto Verde, Harbor Lights runs 3 terminals.", RIVAL), REFUSAL, is_refusal,
+                 context="Which BlueWave boat is the fastest? And how many terminals does that company run?")
+    assert got.refused
 
 
 def test_what_a_source_gives_as_possible_or_planned_is_not_stated_as_done():

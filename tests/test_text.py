@@ -242,3 +242,5 @@ def test_a_question_may_name_its_subject_by_a_pronoun():
     assert refers_back("On which TV programme did he make those comments?") and refers_back("What levy is she proposing?")
     assert not refers_back("Which BlueWave ferry is the fastest?") and not refers_back("Where is the ship?")
     assert not refers_back("Which BlueWave ferry is the fastest in its fleet?")  # "its" points inside the question
+    assert refers_back("How far has that company's stock climbed?") and refers_back("What does this model cost?")
+    assert not refers_back("Which firm said that prices would rise?")
