@@ -629,7 +629,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
         if elsewhere:
             return elsewhere
     place = txt.asked_place_below_country(question)
-    unpriced = not_money(sentence) if txt.asks_price(question) else ""
+    money = txt.asks_price(question) or (txt.asks_amount(question) and len(question_parts(question)) == 1)
+    unpriced = not_money(sentence) if money else ""
     if unpriced:
         return unpriced
     if place:

@@ -1007,6 +1007,12 @@ def test_a_price_question_answered_with_another_unit_is_refused():
     assert got.refused and "not an amount of money" in got.removed[0].reason
     assert not check("The harbour fund is worth 17.4 million crowns [1].", "How much is the harbour fund worth?",
                      works).removed
+    # "How much revenue…?" asks a sum of money too; in a question of two parts, each part judges its own.
+    strike = shown("During the BlueWave strike 9,800 ferry bookings were lost. Its cost is still being assessed.")
+    got = check("BlueWave lost 9,800 ferry bookings [1].", "How much revenue did BlueWave lose in the strike?", strike)
+    assert got.refused and "not an amount of money" in got.removed[0].reason
+    assert not check("BlueWave lost 9,800 ferry bookings [1].", "How many bookings did BlueWave lose, and how much "
+                     "revenue did it lose?", strike).refused
 
 
 def test_an_amount_claimed_of_no_named_subject_is_compared_with_nothing():
