@@ -226,7 +226,7 @@ _ASKED_ATTRIBUTE = re.compile(
     r"which|as|between|over|under|among|according|and|or)\b)[a-z][\w\-]*\s*){1,3})"
     # … or asked as "What price per tonne does Grauhorn Stone charge…?" or "How much debt did Dunholt
     # City have…?": the words before the verb.
-    r"|^\W*(?i:what|how\s+much)\s+((?:[a-z][\w\-]*\s+){1,3}?)(?:does|do|did|will|would|can|could|has|have|had)\b")
+    r"|^\W*(?i:what|how\s+much(?!\s+of\b))\s+((?:[a-z][\w\-]*\s+){1,3}?)(?:does|do|did|will|would|can|could|has|have|had)\b")
 
 
 # Sums a company or a deal is measured by, each a different figure: a turnover is no profit, a
@@ -592,15 +592,17 @@ def restates_only(sentence: str, question: str) -> bool:
 def names_itself(sentence: str, question: str) -> bool:
     """Whether ``sentence`` says that what the question names was done by itself: "Who founded
     Monica?" answered "Monica was founded by China's startup Monica [1]". The phrase after "by"
-    names the one who did it, by its last word ("by the Chinese startup Monica"); a phrase that
-    ends on another name ("by Monica's founder Xiao Hong") gives someone else."""
+    names the one who did it, by the name it ends on ("by the Chinese startup Monica"); a phrase
+    that ends on another name ("by Monica's founder Xiao Hong", "Dell was founded by Michael
+    Dell") gives someone else."""
     body = txt.strip_citations(sentence)
     agent = _AGENT.search(body)
     if not agent:
         return False
-    head = agent.group(1).lower()
-    return (head in {w.lower() for w in txt.words(body[:agent.start()])}
-            and head in {w.lower() for w in txt.words(question)})
+    # The whole name the phrase ends on: "by Henry Ford" for "Ford Motor Company" names a person.
+    name = re.search(r"(?:[A-Z][\w\-]*\s+)*$", body[:agent.start(1)]).group() + agent.group(1)
+    said = rf"(?<![\w\-]){re.escape(name)}(?![\w\-])"
+    return bool(re.search(said, body[:agent.start()]) and re.search(said, question))
 
 
 # A passive's agent that ends on a name: "was founded by China's startup Monica", up to the end of
@@ -608,6 +610,10 @@ def names_itself(sentence: str, question: str) -> bool:
 _AGENT = re.compile(r"\b(?:is|was|are|were|has been|have been|had been)\s+(?:\w+ly\s+)?\w+\s+by\s+"
                     r"(?:[\w’'\-]+\s+){0,4}?([A-Z][\w\-]*)(?=\s+(?:and|or|who|which|that|in|on|at|with|for|as)\b|"
                     r"\s*[,;.:)]|\s*$)")
+
+
+# Sales may be counted as well as summed ("What were its ticket sales?" "It sold 12,000 tickets").
+_SALES = re.compile(r"\bsales\b", re.IGNORECASE)
 
 
 def another_kind(sentence: str, question: str, proper: frozenset[str], subject: frozenset[str],
@@ -629,7 +635,8 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
         if elsewhere:
             return elsewhere
     place = txt.asked_place_below_country(question)
-    money = txt.asks_price(question) or (txt.asks_amount(question) and len(question_parts(question)) == 1)
+    money = txt.asks_price(question) or (txt.asks_amount(question) and len(question_parts(question)) == 1
+                                         and not txt.asks_count(question) and not _SALES.search(question))
     unpriced = not_money(sentence) if money else ""
     if unpriced:
         return unpriced

@@ -459,8 +459,8 @@ def _name_of(text: str) -> tuple[str, ...]:
 
 
 _LABEL = re.compile(r"(?:\bnumber|\bno\.|#)\s*$", re.IGNORECASE)
-_IN_YEAR = re.compile(rf"\b(?:in|of|since|by|from|until|till|before|after|during)\s+{txt.YEAR.pattern}$",
-                      re.IGNORECASE)
+_IN_YEAR = re.compile(rf"\b(?:(?i:in|since|by|from|until|till|before|after|during)|[A-Z][\w\-]*\s+of)\s+"
+                      rf"{txt.YEAR.pattern}$")  # "of" after a name only: "the Corvel Bluff Fire of 2011", not "a total of 1800"
 
 
 def claims(sentence: str, proper: frozenset[str], question: frozenset[str] = frozenset()) -> list[Claim]:

@@ -186,10 +186,13 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
 def _measured(sentence: str, words: set[str]) -> bool:
     """Whether ``sentence`` gives a share of what the claim says ("was 78 percent contained"): its
     date is when that was measured, one of a series, not when the claim's event happened."""
-    return any(set(txt.terms(m.group(1))) & words for m in _SHARE_OF.finditer(sentence))
+    return any(set(txt.terms(m.group(2))) & words and float(m.group(1).replace(",", "")) < 100
+               for m in _SHARE_OF.finditer(sentence))
 
 
-_SHARE_OF = re.compile(r"\d[\d.,]*\s*(?:%|percent\b|per\s+cent\b)\s+([a-z]+)")
+# A share of a state, written as its participle or adjective ("78 percent contained", "60% complete"),
+# not of a thing ("a 40 percent stake").
+_SHARE_OF = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*(?:%|percent\b|per\s+cent\b)\s+([a-z]+ed|complete|full|done|ready)\b")
 
 
 def _of_another_event(sentence: str, value: Value, words: set[str]) -> bool:

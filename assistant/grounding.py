@@ -443,8 +443,9 @@ def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[in
     number ("400 routes": "It has 400" would answer "How many employees?" with the routes), nor
     for a noun the question asks to count ("How many people were replaced?" is not answered by
     "22 were replaced" from "140 machines and 22 were replaced"), a currency, or a unit of time
-    ("fished for 71 years" from "Oskar Tamberlin, 71,"). Otherwise ``sentence`` and ``reason`` as
-    they were."""
+    ("fished for 71 years" from "Oskar Tamberlin, 71,"), and only where the source says the number
+    as the answer does, after the same word ("holds 24,300"; not "berth 12" for "has 12 cranes").
+    Otherwise ``sentence`` and ``reason`` as they were."""
     cited = [numbers[n].text for n in refs_of(sentence, numbers)]
     kept = set(txt.terms(question)) | CURRENCIES | _TIME_UNITS
     for m in reversed(list(CLAIM_NUMBER.finditer(sentence))):
@@ -452,10 +453,12 @@ def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[in
         unit = unit_after(sentence, m.end())
         if not noun or not unit or unit in kept or txt.YEAR.fullmatch(m.group()):
             continue  # "the 1998 upgrade": a year names, it does not count
-        value = parse_number(m.group())
+        value, verb = parse_number(m.group()), _word_before(sentence, m.start())
         found = [(text, x) for text in cited for x in ANY_NUMBER.finditer(text) if value.matches(parse_number(x.group()))]
         if not found or any(unit_after(text, x.end()) or text[x.end():x.end() + 1] == "-" for text, x in found):
             continue  # a source counts something with it: "400 routes", "a 3.4-kilometre road"
+        if not verb or not any(_word_before(text, x.start()) == verb for text, x in found):
+            continue  # said of the number as the answer says it ("holds 24,300"), not "berth 12", "…, 40 on"
         bare = sentence[:m.end()] + sentence[m.end() + noun.end():]
         if not judge(bare, numbers, proper, subject):
             why = f"its sources do not say what '{m.group()}' counts; the number is kept without '{noun.group().strip()}'"
@@ -464,6 +467,12 @@ def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[in
 
 
 _TIME_UNITS = frozenset(txt.terms("years months weeks days hours minutes seconds old"))
+
+
+def _word_before(text: str, start: int) -> tuple[str, ...]:
+    """The terms of the word right before ``start`` in ``text``, if a word (no comma) is there."""
+    m = re.search(r"([A-Za-z][\w\-]*)\s+$", text[:start])
+    return tuple(txt.terms(m.group(1))) if m else ()
 
 
 def _referred(question: str, context: str, proper: frozenset[str]) -> list[tuple[str, ...]]:

@@ -507,8 +507,11 @@ _NAMED_KINDS = frozenset({
     "newspaper", "outlet", "publication", "analyst", "executive", "official", "person", "founder", "co-founder",
     "leader", "president", "minister", "scholar", "researcher", "country", "city", "town", "exchange", "operator",
     "rival", "competitor", "subsidiary", "unit", "model", "product", "chatbot", "app", "name"})
-_DEMONSTRATIVE = re.compile(rf"\b(?:that|this|these|those)\s+(?:{'|'.join(sorted(_NAMED_KINDS))})(?:s|es)?\b",
-                            re.IGNORECASE)
+# "that company", "those companies"; not "said that banks…", where "that" opens a clause.
+_DEMONSTRATIVE = re.compile(
+    rf"\b(?:(?:that|this)\s+(?:{'|'.join(sorted(_NAMED_KINDS))})|(?:these|those)\s+"
+    rf"(?:{'|'.join(sorted(k[:-1] + 'ies' if k.endswith('y') else k + ('es' if k.endswith(('s', 'x', 'ch')) else 's') for k in _NAMED_KINDS))}))\b",
+    re.IGNORECASE)
 _WHO_IS_THE = re.compile(r"^\W*who\s+(?:is|was)\s+(?:the|its|their|his|her)\s+([\w\-]+)", re.IGNORECASE)
 # "Which ferry operator was…": the words between "which" and the verb, the last the kind's noun.
 _WHICH_BEFORE_VERB = re.compile(r"\W*(?:[A-Za-z]+\s+)?(?:which|what)\s+((?:[\w\-’']+\s+){1,3}?)"

@@ -798,6 +798,12 @@ def test_a_date_a_share_of_the_claim_was_measured_on_is_no_conflict():
     sources = shown("The Tarn Fire was fully contained on Friday.", "The Tarn Fire was fully contained on Monday.")
     assert [c.value for c in find_conflicts("The Tarn Fire was fully contained on Friday [1].", question,
                                             sources)] == ["Friday", "Monday"]
+    # A share of a thing is what the claim is about, not how far along it was.
+    stake = shown("BlueWave bought a 40 percent stake in Harbor Lights on 4 May last year.",
+                  "BlueWave bought a 40 percent stake in Harbor Lights on 6 May last year.")
+    assert [c.value for c in find_conflicts("BlueWave bought a 40 percent stake in Harbor Lights on 4 May [1].",
+                                            "When did BlueWave buy its stake in Harbor Lights?", stake)] == [
+        "4 May", "6 May"]
 
 
 def test_the_question_subject_may_be_referred_to_as_the_company():
@@ -871,6 +877,12 @@ def test_a_noun_the_answer_adds_to_a_number_its_source_gives_bare_is_taken_off()
                              ("The 2011 upgrade of BlueWave's terminal cost €3 million [2].",
                               "How much did the 2011 upgrade of BlueWave's terminal cost?")):
         assert check(answer, question, ground_).refused, answer
+    # Nor where the source's number is a label, or its noun is left out after a comma.
+    berth = shown("The Kell shipyard lies at berth 12 on the north quay.",
+                  "BlueWave carries 3 million passengers a year, 40 on the night route.")
+    assert check("The Kell shipyard has 12 cranes on the north quay [1].", "What equipment does the Kell shipyard have?",
+                 berth).refused
+    assert check("BlueWave operates 40 ferries [2].", "How large is BlueWave's fleet?", berth).refused
 
 
 def test_an_amount_for_another_period_is_no_conflict():
@@ -1013,6 +1025,12 @@ def test_a_price_question_answered_with_another_unit_is_refused():
     assert got.refused and "not an amount of money" in got.removed[0].reason
     assert not check("BlueWave lost 9,800 ferry bookings [1].", "How many bookings did BlueWave lose, and how much "
                      "revenue did it lose?", strike).refused
+    assert not check("BlueWave lost 9,800 ferry bookings [1].", "How much revenue and how many bookings did BlueWave "
+                     "lose?", strike).refused
+    # Sales may be counted.
+    tickets = shown("BlueWave sold 12,000 tickets in May.")
+    assert not check("BlueWave sold 12,000 tickets in May [1].", "What were BlueWave's ticket sales in May?",
+                     tickets).removed
 
 
 def test_an_amount_claimed_of_no_named_subject_is_compared_with_nothing():
@@ -1130,6 +1148,9 @@ def test_a_sentence_giving_the_subject_as_its_own_agent_answers_nothing():
         assert not check(answer, "Who founded BlueWave?", ferries).removed, answer
     # A name the question does not give is not the question's subject.
     assert not check("Its ferries are run by BlueWave [1].", "Who runs the ferries?", ferries).removed
+    # A company named after its founder: the phrase ends on a person's whole name.
+    kell = shown("Kell Ferries was founded by Marta Kell in 2009.")
+    assert not check("Kell Ferries was founded by Marta Kell in 2009 [1].", "Who founded Kell Ferries?", kell).removed
 
 
 def test_a_question_asking_which_city_is_not_answered_by_a_country():
@@ -1681,6 +1702,9 @@ def test_a_year_counts_nothing_and_a_number_a_verb_follows_counts_the_noun_said_
                  "36 hours it had destroyed 41 homes.")
     assert not check("The Tarn Fire of 2011 destroyed 41 homes [1].", "How many homes were destroyed in the 2011 "
                      "Tarn Fire?", fire).removed
+    # … but a count after "a total of" still counts what follows it.
+    routes = shown("BlueWave cut a total of 1800 routes last year.")
+    assert check("BlueWave cut a total of 1800 jobs last year [1].", "How many jobs did BlueWave cut?", routes).refused
     # "…140 people fell ill and 22 were admitted": 22 people, as the sentence says.
     ill = shown("Officials say 140 people fell ill during the outbreak and 22 were admitted to Kelby General Hospital.")
     assert not check("22 people were admitted to hospital during the outbreak [1].",
@@ -1745,6 +1769,10 @@ def test_a_sum_the_source_gives_as_another_kind_of_sum_does_not_answer():
     result = check("BlueWave had revenue of €19.6 million [1].", "How much debt did BlueWave have last year?",
                    shown("BlueWave had just been promoted and had revenue of €19.6 million."))
     assert result.refused and result.removed[0].reason == "no cited source gives that sum as the debt asked about"
+    # "How much of its budget…?" asks a part of it, not the budget.
+    fuel = shown("BlueWave spent €2 million on fuel last year, against revenue of €19 million.")
+    assert not check("BlueWave spent €2 million on fuel last year [1].",
+                     "How much of its budget did BlueWave spend on fuel last year?", fuel).removed
     # The noun asked for is the phrase's head: "cost savings" are savings, no cost.
     saving = shown("BlueWave said the merger will save 10 million euros a year, lifting its profit.")
     assert not check("The merger will save BlueWave 10 million euros a year [1].",

@@ -244,3 +244,5 @@ def test_a_question_may_name_its_subject_by_a_pronoun():
     assert not refers_back("Which BlueWave ferry is the fastest in its fleet?")  # "its" points inside the question
     assert refers_back("How far has that company's stock climbed?") and refers_back("What does this model cost?")
     assert not refers_back("Which firm said that prices would rise?")
+    assert not refers_back("Which minister said that banks should pay a levy?")
+    assert refers_back("What did those companies say?")
