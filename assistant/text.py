@@ -507,10 +507,19 @@ _NAMED_KINDS = frozenset({
     "newspaper", "outlet", "publication", "analyst", "executive", "official", "person", "founder", "co-founder",
     "leader", "president", "minister", "scholar", "researcher", "country", "city", "town", "exchange", "operator",
     "rival", "competitor", "subsidiary", "unit", "model", "product", "chatbot", "app", "name"})
+
+
+def _plural(noun: str) -> str:
+    """The regular English plural of ``noun`` ("company" -> "companies", "tax" -> "taxes")."""
+    if noun.endswith("y"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch")) else "s")
+
+
 # "that company", "those companies"; not "said that banks…", where "that" opens a clause.
 _DEMONSTRATIVE = re.compile(
-    rf"\b(?:(?:that|this)\s+(?:{'|'.join(sorted(_NAMED_KINDS))})|(?:these|those)\s+"
-    rf"(?:{'|'.join(sorted(k[:-1] + 'ies' if k.endswith('y') else k + ('es' if k.endswith(('s', 'x', 'ch')) else 's') for k in _NAMED_KINDS))}))\b",
+    rf"\b(?:(?:that|this)\s+(?:{'|'.join(sorted(_NAMED_KINDS))})|"
+    rf"(?:these|those)\s+(?:{'|'.join(sorted(map(_plural, _NAMED_KINDS)))}))\b",
     re.IGNORECASE)
 _WHO_IS_THE = re.compile(r"^\W*who\s+(?:is|was)\s+(?:the|its|their|his|her)\s+([\w\-]+)", re.IGNORECASE)
 # "Which ferry operator was…": the words between "which" and the verb, the last the kind's noun.
