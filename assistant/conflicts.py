@@ -7,7 +7,12 @@ answer's sentence names, and share a word with it or with the question) that sta
 the same kind. Values are compared the way a reader would, to avoid false alarms:
 - numbers as written, only with the same unit and scale ("$52.4 billion" and "380 billion yuan"
   are not compared); a figure one source rounds ("8%" beside another's "8.39%") is given too,
-  since a reader who is told only one would take the other source for wrong, or miss it;
+  since a reader who is told only one would take the other source for wrong, or miss it; a
+  bound ("more than 3,000") agrees with any figure beyond it, and is no value;
+- an amount claimed of no name only by most of its words, and only when a source gives the
+  answer's own figure too: words alone say less of what a figure measures than a name does;
+- the figure of a sentence the claim check kept is its cited passage's, even where that
+  passage words it too differently to be matched here;
 - dates as month and day, weekdays by name; a document's own date at its top (when it was
   written) is no value of what it reports, and a date stated of no name is the question's
   subject's; a date beside a share of what the claim says ("78 percent contained on Monday")
@@ -102,7 +107,9 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
     ("It was lifted on 24 September" for "The notice was lifted on 25 September").
     An amount, which recurs for other facts of the same subject ("rose 8% on Thursday", "up 71%
     this year"): the claim names its subject, the sentence names everything the claim names and
-    has at least half of the claim's other words."""
+    has at least half of the claim's other words. An amount claimed of no name ("The notice
+    covered 19,300 households") needs more of them, most and at least two ("About 21,000
+    households were under the boil-water notice"), as only its words say what it measures."""
     terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in subject_names)
     if kind in ("date", "weekday"):
@@ -110,29 +117,41 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
             return len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
         in_passage = all(all(p in passage for p in name) for name in subject_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
-    # An amount claimed of no named subject ("Its shares rose 4.2%") cannot be told apart from
-    # another subject's ("BlueWave's shares fell 1.5%"): it is compared with nothing.
-    return bool(subject_names) and named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
+    if not subject_names:
+        return len(terms & claim_words) >= max(2, len(claim_words) // 2 + 1)
+    return named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
 
 
-def find(answer: str, question: str, numbers: Mapping[int, Passage]) -> list[Conflict]:
-    """Values the shown passages give for what the answer states, when they give more than one."""
+def find(answer: str, question: str, numbers: Mapping[int, Passage], kept: Sequence[str] = ()) -> list[Conflict]:
+    """Values the shown passages give for what the answer states, when they give more than one.
+    ``kept``: the answer's sentences that the claim check kept, whose values their cited passages
+    give (their citations may have moved)."""
     proper = proper_words(list(numbers.values()), question)
+    kept = {_plain(k) for k in kept}
     question_words = {t for t in txt.terms(question) if not any(ch.isdigit() for ch in t)}
-    for sentence in txt.sentences(txt.strip_citations(answer)):
+    for cited in txt.sentences(answer):
+        sentence = txt.strip_citations(cited)
         stated = values(sentence)
         if not stated:
             continue
         value_words = {t for v in stated for t in txt.terms(v.text)}
         claim_names = [t for _, t in names(sentence, proper) if not set(t) <= value_words]
         named = {t for n in claim_names for t in n}
-        claim_words = {t for t in txt.terms(sentence) if not any(ch.isdigit() for ch in t)} - value_words - named
+        # A currency written after its sum ("€1.25 billion euros") is the value's, not a claim word.
+        units = {v.kind.split(":")[1] for v in stated if v.number is not None}
+        claim_words = {t for t in txt.terms(sentence) if not any(ch.isdigit() for ch in t)}
+        claim_words -= value_words | named | units
         # A date stated of no name ("March 5 [2]", "…, and it was withdrawn on Friday") is the
         # question's subject's.
         asked = [t for _, t in names(question, proper) if not set(t) <= value_words]
         for value in stated:
             subject = claim_names or (asked if value.kind in ("date", "weekday") else [])
             found, documents = _found(value, subject, claim_words, question_words - value_words - named, numbers)
+            if found and _plain(sentence) in kept and not _among(value, found):
+                own = _stated_by(value, txt.cited_numbers(cited), numbers)
+                found, documents = ([own, *found], documents | {own.source}) if own else (found, documents)
+            if not claim_names and not _among(value, found):
+                continue  # values that only share its words may measure other things than it does
             # Sources differ when two documents do: one document's dated list is a timeline of
             # several events ("16 October: the board is appointed. 15 June 2027: target launch").
             if len(found) > 1 and len(documents) > 1:
@@ -169,7 +188,7 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
             stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
             # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
             same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)
-                         and not _of_another_event(stated, v, claim_words | question_words)]
+                         and not _of_another_event(stated, v, claim_words | question_words) and not _bound(stated, v)]
             if len(same_kind) != 1:
                 continue  # "32 billion against 671 billion": a comparison of two things, not a second value
             for v in same_kind:
@@ -181,6 +200,39 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
     return seen, documents
+
+
+def _plain(sentence: str) -> str:
+    return " ".join(txt.strip_citations(sentence).split()).rstrip(" .")
+
+
+def _among(value: Value, found: Sequence[_Seen]) -> bool:
+    return any(value.same(v) for c in found for v in values(c.value))
+
+
+def _stated_by(value: Value, cited: Sequence[int], numbers: Mapping[int, Passage]) -> Optional[_Seen]:
+    """Where a passage the answer cites states ``value``, in a sentence that gives no other value
+    of its kind ("32 billion parameters, fewer than R1's 671 billion parameters" compares two
+    things), or None. The claim check has found the sentence's value there, though in words
+    ``_about`` may not match: the press release's "pledged $2.4 billion over five years" beside
+    another outlet's "$2.6 billion … in Ridgemoor"."""
+    for n in (n for n in cited if n in numbers):
+        p = numbers[n]
+        for a, b in txt.sentence_spans(p.text):
+            same_kind = [v for v in values(p.text[a:b]) if v.kind == value.kind]
+            if same_kind and all(v.same(value) for v in same_kind):
+                return _Seen(same_kind[0].text, -1, p.source, p.text[a:b], n)
+    return None
+
+
+def _bound(sentence: str, v: Value) -> bool:
+    """Whether ``v`` is a bound ("more than 3,000 operations"), which a value beyond it agrees with."""
+    at = sentence.find(v.text)
+    return at > 0 and bool(_BOUND.search(sentence, max(0, at - 25), at))
+
+
+_BOUND = re.compile(r"\b(?:(?:more|fewer|less)\s+than|over|under|at\s+(?:least|most)|up\s+to|upwards\s+of)\s+$",
+                    re.IGNORECASE)
 
 
 def _measured(sentence: str, words: set[str]) -> bool:

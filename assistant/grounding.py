@@ -53,9 +53,9 @@ from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 from . import text as txt
 from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
                     hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
-from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Window, added_names, claims, clauses, currency_unit,
-                     in_context, names, parse_number, passage_windows, proper_terms, proper_words, question_terms,
-                     refs_of, sentence_terms, short_form, unit_after)
+from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Number, Window, added_names, claims, clauses,
+                     currency_unit, in_context, names, parse_number, passage_windows, proper_terms, proper_words,
+                     question_terms, refs_of, sentence_terms, short_form, unit_after)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -219,9 +219,11 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
     if not check_citations:
         return Grounded(answer, (), False)
     answer = prompting.check_citations(answer, numbers)
-    found = tuple(differ.find(answer, question, numbers)) if check_conflicts else ()
     checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal, doubts, context) \
         if ground_claims else Grounded(answer, (), False)
+    # The values of the sentences kept stand on their cited passages, so those passages give them.
+    kept = () if checked.refused else txt.sentences(checked.text)
+    found = tuple(differ.find(answer, question, numbers, kept)) if check_conflicts else ()
     if checked.refused:
         return nothing_supported(question, checked.removed, found)
     return Grounded(differ.add_note(checked.text, found), checked.removed, False, conflicts=found,
@@ -530,9 +532,9 @@ def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset
     Such a sentence falls short only on the question's own words: the answer restated the
     question ("the quickest trip from the capital takes 1 hour 55 minutes") where the source
     words it otherwise ("cuts the fastest journey between the two cities … to 1 hour 55
-    minutes"). Only a claim whose every number counts a noun ("41 months") or is a sum of money
-    ("€3.8 million"): such a number stands with its noun or its currency in one sentence of the
-    window, which says what it is. A bare number or a percentage says nothing of what it
+    minutes"). Only a claim whose every number counts a noun ("41 months"), is a sum of money
+    ("€3.8 million") or is a year ("€19.25 an hour by 2027"): such a number stands with its noun
+    or its currency in one sentence of the window, which says what it is. A bare number or a percentage says nothing of what it
     measures ("The context window is 32 [1]" from "QwQ-32B"), and names alone restate the
     question's relation (see ``verify``). Words cannot tell a paraphrase from the same values
     said of something else; a judge that reads meaning can."""
@@ -543,10 +545,15 @@ def paraphrased(sentence: str, numbers: Mapping[int, Passage], proper: frozenset
     own = [replace(c, numbers=tuple(n if n.unit else replace(n, unit=money.get(n.text.strip(), ""))
                                     for n in c.numbers)) for c in own]
     numbers_of = [n for c in own for n in c.numbers]
-    if not numbers_of or not all(n.unit for n in numbers_of):
+    if not numbers_of or not all(n.unit or _a_year(n) for n in numbers_of):
         return None
     return _source_holding(own, numbers, subject, lambda w: all(w.holds_name(t) for t in asked),
                            refs_of(sentence, numbers))
+
+
+def _a_year(n: Number) -> bool:
+    """Whether ``n`` is a year ("by 2027"), which says what it is as a unit does."""
+    return not n.decimals and bool(txt.YEAR.fullmatch(n.text.strip()))
 
 
 def _source_holding(own: Sequence[Claim], numbers: Mapping[int, Passage], subject: frozenset[str],

@@ -715,6 +715,53 @@ def test_a_count_written_as_a_word_is_a_value_that_may_differ(answer, values):
     assert sorted(c.value for c in found) == sorted(values)
 
 
+def test_an_amount_claimed_of_no_name_is_compared_by_most_of_its_words():
+    sources = shown("The boil-water notice covered 19,300 households, the utility said.",
+                    "The boil-water notice covered about 21,000 households, the council said.",
+                    "Some 3,000 households live in the old town, where the notice was first posted.")
+    found = find_conflicts("The boil-water notice covered 19,300 households [1].", "How many households?", sources)
+    assert [c.value for c in found] == ["19,300 households", "21,000 households"]  # not the old town's 3,000
+    # One word in common says too little: the network's length is not the length flushed.
+    mains = shown("Crews flushed 86 kilometres of water mains.", "The works send water into 340 kilometres of mains.")
+    assert find_conflicts("Crews flushed 86 kilometres of water mains [1].", "How much?", mains) == []
+    # The answer's own figure must be among them: two other figures that share its words may measure
+    # two other things.
+    assert find_conflicts("The notice covered 18,000 households [1].", "How many households?", sources) == []
+
+
+def test_a_bound_is_no_value_that_differs():
+    sources = shown("Harbor Lights cancelled 3,412 crossings during the strike.",
+                    "Harbor Lights cancelled more than 3,000 crossings during the strike, the union said.",
+                    "Harbor Lights cancelled 2,950 crossings during the strike, the city said.")
+    found = find_conflicts("Harbor Lights cancelled 3,412 crossings during the strike [1].", "How many?", sources)
+    assert [c.value for c in found] == ["3,412 crossings", "2,950 crossings"]
+
+
+def test_a_kept_sentence_s_figure_is_its_cited_source_s_own():
+    # The release gives the figure in words the answer's claim shares little of; the claim check found
+    # it there, so another outlet's figure for the same pledge is a second value.
+    sources = shown("Harbor Lights pledged $2.4 billion over five years, the company said in its release.",
+                    "Investors cheered Harbor Lights' pledge to spend $2.6 billion on a new terminal in Faro.")
+    answer = "Harbor Lights pledged $2.4 billion for its new terminal [1]."
+    question = "How much has Harbor Lights pledged for its new terminal in Faro?"
+    assert find_conflicts(answer, question, sources) == []  # a sentence the check did not keep
+    kept = ("Harbor Lights pledged $2.4 billion for its new terminal.",)
+    assert [(c.value, c.n) for c in find_conflicts(answer, question, sources, kept)] == [("$2.4 billion", 1),
+                                                                                        ("$2.6 billion", 2)]
+    assert "The sources differ: $2.4 billion [1], $2.6 billion [2]." in final_answer(answer, question, sources).text
+    # A source sentence that compares two figures of its kind states neither as the answer's.
+    compared = shown("Harbor Lights pledged $2.4 billion, against BlueWave's $1.1 billion.", sources[2].text)
+    assert find_conflicts(answer, question, compared, kept) == []
+
+
+def test_a_currency_written_after_its_sign_is_no_claim_word():
+    deal = shown("The takeover values Korva at 1.25 billion euros, Halmgrund said.",
+                 "Regulators cleared Halmgrund's €1.4bn takeover of Korva on Monday.")
+    found = find_conflicts("The value of Halmgrund's takeover of Korva is €1.25 billion euros [1].",
+                           "What is the value of Halmgrund's takeover of Korva?", deal)
+    assert [c.value for c in found] == ["1.25 billion euros", "€1.4bn"]
+
+
 def test_a_word_that_opens_with_a_months_name_is_no_date():
     from assistant.conflicts import values
     from assistant.text import calendar_word

@@ -295,6 +295,18 @@ def test_a_sum_of_money_in_the_questions_own_words_is_doubtful_too():
     assert not final_answer("The ferry operator has put aside 6.5 [1].", question, fund, doubts=True).doubtful
 
 
+def test_a_year_beside_a_sum_in_the_questions_own_words_is_doubtful_too():
+    # "by 2027" says what it is, as a currency does; a bare count beside it still says nothing.
+    deal = {1: Passage("An entry-level deckhand now paid €17.20 an hour will be on €19.25 an hour by 2027.",
+                       "d.txt", 0, 80, 1.0)}
+    question = "Once the deal is in place, what will a newly hired deckhand earn per hour?"
+    answer = "A newly hired deckhand will earn €19.25 an hour by 2027 [1]."
+    assert final_answer(answer, question, deal).refused
+    assert [d.sentence for d in final_answer(answer, question, deal, doubts=True).doubtful] == [answer]
+    assert not final_answer("A newly hired deckhand will earn 19.25 by 2027 [1].", question, deal,
+                            doubts=True).doubtful
+
+
 def test_no_doubt_for_a_paraphrase_with_a_bare_number_another_name_or_words_of_its_own():
     question = "How long does the quickest trip between the islands take?"
     for answer in ("The quickest trip between the islands takes 40 [1].",  # what 40 counts, the source says
