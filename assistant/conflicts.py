@@ -107,9 +107,12 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
     ("It was lifted on 24 September" for "The notice was lifted on 25 September").
     An amount, which recurs for other facts of the same subject ("rose 8% on Thursday", "up 71%
     this year"): the claim names its subject, the sentence names everything the claim names and
-    has at least half of the claim's other words. An amount claimed of no name ("The notice
-    covered 19,300 households") needs more of them, most and at least two ("About 21,000
-    households were under the boil-water notice"), as only its words say what it measures."""
+    has at least half of the claim's other words; or the passage names them, as for a date, and
+    the sentence has most of the claim's words, at least two ("The recall will cost the maker 140
+    million crowns" in a column on the Corvel recall, for "The Corvel recall will cost 96 million
+    crowns"). An amount claimed of no name ("The notice covered 19,300 households") needs as
+    many ("About 21,000 households were under the boil-water notice"), as only its words say
+    what it measures."""
     terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in subject_names)
     if kind in ("date", "weekday"):
@@ -117,9 +120,12 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
             return len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
         in_passage = all(all(p in passage for p in name) for name in subject_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
+    most = len(terms & claim_words) >= max(2, len(claim_words) // 2 + 1)
     if not subject_names:
-        return len(terms & claim_words) >= max(2, len(claim_words) // 2 + 1)
-    return named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
+        return most
+    half = len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
+    in_passage = all(all(p in passage for p in name) for name in subject_names)
+    return (named and half) or (in_passage and most)
 
 
 def find(answer: str, question: str, numbers: Mapping[int, Passage], kept: Sequence[str] = ()) -> list[Conflict]:

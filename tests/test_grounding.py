@@ -729,6 +729,20 @@ def test_an_amount_claimed_of_no_name_is_compared_by_most_of_its_words():
     assert find_conflicts("The notice covered 18,000 households [1].", "How many households?", sources) == []
 
 
+def test_an_amount_of_a_subject_its_passage_names_is_compared_by_most_of_its_words():
+    # The column is about the Gaivota's refit, and names it in another sentence than its figure.
+    sources = shown("The Gaivota refit is expected to cost 9.6 million euros, the operator said.",
+                    "I have followed the Gaivota since its launch. The refit will cost Harbor Lights 14 million "
+                    "euros. The new crew cabins cost 2 million euros.")
+    found = find_conflicts("The Gaivota refit is expected to cost 9.6 million euros [1].",
+                           "How much will the Gaivota refit cost?", sources)
+    assert [c.value for c in found] == ["9.6 million euros", "14 million euros"]  # not the cabins' 2 million
+    # Where only the passage names the subject, one word in common (the cost of the cabins) is not enough.
+    assert find_conflicts("The Gaivota refit is expected to cost 9.6 million euros [1].", "How much?",
+                          shown(sources[1].text, "I have followed the Gaivota since its launch. Its cabins will "
+                                "cost Harbor Lights 14 million euros.")) == []
+
+
 def test_a_bound_is_no_value_that_differs():
     sources = shown("Harbor Lights cancelled 3,412 crossings during the strike.",
                     "Harbor Lights cancelled more than 3,000 crossings during the strike, the union said.",
