@@ -107,12 +107,9 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
     ("It was lifted on 24 September" for "The notice was lifted on 25 September").
     An amount, which recurs for other facts of the same subject ("rose 8% on Thursday", "up 71%
     this year"): the claim names its subject, the sentence names everything the claim names and
-    has at least half of the claim's other words; or the passage names them, as for a date, and
-    the sentence has most of the claim's words, at least two ("The recall will cost the maker 140
-    million crowns" in a column on the Corvel recall, for "The Corvel recall will cost 96 million
-    crowns"). An amount claimed of no name ("The notice covered 19,300 households") needs as
-    many ("About 21,000 households were under the boil-water notice"), as only its words say
-    what it measures."""
+    has at least half of the claim's other words. An amount claimed of no name ("The notice
+    covered 19,300 households") needs more of them, most and at least two ("About 21,000
+    households were under the boil-water notice"), as only its words say what it measures."""
     terms = sentence_terms(sentence)
     named = all(all(p in terms for p in name) for name in subject_names)
     if kind in ("date", "weekday"):
@@ -120,12 +117,9 @@ def _about(kind: str, sentence: str, passage: set[str], subject_names: Sequence[
             return len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
         in_passage = all(all(p in passage for p in name) for name in subject_names)
         return named or (in_passage and bool(terms & (claim_words | question_words)))
-    most = len(terms & claim_words) >= max(2, len(claim_words) // 2 + 1)
     if not subject_names:
-        return most
-    half = len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
-    in_passage = all(all(p in passage for p in name) for name in subject_names)
-    return (named and half) or (in_passage and most)
+        return len(terms & claim_words) >= max(2, len(claim_words) // 2 + 1)
+    return named and len(terms & claim_words) >= max(1, -(-len(claim_words) // 2))
 
 
 def find(answer: str, question: str, numbers: Mapping[int, Passage], kept: Sequence[str] = ()) -> list[Conflict]:
@@ -143,21 +137,21 @@ def find(answer: str, question: str, numbers: Mapping[int, Passage], kept: Seque
         value_words = {t for v in stated for t in txt.terms(v.text)}
         claim_names = [t for _, t in names(sentence, proper) if not set(t) <= value_words]
         named = {t for n in claim_names for t in n}
-        # A currency written after its sum ("€1.25 billion euros") is the value's, not a claim word.
-        units = {v.kind.split(":")[1] for v in stated if v.number is not None}
         claim_words = {t for t in txt.terms(sentence) if not any(ch.isdigit() for ch in t)}
-        claim_words -= value_words | named | units
+        claim_words -= value_words | named | _currency_words(sentence, stated)
+        times = _times(sentence)
         # A date stated of no name ("March 5 [2]", "…, and it was withdrawn on Friday") is the
         # question's subject's.
         asked = [t for _, t in names(question, proper) if not set(t) <= value_words]
         for value in stated:
             subject = claim_names or (asked if value.kind in ("date", "weekday") else [])
-            found, documents = _found(value, subject, claim_words, question_words - value_words - named, numbers)
+            found, documents = _found(value, subject, claim_words, question_words - value_words - named, numbers,
+                                      times)
             if found and _plain(sentence) in kept and not _among(value, found):
                 own = _stated_by(value, txt.cited_numbers(cited), numbers)
                 found, documents = ([own, *found], documents | {own.source}) if own else (found, documents)
-            if not claim_names and not _among(value, found):
-                continue  # values that only share its words may measure other things than it does
+            if value.number is not None and not subject and not _among(value, found):
+                continue  # amounts that only share its words may measure other things than it does
             # Sources differ when two documents do: one document's dated list is a timeline of
             # several events ("16 October: the board is appointed. 15 June 2027: target launch").
             if len(found) > 1 and len(documents) > 1:
@@ -175,9 +169,11 @@ class _Seen:
 
 
 def _found(value: Value, subject_names, claim_words: set[str], question_words: set[str],
-           numbers: Mapping[int, Passage]) -> tuple[list[_Seen], set[str]]:
+           numbers: Mapping[int, Passage], times: frozenset[str] = frozenset()) -> tuple[list[_Seen], set[str]]:
     """Each distinct value of ``value``'s kind that passages state about the claim, with the first
-    source of each; and the documents that state them."""
+    source of each; and the documents that state them. An amount of a sentence that gives only
+    other times than the claim gives (``times``) is another time's: "€380 million in 2023"
+    against "€410 million in 2024", "310 dogs this year" against "240 dogs last year"."""
     distinct: list[Value] = []
     seen: list[_Seen] = []
     documents: set[str] = set()
@@ -193,9 +189,11 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 continue
             stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
             # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
+            if value.number is not None and times and _times(stated) and not _times(stated) & times:
+                continue
             same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)
-                         and not _of_another_event(stated, v, claim_words | question_words) and not _bound(stated, v)]
-            if len(same_kind) != 1:
+                         and not _of_another_event(stated, v, claim_words | question_words)]
+            if len(same_kind) != 1 or _bound(stated, same_kind[0]):
                 continue  # "32 billion against 671 billion": a comparison of two things, not a second value
             for v in same_kind:
                 index = next((i for i, d in enumerate(distinct) if d.same(v)), None)
@@ -224,21 +222,46 @@ def _stated_by(value: Value, cited: Sequence[int], numbers: Mapping[int, Passage
     another outlet's "$2.6 billion … in Ridgemoor"."""
     for n in (n for n in cited if n in numbers):
         p = numbers[n]
+        dated = _dateline(p)
         for a, b in txt.sentence_spans(p.text):
-            same_kind = [v for v in values(p.text[a:b]) if v.kind == value.kind]
-            if same_kind and all(v.same(value) for v in same_kind):
+            stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else p.text[a:b]
+            same_kind = [v for v in values(stated) if v.kind == value.kind]
+            if same_kind and all(v.same(value) for v in same_kind) and not _bound(stated, same_kind[0]):
                 return _Seen(same_kind[0].text, -1, p.source, p.text[a:b], n)
     return None
 
 
 def _bound(sentence: str, v: Value) -> bool:
-    """Whether ``v`` is a bound ("more than 3,000 operations"), which a value beyond it agrees with."""
+    """Whether the amount ``v`` is a lower bound ("more than 3,000 operations"), which a value
+    beyond it agrees with. Not "over", which is as often a verb's ("handed over 12 hectares"), nor
+    an upper bound ("up to 900 jobs"), which is more often a second estimate than a rounding."""
     at = sentence.find(v.text)
-    return at > 0 and bool(_BOUND.search(sentence, max(0, at - 25), at))
+    return v.number is not None and at > 0 and bool(_BOUND.search(sentence, max(0, at - 25), at))
 
 
-_BOUND = re.compile(r"\b(?:(?:more|fewer|less)\s+than|over|under|at\s+(?:least|most)|up\s+to|upwards\s+of)\s+$",
-                    re.IGNORECASE)
+_BOUND = re.compile(r"\b(?:more\s+than|at\s+least|upwards\s+of)\s+$", re.IGNORECASE)  # below, a figure rounds down
+
+
+def _times(sentence: str) -> frozenset[str]:
+    """The years and the times relative to now that ``sentence`` gives ("2024", "last year")."""
+    relative = (" ".join(m.group().lower().split()) for m in _RELATIVE.finditer(sentence))
+    return frozenset([*txt.YEAR.findall(sentence), *relative])
+
+
+_RELATIVE = re.compile(r"\b(?:last|this|next|previous|past)\s+(?:year|month|week|season|quarter|spring|summer|autumn|"
+                       r"fall|winter)\b|\ba\s+year\s+(?:earlier|before|ago)\b", re.IGNORECASE)
+
+
+def _currency_words(sentence: str, stated: Sequence[Value]) -> set[str]:
+    """The currency words written right after a sum that has its sign ("€1.25 billion euros"):
+    the value's, not words of the claim."""
+    out: set[str] = set()
+    for v in stated:
+        at = sentence.find(v.text)
+        if v.number is not None and at >= 0 and not v.text[:1].isdigit():
+            after = set(txt.terms(_noun(sentence, at + len(v.text))))
+            out |= after & {v.kind.split(":")[1]}
+    return out
 
 
 def _measured(sentence: str, words: set[str]) -> bool:

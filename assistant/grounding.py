@@ -221,8 +221,10 @@ def final_answer(answer: str, question: str, numbers: Mapping[int, Passage], gro
     answer = prompting.check_citations(answer, numbers)
     checked = ground(answer, question, numbers, prompting.REFUSAL, prompting.is_refusal, doubts, context) \
         if ground_claims else Grounded(answer, (), False)
-    # The values of the sentences kept stand on their cited passages, so those passages give them.
-    kept = () if checked.refused else txt.sentences(checked.text)
+    # The values of the sentences kept stand on their cited passages, so those passages give them;
+    # not so those left for a judge.
+    doubted = {d.sentence for d in checked.doubtful}
+    kept = () if checked.refused else [s for s in txt.sentences(checked.text) if s not in doubted]
     found = tuple(differ.find(answer, question, numbers, kept)) if check_conflicts else ()
     if checked.refused:
         return nothing_supported(question, checked.removed, found)
