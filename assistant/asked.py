@@ -530,16 +530,33 @@ def _directions(spans: Mapping[str, str]) -> set[str]:
     return {txt.span_direction(key, phrase) for key, phrase in spans.items()}
 
 
-def another_year(sentence: str, question: str) -> str:
+def another_year(sentence: str, question: str, numbers: Mapping[int, Passage] = {}) -> str:
     """Why ``sentence`` gives a figure for another year than the question asks about, or "": "How
     many employees did it have in 2022?" is not answered by "It had 85 employees in 2019". Only
-    years a figure is dated by ("in", "during", "for", "by"), not "since 2019", which may cover it."""
+    years a figure is dated by ("in", "during", "for", "by"), not "since 2019", which may cover it.
+    A sentence that gives no year has its figure's: the years of the cited sentence that states
+    it and of the one before ("In 2021, an inspection recommended new bearings. The estimated
+    cost was €6.3m." does not say what the bridge cost to build in 1968)."""
     asked = set(_IN_A_YEAR.findall(question))
     body = txt.strip_citations(sentence)
-    given = set(_IN_A_YEAR.findall(body))
-    if not asked or not given or given & asked or not any(not _year(n) for n in counts_in(body)):
+    figures = [n for n in counts_in(body) if not _year(n)]
+    given = set(_IN_A_YEAR.findall(body)) or (_years_of(figures, sentence, numbers) if asked else set())
+    if not asked or not given or given & asked or not figures:
         return ""
     return f"it gives a figure for {min(given)}, and the question asks about {min(asked)}"
+
+
+def _years_of(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> set[str]:
+    """The years ("in 2021") of the cited sentences that state one of ``figures``, and of the
+    sentence before each."""
+    years: set[str] = set()
+    for n in (n for n in txt.cited_numbers(sentence) if n in numbers):
+        text = numbers[n].text
+        spans = txt.sentence_spans(text)
+        for i, (a, b) in enumerate(spans):
+            if any(f.matches(m) for f in figures for m in counts_in(text[a:b])):
+                years |= set(_IN_A_YEAR.findall(text[spans[i - 1][0] if i else a:b]))
+    return years
 
 
 _IN_A_YEAR = re.compile(rf"\b(?:in|during|for|by)\s+(?:{txt.MONTH}\s+)?({txt.YEAR.pattern})", re.IGNORECASE)
@@ -627,7 +644,7 @@ def another_kind(sentence: str, question: str, proper: frozenset[str], subject: 
                  or role_of_another(sentence, question, proper) or holder_unnamed(sentence, question, proper)
                  or role_not_beside(sentence, question, numbers, proper)
                  or role_after_another(sentence, question, numbers, proper)
-                 or sum_of_another_kind(sentence, question, numbers) or another_year(sentence, question))
+                 or sum_of_another_kind(sentence, question, numbers) or another_year(sentence, question, numbers))
     if elsewhere:
         return elsewhere
     if txt.asks_yes_no(question) and not txt.offers_choice(question):
@@ -874,7 +891,9 @@ def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
 _UNITS_OF_MEASURE = tuple(frozenset(txt.terms(spellings)) for spellings in (
     "metres meters", "centimetres centimeters cm", "millimetres millimeters mm", "kilometres kilometers km",
     "miles", "feet foot ft", "inches", "yards", "hectares", "acres", "litres liters", "gallons",
-    "tonnes tons", "kilograms kilos kg", "grams", "degrees"))
+    "tonnes tons", "kilograms kilos kg", "grams", "degrees",
+    # A duration measures time, not how many of the thing asked about ("every 15 minutes").
+    "seconds", "minutes", "hours", "days", "weeks", "months", "years"))
 
 
 def not_a_count(sentence: str, question: str = "") -> str:
@@ -895,9 +914,12 @@ def _only_shares_or_sums(plain: str, measures: frozenset[str] = frozenset()) -> 
     of money, or in one of the units ``measures``, as written; "" otherwise."""
     found = list(CLAIM_NUMBER.finditer(plain))
     if found and all(_percentage(plain, m) or _money(plain, m) or unit_after(plain, m.end()) in measures
-                     for m in found):
+                     or (measures and _CLOCK.match(plain, m.end())) for m in found):
         return found[0].group().strip()
     return ""
+
+
+_CLOCK = re.compile(r"\s*(?:[ap]\.?m\b\.?|:\d\d\b)", re.IGNORECASE)  # a time of day ("6 a.m.", "06:00"), no count
 
 
 def not_a_span(sentence: str) -> str:

@@ -62,7 +62,7 @@ def values(sentence: str) -> list[Value]:
     for m in _DATE.finditer(sentence):
         month = re.search(txt.MONTH, m.group(), re.IGNORECASE).group().lower()[:3]
         day = int(m.group(1) or m.group(2))
-        out.append(Value("date", m.group(), (_MONTHS.index(month), day)))
+        out.append(Value("date", m.group().rstrip("."), (_MONTHS.index(month), day)))  # not the sentence's full stop
         taken.append(m.span())
     for m in txt.WEEKDAY.finditer(sentence):
         out.append(Value("weekday", m.group(), m.group().lower()))

@@ -1816,6 +1816,24 @@ def test_a_measure_is_no_count_unless_the_question_asks_in_it_however_written():
                      pistes).refused
 
 
+def test_a_duration_or_a_time_of_day_is_no_count_of_what_is_asked():
+    ferry = shown("The temporary ferry runs every 15 minutes between 6 a.m. and midnight.")
+    got = check("The ferry runs every 15 minutes between 6 a.m. and midnight [1].",
+                "How many passengers use the temporary ferry each day?", ferry)
+    assert got.refused and got.removed[0].reason == "'15' is not a count, which the question asks for"
+    assert not check("The ferry runs every 15 minutes between 6 a.m. and midnight [1].",
+                     "How many minutes apart does the temporary ferry run?", ferry).refused
+
+
+def test_a_figure_dated_by_its_source_sentence_is_of_that_year():
+    sources = shown("In 2021, the Corvane Bridge's last inspection recommended new bearings. The estimated cost "
+                    "was €6.3m.", "The Corvane Bridge opened in 1968. It cost €4.1m to build.")
+    question = "How much did it cost to build the Corvane Bridge in 1968?"
+    got = check("The Corvane Bridge cost €6.3m [1].", question, sources)
+    assert got.refused and got.removed[0].reason == "it gives a figure for 2021, and the question asks about 1968"
+    assert not check("The Corvane Bridge cost €4.1m to build [2].", question, sources).removed
+
+
 def test_the_independent_count_reads_model_names_whole():
     passages = list(shown("OpenAI released GPT-4o in May.").values())
     assert unsupported_sentences("Later OpenAI released GPT-5o [1].", passages)
