@@ -8,7 +8,8 @@ the same kind. Values are compared the way a reader would, to avoid false alarms
 - numbers as written, only with the same unit and scale ("$52.4 billion" and "380 billion yuan"
   are not compared); a figure one source rounds ("8%" beside another's "8.39%") is given too,
   since a reader who is told only one would take the other source for wrong, or miss it; a
-  bound ("more than 3,000") agrees with any figure beyond it, and is no value;
+  lower bound ("more than 3,000") agrees with any figure beyond it, and is no value; a figure
+  of another time ("in 2023" against the answer's "in 2024") is no second value;
 - an amount claimed of no name only by most of its words, and only when a source gives the
   answer's own figure too: words alone say less of what a figure measures than a name does;
 - the figure of a sentence the claim check kept is its cited passage's, even where that
