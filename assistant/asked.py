@@ -888,12 +888,13 @@ def hedged(sentence: str, numbers: Mapping[int, Passage]) -> str:
 
 # Units that measure rather than count: "71 centimetres" says how deep, not how many. Each its
 # spellings, so that "40 km" answers "how many kilometres".
+TIME_UNITS = frozenset(txt.terms("years months weeks days hours minutes seconds"))
 _UNITS_OF_MEASURE = tuple(frozenset(txt.terms(spellings)) for spellings in (
     "metres meters", "centimetres centimeters cm", "millimetres millimeters mm", "kilometres kilometers km",
     "miles", "feet foot ft", "inches", "yards", "hectares", "acres", "litres liters", "gallons",
-    "tonnes tons", "kilograms kilos kg", "grams", "degrees",
+    "tonnes tons", "kilograms kilos kg", "grams", "degrees")) + tuple(
     # A duration measures time, not how many of the thing asked about ("every 15 minutes").
-    "seconds", "minutes", "hours", "days", "weeks", "months", "years"))
+    frozenset({unit}) for unit in sorted(TIME_UNITS))
 
 
 def not_a_count(sentence: str, question: str = "") -> str:

@@ -188,9 +188,10 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 continue
             if value.kind in ("date", "weekday") and _measured(sentence, claim_words | question_words):
                 continue
-            stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else sentence
+            stated = _undated(p.text, a, b, dated)
             # The document's date written again ("OSTREVIK, 14 May —" below "Wednesday, 14 May 2025").
-            if value.number is not None and times and _times(stated) and not _times(stated) & times:
+            when = _times(stated) if value.number is not None and times else frozenset()
+            if when and not when & times:
                 continue
             same_kind = [v for v in values(stated) if v.kind == value.kind and not any(v.same(d) for d in own_date)
                          and not _of_another_event(stated, v, claim_words | question_words)]
@@ -205,6 +206,11 @@ def _found(value: Value, subject_names, claim_words: set[str], question_words: s
                 if not any(s.value_key == index for s in seen):
                     seen.append(_Seen(v.text, index, p.source, sentence, n))
     return seen, documents
+
+
+def _undated(text: str, a: int, b: int, dated: Optional[tuple[int, int]]) -> str:
+    """The sentence ``text[a:b]`` without its document's dateline (``dated``), where it holds it."""
+    return text[a:dated[0]] + " " + text[dated[1]:b] if dated and a <= dated[0] < b else text[a:b]
 
 
 def _plain(sentence: str) -> str:
@@ -225,7 +231,7 @@ def _stated_by(value: Value, cited: Sequence[int], numbers: Mapping[int, Passage
         p = numbers[n]
         dated = _dateline(p)
         for a, b in txt.sentence_spans(p.text):
-            stated = p.text[a:dated[0]] + " " + p.text[dated[1]:b] if dated and a <= dated[0] < b else p.text[a:b]
+            stated = _undated(p.text, a, b, dated)
             same_kind = [v for v in values(stated) if v.kind == value.kind]
             if same_kind and all(v.same(value) for v in same_kind) and not _bound(stated, same_kind[0]):
                 return _Seen(same_kind[0].text, -1, p.source, p.text[a:b], n)

@@ -51,8 +51,8 @@ from functools import lru_cache
 from typing import Callable, Mapping, NamedTuple, Optional, Sequence
 
 from . import text as txt
-from .asked import (another_kind, another_span, appositions, counted_of_another, counts_in, not_given, over_another,
-                    hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
+from .asked import (TIME_UNITS, another_kind, another_span, appositions, counted_of_another, counts_in, not_given,
+                    over_another, hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Number, Window, added_names, claims, clauses,
                      currency_unit, in_context, names, parse_number, passage_windows, proper_terms, proper_words,
                      question_terms, refs_of, sentence_terms, short_form, unit_after)
@@ -470,7 +470,7 @@ def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[in
     return sentence, reason, []
 
 
-_TIME_UNITS = frozenset(txt.terms("years months weeks days hours minutes seconds old"))
+_TIME_UNITS = TIME_UNITS | {"old"}  # "Oskar Tamberlin, 71," is an age
 
 
 def _word_before(text: str, start: int) -> tuple[str, ...]:
