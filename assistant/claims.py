@@ -748,9 +748,14 @@ def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[s
 _OWNER_OPENS = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z][\w\-]*)[’']s\b")
 
 
+# A list item's mark where a sentence or a line starts ("…2025. - Repair works will begin…"): its
+# first word opens a sentence, as after a full stop.
+_ITEM_MARK = re.compile(r"(?:^|(?<=[.!?:])\s+|\n\s*)[-–•*]\s+", re.MULTILINE)
+
+
 def capitalised_inside(text: str) -> frozenset[str]:
-    """The capitalised words ``text`` writes inside a sentence, not at its start: names."""
-    return frozenset(re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+    """The capitalised words ``text`` writes inside a sentence, not at its start or a list item's: names."""
+    return frozenset(re.findall(r"(?<![.!?]\s)(?<!^)(?<!\n)\b([A-Z][\w\-]*)", _ITEM_MARK.sub(". ", text)))
 
 
 def clauses(sentence: str) -> list[tuple[str, str]]:

@@ -1022,6 +1022,19 @@ def test_a_sentence_that_names_no_one_speaks_of_its_passages_subject():
     assert check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(named)).refused
 
 
+def test_a_list_items_first_word_is_no_name():
+    # A statement's key facts as a list: "- Fuel use fell…" opens an item, as a sentence opens after
+    # a full stop, so the item names no one and speaks of what its passage is about.
+    text = ("Harbor Lights Ltd. tested a new hull to save fuel last year. - Fuel use fell by 14% over the summer. "
+            "- The hull is 40 metres long.")
+    question = "By how much did fuel use fall in Harbor Lights' hull test?"
+    assert not check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(text)).removed
+    # An item that names someone else still does not.
+    rival = ("Harbor Lights Ltd. tested a new hull to save fuel last year. - Fuel use at BlueWave fell by 14% over "
+             "the summer. - The hull is 40 metres long.")
+    assert check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(rival)).refused
+
+
 def test_a_number_belongs_to_the_names_of_its_own_sentence():
     text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
             "of 38 knots. The new boat carries 400 passengers.")
