@@ -13,7 +13,9 @@ sentence is checked as a claim (what a claim and a window are, and how they are 
    the passages ("Tencent" in one place, "32 billion" in another) do not support the claim.
    A sentence with "while", "whereas" or ";" is checked clause by clause, so a comparison may
    draw each side from its own passage.
-3. A negated claim ("did not respond") needs a negation in its window.
+3. A negated claim ("did not respond") needs a negation in its window. A claim of numbers that
+   names no one ("520 firefighters [3]") is said of the question's names, which its cited
+   passage must name somewhere, or call by their kind ("the fire") where it names no other.
 4. A date (a month and its day) stands in a cited passage as a date, not as a number inside a
    name ("January 1" is not "R1" beside "January").
 5. A supported sentence must also answer what was asked (``asked``): the kind of value (an
@@ -54,7 +56,7 @@ from . import text as txt
 from .asked import (TIME_UNITS, another_kind, another_span, appositions, counted_of_another, counts_in, not_given,
                     over_another, hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Number, Window, added_names, claims, clauses,
-                     currency_unit, in_context, names, parse_number, passage_windows, proper_terms, proper_words,
+                     currency_unit, in_context, name_ends, names, parse_number, passage_windows, proper_terms, proper_words,
                      question_terms, refs_of, sentence_terms, short_form, unit_after)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
@@ -136,8 +138,11 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
 
 
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-          subject: frozenset[str] = frozenset()) -> str:
-    """Why ``sentence`` is not supported by the passages it cites, or "" when it is."""
+          subject: frozenset[str] = frozenset(), implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]] = ()
+          ) -> str:
+    """Why ``sentence`` is not supported by the passages it cites, or "" when it is. A claim of
+    numbers that names no one is said of the ``implied`` names (those of each part of the
+    question), which its cited passages must name (``_unnamed``)."""
     everywhere = [w for p in numbers.values() for w in passage_windows(p)]
     cited_numbers = [n for n in txt.cited_numbers(sentence) if n in numbers]
     refs = refs_of(sentence, numbers)
@@ -163,7 +168,43 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
             return f"{_APART} {where}"
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
+        if claim.numbers and not claim.names and implied:
+            unnamed = _unnamed(implied, [numbers[n] for n in refs], numbers)
+            if unnamed:
+                return f"'{unnamed}' is not in {', '.join(f'[{n}]' for n in refs) or 'any source'}"
     return ""
+
+
+def _unnamed(implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]], cited: Sequence[Passage],
+             numbers: Mapping[int, Passage]) -> str:
+    """A name of the question that none of the ``cited`` passages names, in its text, its
+    document's head or title, or the shown passages of its document before it, or "" when they
+    name every name of one part of the question (``implied``: each part's names, as written and
+    their terms). A bare answer ("520 firefighters [3]") answers the question about its names,
+    and a source that never names them speaks of something else. Anywhere in that context, not
+    beside the number: a report names its subject once and then says "the fire". That, too,
+    names it ("the bridge" for "Corvane Bridge"), unless the context names another of that kind
+    (the Tamsel Creek Fire is "the fire" of a report that never names the Vossberg Flats Fire).
+    One part's names: "…, and how many stores does Korva run?" may be answered from a source
+    that names Korva alone."""
+    contexts = [_context(p, numbers) for p in cited]
+    missing = [next((written for written, name in part if not any(
+        set(name) <= sentence_terms(c) or _called_by_its_kind(written, c) for c in contexts)), "") for part in implied]
+    return "" if not missing or "" in missing else missing[0]
+
+
+def _context(p: Passage, numbers: Mapping[int, Passage]) -> str:
+    said = " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
+    return f"{p.head}. {p.title}. {said} {p.text}"
+
+
+def _called_by_its_kind(written: str, text: str) -> bool:
+    """Whether ``text`` calls the name ``written`` by its last word after "the" ("the bridge" for
+    "Corvane Bridge"), and names nothing else of that kind."""
+    words = written.split()
+    kind = words[-1].lower()
+    return len(words) > 1 and kind not in name_ends(text) and bool(
+        re.search(rf"\b[Tt]he\s+{re.escape(kind)}\b", text, re.IGNORECASE))
 
 
 def unstated_date(sentence: str, cited: Sequence[Passage], numbers: Mapping[int, Passage]) -> str:
@@ -266,6 +307,8 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
+    implied = [[(written, terms) for written, terms in names(part, proper) if not txt.calendar_word(written)]
+               for part in question_parts(question)]
     counted_of = asked or _referred(question, context, proper)
     kept: list[str] = []
     removed: list[Removed] = []
@@ -274,7 +317,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     yes_no, counts = txt.asks_yes_no(question), txt.asks_number(question)
     for sentence in txt.sentences(answer):
         refusing = is_refusal(sentence)
-        reason = "" if refusing else judge(sentence, numbers, proper, subject)
+        reason = "" if refusing else judge(sentence, numbers, proper, subject, implied)
         if reason:
             sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject)
             removed += dropped
@@ -284,7 +327,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
         if reason and not reason.startswith("'"):  # the values are there: maybe in another source
-            other = _cited_instead(sentence, numbers, proper, subject) or (
+            other = _cited_instead(sentence, numbers, proper, subject, implied) or (
                 described(sentence, question, numbers, proper, subject) if reason.startswith(_APART) else ())
             if other:  # … where it must still give the kind of value asked for
                 moved = moved or set(other) != set(refs_of(sentence, numbers))
@@ -378,20 +421,21 @@ def _copied_run(words: Sequence[str], asked: Sequence[str]) -> int:
 
 
 def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-                   subject: frozenset[str]) -> tuple[int, ...]:
+                   subject: frozenset[str], implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]] = ()
+                   ) -> tuple[int, ...]:
     """The sources ``sentence`` stands on where the ones it cites do not hold it: another shown
     source, or, for a sentence of two clauses ("Korva's chief executive is Lena Dusch, and it runs
     146 stores [2]"), the cited one and another, each clause standing on one; () if none. Only
     when every clause names what the question names (or opens with "it" after one that does):
     "…, and the chain runs 146 stores" could take another chain's count from the other source."""
     for n in numbers:
-        if not judge(txt.cite(sentence, n), numbers, proper, subject):
+        if not judge(txt.cite(sentence, n), numbers, proper, subject, implied):
             return (n,)
     own = [n for n in dict.fromkeys(txt.cited_numbers(sentence)) if n in numbers]
     found = claims(sentence, proper, subject)
     if len(own) == 1 and len(found) > 1 and all(any(set(t) <= subject for _, t in c.names) for c in found):
         for pair in (tuple(sorted([*own, n])) for n in numbers if n not in own):
-            if not judge(txt.cite(sentence, *pair), numbers, proper, subject):
+            if not judge(txt.cite(sentence, *pair), numbers, proper, subject, implied):
                 return pair
     return ()
 

@@ -1035,6 +1035,27 @@ def test_a_list_items_first_word_is_no_name():
     assert check("Fuel use fell by 14% in Harbor Lights' hull test [1].", question, shown(rival)).refused
 
 
+def test_a_bare_answer_is_said_of_the_questions_names():
+    # "212 crew [1]." answers the question about the Gaivota: a source that never names the Gaivota,
+    # and calls another boat "the ferry", speaks of that one.
+    other = shown("The Aurora, Harbor Lights' oldest boat, was withdrawn on Monday. The ferry had 212 crew.")
+    result = check("212 crew [1].", "How many crew did the Gaivota ferry have?", other)
+    assert result.refused and result.removed[0].reason == "'Gaivota' is not in [1]"
+    # Named once, then called by its kind, or named only in its document's title: it stands.
+    named = shown("The Gaivota was withdrawn on Monday. Harbor Lights said the ferry had 212 crew.")
+    assert not check("212 crew [1].", "How many crew did the Gaivota have?", named).removed
+    titled = {1: replace(shown("Harbor Lights said the ferry had 212 crew.")[1], title="Gaivota withdrawn")}
+    assert not check("212 crew [1].", "How many crew did the Gaivota have?", titled).removed
+    # "The terminal" is the Porto Verde Terminal where the source names no other terminal.
+    kind = shown("Harbor Lights said 3,400 passengers used the terminal on its first day.")
+    question = "How many passengers used the Porto Verde Terminal on its first day?"
+    assert not check("3,400 passengers [1].", question, kind).removed
+    # Of a question in two parts, the names of one part will do: the second part names no one.
+    two = shown("BlueWave runs 12 ferries on the Porto Verde route.")
+    assert not check("It runs 12 ferries [1].", "Who owns the Gaivota, and how many ferries does BlueWave run?",
+                     two).refused
+
+
 def test_a_number_belongs_to_the_names_of_its_own_sentence():
     text = ("BlueWave, the smaller rival of Harbor Lights, has a new catamaran. The Gaivota reaches a top speed "
             "of 38 knots. The new boat carries 400 passengers.")
@@ -1196,8 +1217,8 @@ def test_how_long_is_not_answered_by_a_sum_of_money():
     assert got.refused and got.removed[0].reason == (
         "'12 million' is not a span of time or a length, which the question asks for")
     for answer in ("Building it took two years [1].", "It took 2 years [1]."):
-        assert not check(answer, "How long did building the Gaivota take?", shown("Building it took two years, or "
-                                                                                    "2 years by the yard's count.")
+        assert not check(answer, "How long did building the Gaivota take?", shown(
+            "The Gaivota is BlueWave's new ferry. Building it took two years, or 2 years by the yard's count.")
                          ).removed, answer
 
 
