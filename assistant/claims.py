@@ -748,14 +748,20 @@ def proper_words(passages: Sequence[Passage], question: str = "") -> frozenset[s
 _OWNER_OPENS = re.compile(r"(?:^|(?<=[.!?]\s))([A-Z][\w\-]*)[’']s\b")
 
 
-# A list item's mark where a sentence or a line starts ("…2025. - Repair works will begin…"): its
-# first word opens a sentence, as after a full stop.
-_ITEM_MARK = re.compile(r"(?:^|(?<=[.!?:])\s+|\n\s*)[-–•*]\s+", re.MULTILINE)
+# A list item's first word, where a sentence or a line starts ("…2025. - Repair works will begin…").
+_ITEM_START = re.compile(r"(?:^|(?<=[.!?:])\s+|\n\s*)[-–•*]\s+([A-Z][\w\-]*)", re.MULTILINE)
 
 
 def capitalised_inside(text: str) -> frozenset[str]:
-    """The capitalised words ``text`` writes inside a sentence, not at its start or a list item's: names."""
-    return frozenset(re.findall(r"(?<![.!?]\s)(?<!^)(?<!\n)\b([A-Z][\w\-]*)", _ITEM_MARK.sub(". ", text)))
+    """The capitalised words ``text`` writes inside a sentence, not at its start: names. A list
+    item's first word opens a sentence too, unless ``text`` never writes it in lower case: "- Repair
+    works will begin" beside "a repair contract" names no one, "- Halvik will cut 200 jobs" does."""
+    found = set(re.findall(r"(?<![.!?]\s)(?<!^)\b([A-Z][\w\-]*)", text))
+    openers = {m.group(1) for m in _ITEM_START.finditer(text)}
+    if openers & found:
+        lower = set(re.findall(r"\b[a-z][\w\-]*", text))
+        found -= {w for w in openers if w.lower() in lower}
+    return frozenset(found)
 
 
 def clauses(sentence: str) -> list[tuple[str, str]]:

@@ -15,7 +15,8 @@ sentence is checked as a claim (what a claim and a window are, and how they are 
    draw each side from its own passage.
 3. A negated claim ("did not respond") needs a negation in its window. A claim of numbers that
    names no one ("520 firefighters [3]") is said of the question's names, which its cited
-   passage must name somewhere, or call by their kind ("the fire") where it names no other.
+   passage's document must name by then, in full, by surname, short form or initials, or by
+   their kind ("the fire") where it names no other (``implied_names``, ``_unnamed``).
 4. A date (a month and its day) stands in a cited passage as a date, not as a number inside a
    name ("January 1" is not "R1" beside "January").
 5. A supported sentence must also answer what was asked (``asked``): the kind of value (an
@@ -62,6 +63,7 @@ from .text import question_parts
 from .types import Conflict, Passage, Removed
 
 _APART = "its facts do not stand together in"  # why a claim whose values are apart is removed
+Implied = Sequence[Sequence[tuple[str, tuple[str, ...]]]]  # each question part's names (``implied_names``)
 
 
 def missing_value(claim: Claim, everywhere: Sequence[Window]) -> str:
@@ -138,8 +140,7 @@ def _named_together(claim: Claim, w: Window, subject: frozenset[str]) -> bool:
 
 
 def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-          subject: frozenset[str] = frozenset(), implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]] = ()
-          ) -> str:
+          subject: frozenset[str] = frozenset(), implied: Implied = ()) -> str:
     """Why ``sentence`` is not supported by the passages it cites, or "" when it is. A claim of
     numbers that names no one is said of the ``implied`` names (those of each part of the
     question), which its cited passages must name (``_unnamed``)."""
@@ -169,42 +170,97 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
         if claim.numbers and not claim.names and implied:
-            unnamed = _unnamed(implied, [numbers[n] for n in refs], numbers)
+            unnamed = _unnamed(implied, [numbers[n] for n in refs], numbers, proper)
             if unnamed:
-                return f"'{unnamed}' is not in {', '.join(f'[{n}]' for n in refs) or 'any source'}"
+                return f"the sources it cites never name {unnamed}"
     return ""
 
 
-def _unnamed(implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]], cited: Sequence[Passage],
-             numbers: Mapping[int, Passage]) -> str:
-    """A name of the question that none of the ``cited`` passages names, in its text, its
-    document's head or title, or the shown passages of its document before it, or "" when they
-    name every name of one part of the question (``implied``: each part's names, as written and
-    their terms). A bare answer ("520 firefighters [3]") answers the question about its names,
-    and a source that never names them speaks of something else. Anywhere in that context, not
-    beside the number: a report names its subject once and then says "the fire". That, too,
-    names it ("the bridge" for "Corvane Bridge"), unless the context names another of that kind
-    (the Tamsel Creek Fire is "the fire" of a report that never names the Vossberg Flats Fire).
-    One part's names: "…, and how many stores does Korva run?" may be answered from a source
-    that names Korva alone."""
+def implied_names(question: str, proper: frozenset[str]) -> list[list[tuple[str, tuple[str, ...]]]]:
+    """The names each part of ``question`` asks about (as written, and their terms), which a bare
+    answer speaks of; a name written over "of" or "and" is one ("Bank of Ostria"). Not a
+    qualifier the source may word otherwise: a month, a country's adjective, a code with a digit
+    ("Q3"), two capitals ("AI"), whose word the question asks for ("according to the Brekka
+    Herald"). A part that names none ("…, and how many stores does it run?") asks about the part
+    before's."""
+    out: list[list[tuple[str, tuple[str, ...]]]] = []
+    for part in question_parts(question):
+        told = txt.attribution(part)
+        found = names(part, proper)
+        for m in _JOINED_NAME.finditer(part):
+            inside = [(w, t) for w, t in found if w in m.group()]
+            found = [x for x in found if x not in inside] + [(m.group(), tuple(t for _, ts in inside for t in ts))]
+        found = [(w, t) for w, t in found
+                 if not (txt.calendar_word(w) or txt.nationality(w) or w.lower() in txt.countries()
+                         or any(ch.isdigit() for ch in w) or (w.isupper() and len(w) <= 2) or w in told)]
+        out.append(found or (out[-1] if out else []))
+    return out
+
+
+_JOINED_NAME = re.compile(r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*\s+(?:of|and|for|&)\s+(?:the\s+)?[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
+
+
+def _unnamed(implied: Implied, cited: Sequence[Passage], numbers: Mapping[int, Passage], proper: frozenset[str]
+             ) -> str:
+    """A name of the question that the ``cited`` passages never name in their documents as read up
+    to them (``_context``), or "" when one of them names a name of each part of the question
+    (``implied``). A bare answer ("520 firefighters [3]") answers the question about its names,
+    and a source that never names them speaks of something else. Anywhere in that context, not beside the number: a report names its subject once and
+    then says "the fire", "Ms Dusch" or "Corvana" (``_named``). One name of a part will do: a
+    question's other names qualify it ("in Ostria", "Korva CEO"), and its source may word them
+    otherwise."""
     contexts = [_context(p, numbers) for p in cited]
-    missing = [next((written for written, name in part if not any(
-        set(name) <= sentence_terms(c) or _called_by_its_kind(written, c) for c in contexts)), "") for part in implied]
-    return "" if not missing or "" in missing else missing[0]
+    texts = tuple(q.text for q in numbers.values()) + tuple(q.head for q in numbers.values() if q.head)
+    named = [not part or any(_named(written, short_form(name, texts, proper), c) for written, name in part
+                             for c in contexts) for part in implied]
+    return "" if not named or any(named) else implied[0][0][0]
 
 
 def _context(p: Passage, numbers: Mapping[int, Passage]) -> str:
+    """What a reader of ``p`` has read of its document: its head or title, the shown passages before
+    it, and its text. Not those after it: a report that names the Vossberg Flats Fire further on
+    still speaks of the Tamsel Creek Fire it named first."""
     said = " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
     return f"{p.head}. {p.title}. {said} {p.text}"
 
 
-def _called_by_its_kind(written: str, text: str) -> bool:
-    """Whether ``text`` calls the name ``written`` by its last word after "the" ("the bridge" for
-    "Corvane Bridge"), and names nothing else of that kind."""
-    words = written.split()
-    kind = words[-1].lower()
-    return len(words) > 1 and kind not in name_ends(text) and bool(
-        re.search(rf"\b[Tt]he\s+{re.escape(kind)}\b", text, re.IGNORECASE))
+_INITIAL = re.compile(r"^[A-Z]\.?$")
+_TITLE = r"(?:Mr|Ms|Mrs|Miss|Dr|Prof)"  # "Ms Dusch" is a surname, not a name's kind
+
+
+def _named(written: str, name: tuple[str, ...], text: str) -> bool:
+    """Whether ``text`` names ``written`` (its terms, or their short form: ``name``): in full; by a
+    word of it that ``text`` writes only as a name ("Ms Dusch" for "Lena M. Dusch", "Corvana's"
+    for "Corvana Air"; not "Fire", which it writes "the fire" or as another name's last word); by
+    its initials ("CRTA" for "Calvarra Roads and Transit Agency", and back); or by its kind after
+    "the" ("the bridge" for "Corvane Bridge", "the bank" for "Bank of Ostria") where it names
+    nothing else of that kind (the Tamsel Creek Fire is "the fire" of a report that never names
+    the Vossberg Flats Fire)."""
+    if set(name) <= sentence_terms(text):
+        return True
+    lower, kinds = set(re.findall(r"\b[a-z][\w\-]*", text)), name_ends(text)
+    words = [w for w in re.findall(r"[A-Z][\w\-]*", written) if not _INITIAL.match(w)]
+    if any(len(w) > 2 and w.lower() not in lower | txt.STOPWORDS and re.search(rf"\b{re.escape(w)}\b", text)
+           and (w.lower() not in kinds or re.search(rf"\b{_TITLE}\.?\s+{re.escape(w)}\b", text)) for w in words):
+        return True
+    if _initials(written, text):
+        return True
+    kind = (words[0] if re.search(r"\sof\s", written) else words[-1]).lower() if words else ""
+    return len(words) > 1 and kind not in kinds and bool(
+        re.search(rf"\bthe\s+(?:[\w\-]+\s+){{0,2}}?{re.escape(kind)}\b", text, re.I))
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w\-]*(?:\s+(?:of|and|for|&)?\s*[A-Z][\w\-]*)+")
+
+
+def _initials(written: str, text: str) -> bool:
+    """Whether ``written`` is an abbreviation of a name ``text`` gives, or ``text`` one of it."""
+    def abbreviations(t: str) -> set[str]:
+        return {"".join(w[0] for w in m.group().split() if w[0].isupper() and w.lower() not in txt.STOPWORDS)
+                for m in _CAPITALISED_RUN.finditer(t)}
+    if written.isupper() and len(written) > 2:
+        return written in abbreviations(text)
+    return any(a in set(re.findall(r"\b[A-Z]{3,}\b", text)) for a in abbreviations(written) if len(a) > 2)
 
 
 def unstated_date(sentence: str, cited: Sequence[Passage], numbers: Mapping[int, Passage]) -> str:
@@ -307,8 +363,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
     proper = proper_words(list(numbers.values()), question)
     subject = question_terms(question)
     asked = [terms for _, terms in names(question, proper)]
-    implied = [[(written, terms) for written, terms in names(part, proper) if not txt.calendar_word(written)]
-               for part in question_parts(question)]
+    implied = implied_names(question, proper)
     counted_of = asked or _referred(question, context, proper)
     kept: list[str] = []
     removed: list[Removed] = []
@@ -319,10 +374,10 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject, implied)
         if reason:
-            sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject)
+            sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject, implied)
             removed += dropped
         if reason:
-            sentence, reason, dropped = _without_unit(sentence, reason, question, numbers, proper, subject)
+            sentence, reason, dropped = _without_unit(sentence, reason, question, numbers, proper, subject, implied)
             removed += dropped
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
@@ -421,8 +476,7 @@ def _copied_run(words: Sequence[str], asked: Sequence[str]) -> int:
 
 
 def _cited_instead(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
-                   subject: frozenset[str], implied: Sequence[Sequence[tuple[str, tuple[str, ...]]]] = ()
-                   ) -> tuple[int, ...]:
+                   subject: frozenset[str], implied: Implied = ()) -> tuple[int, ...]:
     """The sources ``sentence`` stands on where the ones it cites do not hold it: another shown
     source, or, for a sentence of two clauses ("Korva's chief executive is Lena Dusch, and it runs
     146 stores [2]"), the cited one and another, each clause standing on one; () if none. Only
@@ -463,7 +517,8 @@ def _for_the_judge(sentence: str, reason: str, numbers: Mapping[int, Passage], p
 
 
 def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
-                  proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
+                  proper: frozenset[str], subject: frozenset[str], implied: Implied = ()
+                  ) -> tuple[str, str, list[Removed]]:
     """``sentence`` without the years it gives dates, when that is all that keeps it from standing
     on its sources: a small model writes a source's "released on March 5" as "March 5, 2023",
     with a year from elsewhere or from the question. What is left says less and stands on the
@@ -475,7 +530,7 @@ def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[in
     bare = sentence
     for m in reversed(years):
         bare = bare[: m.start(1)] + bare[m.end(1):]
-    if judge(bare, numbers, proper, subject):
+    if judge(bare, numbers, proper, subject, implied):
         return sentence, reason, []
     written = ", ".join(m.group(2) for m in years)
     why = f"its sources do not give '{written}' with that date; the date is kept without it"
@@ -483,7 +538,8 @@ def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[in
 
 
 def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
-                  proper: frozenset[str], subject: frozenset[str]) -> tuple[str, str, list[Removed]]:
+                  proper: frozenset[str], subject: frozenset[str], implied: Implied = ()
+                  ) -> tuple[str, str, list[Removed]]:
     """``sentence`` without the noun it puts after a number, when its cited sources give that number
     bare and that is all that keeps it from standing on them: "What is the capacity of Coppergate
     Park?" answered "Coppergate Park holds 24,300 seats" from "Coppergate Park holds 24,300, which is
@@ -508,7 +564,7 @@ def _without_unit(sentence: str, reason: str, question: str, numbers: Mapping[in
         if not verb or not any(_word_before(text, x.start()) == verb for text, x in found):
             continue  # said of the number as the answer says it ("holds 24,300"), not "berth 12", "…, 40 on"
         bare = sentence[:m.end()] + sentence[m.end() + noun.end():]
-        if not judge(bare, numbers, proper, subject):
+        if not judge(bare, numbers, proper, subject, implied):
             why = f"its sources do not say what '{m.group()}' counts; the number is kept without '{noun.group().strip()}'"
             return bare, "", [Removed(sentence, why)]
     return sentence, reason, []
