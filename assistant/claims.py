@@ -627,7 +627,7 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
     speaker = sentence_terms(p.head)
     # The head is shown first, and its title names the document's subject ("Q&A with Sorrelhorn's
     # new boss"); a byline names who writes, not what about.
-    said = " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
+    said = earlier_text(p, numbers)
     before = sentence_terms(_title(p)) | sentence_terms(said)
     # "The works opened in 1967, built by the old Water Board" refers back to the works named
     # before, whoever else it names.
@@ -636,6 +636,11 @@ def in_context(n: int, numbers: Mapping[int, Passage], named: frozenset[str], cl
                                 if before and ((w.terms & named) <= claimed or w.points & pointed)
                                 else replace(w, speaker=speaker)
                                 for w in passage_windows(p, with_head=False, before=said))]
+
+
+def earlier_text(p: Passage, numbers: Mapping[int, Passage]) -> str:
+    """The text of the shown passages of ``p``'s document that come before it."""
+    return " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
 
 
 def passage_windows(p: Passage, with_head: bool = True, before: str = "") -> tuple[Window, ...]:

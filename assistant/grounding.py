@@ -57,8 +57,8 @@ from . import text as txt
 from .asked import (TIME_UNITS, another_kind, another_span, appositions, counted_of_another, counts_in, not_given,
                     over_another, hedged, names_itself, own_terms, restates_only, said_apart, said_by_another, spans_of)
 from .claims import (ANY_NUMBER, CLAIM_NUMBER, CURRENCIES, Claim, Number, Window, added_names, claims, clauses,
-                     currency_unit, in_context, name_ends, names, parse_number, passage_windows, proper_terms, proper_words,
-                     question_terms, refs_of, sentence_terms, short_form, unit_after)
+                     currency_unit, earlier_text, in_context, name_ends, names, parse_number, passage_windows,
+                     proper_terms, proper_words, question_terms, refs_of, sentence_terms, short_form, unit_after)
 from .text import question_parts
 from .types import Conflict, Passage, Removed
 
@@ -170,7 +170,7 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
         if not claim.has_values and claim.negated and not supported(claim, cited, subject):
             return "no source says so"
         if claim.numbers and not claim.names and implied:
-            unnamed = _unnamed(implied, [numbers[n] for n in refs], numbers, proper)
+            unnamed = _unnamed(implied, [numbers[n] for n in refs], numbers, texts, proper)
             if unnamed:
                 return f"the sources it cites never name {unnamed}"
     return ""
@@ -197,20 +197,21 @@ def implied_names(question: str, proper: frozenset[str]) -> list[list[tuple[str,
     return out
 
 
-_JOINED_NAME = re.compile(r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*\s+(?:of|and|for|&)\s+(?:the\s+)?[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
+_JOINED_NAME = re.compile(r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*\s+(?:of|and|for|&)\s+(?:the\s+)?"
+                          r"[A-Z][\w\-]*(?:\s+[A-Z][\w\-]*)*")
 
 
-def _unnamed(implied: Implied, cited: Sequence[Passage], numbers: Mapping[int, Passage], proper: frozenset[str]
-             ) -> str:
+def _unnamed(implied: Implied, cited: Sequence[Passage], numbers: Mapping[int, Passage], texts: tuple[str, ...],
+             proper: frozenset[str]) -> str:
     """A name of the question that the ``cited`` passages never name in their documents as read up
     to them (``_context``), or "" when one of them names a name of each part of the question
-    (``implied``). A bare answer ("520 firefighters [3]") answers the question about its names,
-    and a source that never names them speaks of something else. Anywhere in that context, not beside the number: a report names its subject once and
-    then says "the fire", "Ms Dusch" or "Corvana" (``_named``). One name of a part will do: a
-    question's other names qualify it ("in Ostria", "Korva CEO"), and its source may word them
-    otherwise."""
+    (``implied``; ``texts``, the shown texts and heads, give the names' short forms). A bare answer
+    ("520 firefighters [3]") answers the question about its names, and a source that never names
+    them speaks of something else. Anywhere in that context, not beside the number: a report names
+    its subject once and then says "the fire", "Ms Dusch" or "Corvana" (``_named``). One name of a
+    part will do: a question's other names qualify it ("in Ostria", "Korva CEO"), and its source
+    may word them otherwise."""
     contexts = [_context(p, numbers) for p in cited]
-    texts = tuple(q.text for q in numbers.values()) + tuple(q.head for q in numbers.values() if q.head)
     named = [not part or any(_named(written, short_form(name, texts, proper), c) for written, name in part
                              for c in contexts) for part in implied]
     return "" if not named or any(named) else implied[0][0][0]
@@ -220,8 +221,7 @@ def _context(p: Passage, numbers: Mapping[int, Passage]) -> str:
     """What a reader of ``p`` has read of its document: its head or title, the shown passages before
     it, and its text. Not those after it: a report that names the Vossberg Flats Fire further on
     still speaks of the Tamsel Creek Fire it named first."""
-    said = " ".join(q.text for q in numbers.values() if q.source == p.source and q.start < p.start)
-    return f"{p.head}. {p.title}. {said} {p.text}"
+    return f"{p.head}. {p.title}. {earlier_text(p, numbers)} {p.text}"
 
 
 _INITIAL = re.compile(r"^[A-Z]\.?$")
