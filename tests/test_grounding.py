@@ -1626,6 +1626,18 @@ def test_who_holds_a_narrowed_role_needs_that_whole_role_beside_the_name():
     assert not check(answer, question, named).refused
 
 
+def test_a_one_word_holder_needs_the_role_beside_it_too():
+    # A company given as who holds a person's role: the source names it as the agent's maker only.
+    agent = shown("A day earlier another company unveiled Pellet, a general AI agent. The startup Orvik is behind "
+                  "Pellet.")
+    question = "Who is the chief executive of the company behind the Pellet agent?"
+    got = check("Orvik is the chief executive of the company behind Pellet [1].", question, agent)
+    assert got.refused and got.removed[0].reason == "no cited source gives that person the role the question asks about"
+    # A surname the source gives the role beside stands.
+    led = shown("The startup Orvik is behind Pellet. Its chief executive, Lind, founded it in 2021.")
+    assert not check("Lind is the chief executive of the company behind Pellet [1].", question, led).removed
+
+
 def test_a_person_called_by_surname_after_the_full_name_is_that_person():
     street = shown("On the last street before the ridge, Rui Albano keeps a notebook. \"Nine since May,\" says "
                    "Mr Albano, 64, a retired teacher.")
@@ -1756,6 +1768,20 @@ def test_a_date_does_not_answer_how_much():
     closure = shown("The bridge was closed from 3 May to 9 May for repairs.")
     assert not check("The bridge was closed from 3 May to 9 May [1].", "How many days was the bridge closed?",
                      closure).removed
+
+
+def test_a_club_manager_or_a_mayor_is_a_role_held_at_a_body_too():
+    # A title news gives a person before the name, like "Chief executive": a report on one club does
+    # not tell who manages another.
+    sale = shown("Halden Rovers, who beat Dunholt Athletic on Saturday, agree sale to a Lowmere group. Manager Ivo "
+                 "Brask, in charge since 2022, was told of the sale on Sunday, according to a club official.")
+    got = check("Ivo Brask [1].", "Who is Dunholt Athletic's manager?", sale)
+    assert got.refused and "'Ivo Brask'" in got.removed[0].reason
+    assert not check("Ivo Brask [1].", "Who is Halden Rovers' manager?", sale).removed
+    town = shown("The Tarnholm bridge reopened on Monday. Repairs cost two million euros. In Brenna, Mayor Ilse "
+                 "Brandauer said Brenna would pay half.")
+    assert check("Ilse Brandauer [1].", "Who is the mayor of Tarnholm?", town).refused
+    assert not check("Ilse Brandauer [1].", "Who is the mayor of Brenna?", town).removed
 
 
 def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role():
