@@ -55,7 +55,7 @@ _APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an
 # Rafael Osterhout", "Health Minister Ingrid Solvang") and asks about them.
 _ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chair(?:man|woman|person)?|president|"
          r"(?:co-)?founder|(?:managing\s+)?director|(?:general\s+)?secretary|spokes(?:man|woman|person)|minister|"
-         r"head|leader|analyst|economist|manager|coach|captain|editor|mayor|governor|curator|treasurer|commissioner)")
+         r"head|leader|analyst|economist|manager|coach|captain|editor|mayor|governor|curator|treasurer|commissioner|investigator|inspector|prosecutor|auditor)")
 # A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
 # executive of VXR"; and a person titled so, by first name and surname.
 # Each pattern captures the body and the role (and the titled person's surname).

@@ -1770,7 +1770,7 @@ def test_a_date_does_not_answer_how_much():
                      closure).removed
 
 
-def test_a_club_manager_or_a_mayor_is_a_role_held_at_a_body_too():
+def test_a_club_manager_a_mayor_or_an_investigator_is_a_role_too():
     # A title news gives a person before the name, like "Chief executive": a report on one club does
     # not tell who manages another.
     sale = shown("Halden Rovers, who beat Dunholt Athletic on Saturday, agree sale to a Lowmere group. Manager Ivo "
@@ -1782,6 +1782,11 @@ def test_a_club_manager_or_a_mayor_is_a_role_held_at_a_body_too():
                  "Brandauer said Brenna would pay half.")
     assert check("Ilse Brandauer [1].", "Who is the mayor of Tarnholm?", town).refused
     assert not check("Ilse Brandauer [1].", "Who is the mayor of Brenna?", town).removed
+    # An investigator is a role too: a body the cited source names beside no one so titled is no answer.
+    inquiry = shown("The Karvenian Rail Safety Board (KRSB) opened an inquiry into the brakes.",
+                    "The Board's lead investigator tested 17 returned brakes.")
+    question = "What is the name of the KRSB's lead investigator?"
+    assert check("The KRSB's lead investigator is the Board [1].", question, inquiry).refused
 
 
 def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role():
