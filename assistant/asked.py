@@ -55,7 +55,8 @@ _APPOSITION = re.compile(r"\b[A-Z][\w’'\-]*\s+([A-Z][\w’'\-]+),\s+(?:(?:a|an
 # Rafael Osterhout", "Health Minister Ingrid Solvang") and asks about them.
 _ROLE = (r"(?:chief\s+executive(?:\s+officer)?|ceo|chief\s+[a-z]+\s+officer|chair(?:man|woman|person)?|president|"
          r"(?:co-)?founder|(?:managing\s+)?director|(?:general\s+)?secretary|spokes(?:man|woman|person)|minister|"
-         r"head|leader|analyst|economist|manager|coach|captain|editor|mayor|governor|curator|treasurer|commissioner|investigator|inspector|prosecutor|auditor)")
+         r"head|leader|analyst|economist|manager|coach|captain|editor|mayor|governor|curator|treasurer|"
+         r"commissioner|investigator|inspector|prosecutor|auditor)")
 # A body a sentence gives a role at: "VXR's chief executive", "VXR chief executive", "the chief
 # executive of VXR"; and a person titled so, by first name and surname.
 # Each pattern captures the body and the role (and the titled person's surname).
@@ -183,7 +184,8 @@ def role_not_beside(sentence: str, question: str, numbers: Mapping[int, Passage]
     whole role ("Who has been appointed interim finance director?" answered with the museum's
     director, whose window says "director" only), or "". A name of one word is held to it too: a
     surname the source titles ("Lind, its chief executive"), not a company it names as the
-    maker ("Orvik is the chief executive of the company behind Pellet")."""
+    maker ("Orvik is the chief executive of the company behind Pellet"). A country stays among
+    them, unlike its adjective: no country holds a post."""
     role = _asked_role(question)
     people = [terms for written, terms in added_names(sentence, proper, question_terms(question))
               if not txt.nationality(written) and not txt.calendar_word(written)]

@@ -116,8 +116,7 @@ def names_no_one(sentence: str, named: frozenset[str], lower: frozenset[str]) ->
     words = re.findall(r"[A-Za-z][\w\-]*", sentence)
     if not words or words[0] in named or not (words[0].lower() in txt.STOPWORDS or words[0].lower() in lower):
         return False
-    return not any(w[0].isupper() and not txt.calendar_word(w) and not txt.nationality(w)
-                   and w.lower() not in txt.countries() for w in words[1:])
+    return not any(w[0].isupper() and not txt.when_or_where(w) for w in words[1:])
 
 
 NEGATION = re.compile(r"\b(?:not|no|never|none|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
@@ -603,9 +602,7 @@ def names_after(sentence: str, end: int) -> tuple[tuple[str, ...], ...]:
     stop = _CLAUSE_BREAK.search(sentence, end)
     clause = sentence[end:stop.start() if stop else len(sentence)]
     first = frozenset(re.findall(r"[\w][\w\-.]*", clause)[:1])  # mid-sentence, a capital is a name
-    return tuple(terms for written, terms in names(clause, first)
-                 if not txt.calendar_word(written) and not txt.nationality(written)
-                 and written.lower() not in txt.countries())
+    return tuple(terms for written, terms in names(clause, first) if not txt.when_or_where(written))
 
 
 # A name something is compared with, and a clause of its own: "fewer than DeepSeek's R1, which boasts…".

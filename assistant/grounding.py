@@ -191,8 +191,8 @@ def implied_names(question: str, proper: frozenset[str]) -> list[list[tuple[str,
             inside = [(w, t) for w, t in found if w in m.group()]
             found = [x for x in found if x not in inside] + [(m.group(), tuple(t for _, ts in inside for t in ts))]
         found = [(w, t) for w, t in found
-                 if not (txt.calendar_word(w) or txt.nationality(w) or w.lower() in txt.countries()
-                         or any(ch.isdigit() for ch in w) or (w.isupper() and len(w) <= 2) or w in told)]
+                 if not (txt.when_or_where(w) or any(ch.isdigit() for ch in w) or (w.isupper() and len(w) <= 2)
+                         or w in told)]
         out.append(found or (out[-1] if out else []))
     return out
 

@@ -484,6 +484,12 @@ def calendar_word(word: str) -> bool:
     return bool(re.fullmatch(MONTH, word, re.IGNORECASE) or WEEKDAY.fullmatch(word))
 
 
+def when_or_where(word: str) -> bool:
+    """Whether ``word``, written capitalised, says when or where rather than who: a month, a
+    weekday, a country or a country's adjective ("March", "China", "Chinese")."""
+    return calendar_word(word) or nationality(word) or word.lower() in countries()
+
+
 # Pronouns for one subject named before, and for several; those that stand for it, not its
 # possessives, are how a question names a subject named earlier ("Which TV programme was he on?").
 PRONOUNS_ONE, PRONOUNS_SEVERAL = "it|its|he|his|him|she|her", "they|their|them"
