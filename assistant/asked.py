@@ -168,10 +168,11 @@ _HOLDER_ASKED = re.compile(r"^\W*(?:who\b|what\s+(?:is|was)\s+the\s+name\s+of\b)
 # The role a question asks who holds, with the words that narrow it: "Who has been appointed
 # interim finance director…?", "Who is the museum's deputy director?" ("new" or "current" says
 # when, not which; "named" is the verb, not the role).
+_NARROWING = r"(?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+)"
 _WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+been|will\s+be)\s+"
                        r"(?:(?:appointed|named|elected|hired|chosen|picked)\s+(?:as\s+)?)?"
                        r"(?:(?:the|a|an|its|their|his|her)\s+)?(?:[\w’'\-]+[’']s\s+)?(?:new\s+)?)"
-                       rf"((?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
+                       rf"({_NARROWING}{{1,2}}(?i:{_ROLE}))\b")
 
 
 def cited_windows(sentence: str, numbers: Mapping[int, Passage]) -> list[Window]:
@@ -218,9 +219,10 @@ def _titled(terms: frozenset[str]) -> frozenset[str]:
 _TITLE_LETTERS = {t: frozenset(txt.terms(words)) for t, words in (
     ("ceo", "chief executive"), ("cfo", "chief financial"), ("coo", "chief operating"), ("cto", "chief technology"))}
 _OFFICER = frozenset(txt.terms("officer"))
-# A role and what it is head of, in lower case ("head of satellite operations"; "director of the
-# Estmark Agency" names where, not which role).
-_ROLE_PHRASE = re.compile(rf"\b(?i:{_ROLE})\b(?:\s+of\s+(?:[a-z][\w\-]*\s+){{0,2}}[a-z][\w\-]*)?")
+# A role with the words that narrow it and what it is head of, in lower case ("the commission's
+# deputy chair", "head of satellite operations"; "director of the Estmark Agency" names where, not
+# which role).
+_ROLE_PHRASE = re.compile(rf"\b{_NARROWING}{{0,2}}\b(?i:{_ROLE})\b(?:\s+of\s+(?:[a-z][\w\-]*\s+){{0,2}}[a-z][\w\-]*)?")
 
 
 # "What was Grauhorn Stone's annual turnover last year?": the thing a "What is/was …" question asks

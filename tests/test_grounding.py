@@ -1804,6 +1804,20 @@ def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role(
                      "Who is Norrow Freight's chief executive officer?", initials).removed
 
 
+def test_the_words_that_narrow_a_role_count_however_the_question_asks_for_its_holder():
+    # "What is the name of …'s deputy chair?" asks for the deputy, not the chair a source names.
+    chair = shown("Odra Venn, who has chaired the Harlow Election Board since 2017, read the result.",
+                  "She was joined by the board's deputy chair, who did not speak to the press.")
+    question = "What is the name of the election board's deputy chair?"
+    got = check("The deputy chair of the election board is Odra Venn [1].", question, chair)
+    assert got.refused and got.removed[0].reason == "no cited source gives that person the role the question asks about"
+    deputy = shown("Deputy chair Ilan Moss handled the agents' questions at the Harlow Election Board.")
+    assert not check("The deputy chair of the election board is Ilan Moss [1].", question, deputy).removed
+    # A role alone, or in capitals, is narrowed by nothing the question does not write in lower case.
+    assert not check("Odra Venn chairs the board [1].", "What is the name of the board's chair?", chair).removed
+    assert not check("Odra Venn [1].", "Who was declared Chair of the Harlow Election Board?", chair).removed
+
+
 @pytest.mark.parametrize("before, kept", [
     ("Harbor Lights Ltd. fell 3.2% and BlueWave slipped 1.8%.", False),  # BlueWave only in passing
     ("BlueWave runs 12 ferries between Porto Verde and the islands.", True),  # what the sentence is about
