@@ -543,30 +543,64 @@ def another_year(sentence: str, question: str, numbers: Mapping[int, Passage] = 
     years a figure is dated by ("in", "during", "for", "by"), not "since 2019", which may cover it.
     A sentence that gives no year has its figure's: the years of the cited sentence that states
     it and of the one before ("In 2021, an inspection recommended new bearings. The estimated
-    cost was €6.3m." does not say what the bridge cost to build in 1968)."""
-    asked = set(_IN_A_YEAR.findall(question))
+    cost was €6.3m." does not say what the bridge cost to build in 1968). A figure that nothing
+    dates does not answer for the asked year either (``undated``)."""
+    asked = {a or b for a, b in _ASKED_YEAR.findall(question)}
     body = txt.strip_citations(sentence)
     figures = [n for n in counts_in(body) if not _year(n)]
     given = set(_IN_A_YEAR.findall(body)) or (_years_of(figures, sentence, numbers) if asked else set())
-    if not asked or not given or given & asked or not figures:
+    if not asked or not figures or any(year in body for year in asked):  # the claim check holds it to them
         return ""
-    return f"it gives a figure for {min(given)}, and the question asks about {min(asked)}"
+    if not given:
+        return undated(figures, asked, sentence, numbers)
+    return "" if given & asked else f"it gives a figure for {min(given)}, and the question asks about {min(asked)}"
 
 
 def _years_of(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> set[str]:
     """The years ("in 2021") of the cited sentences that state one of ``figures``, and of the
     sentence before each."""
-    years: set[str] = set()
+    return {y for part in _figure_sentences(figures, sentence, numbers) for y in _IN_A_YEAR.findall(part)}
+
+
+def _figure_sentences(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> list[str]:
+    """The cited sentences that state one of ``figures``, each with the sentence before it."""
+    out = []
     for n in (n for n in txt.cited_numbers(sentence) if n in numbers):
         text = numbers[n].text
         spans = txt.sentence_spans(text)
-        for i, (a, b) in enumerate(spans):
-            if any(f.matches(m) for f in figures for m in counts_in(text[a:b])):
-                years |= set(_IN_A_YEAR.findall(text[spans[i - 1][0] if i else a:b]))
-    return years
+        out += [text[spans[i - 1][0] if i else a:b] for i, (a, b) in enumerate(spans)
+                if any(f.matches(m) for f in figures for m in counts_in(text[a:b]))]
+    return out
+
+
+def undated(figures: Sequence[Number], asked: set[str], sentence: str, numbers: Mapping[int, Passage]) -> str:
+    """Why figures said of no year answer a question about ``asked``, or "": "What was the turnout
+    in the 2019 election?" is not answered by "Turnout was 61.4 percent" from a report on this
+    year's count. The asked year must stand beside the figure in its cited source
+    (its sentence or the one before) or on its document's head line ("Riverlight Festival 2024:
+    …"). A figure its source dates otherwise ("last year", "this season") is left to the rest of
+    the checks: that may be the asked year."""
+    beside = _figure_sentences(figures, sentence, numbers)
+    if not beside:  # its source writes the figure otherwise ("twelve"): the claim check decides
+        return ""
+    near = beside + [_head_line(numbers[n]) for n in txt.cited_numbers(sentence) if n in numbers]
+    if any(year in part for part in near for year in asked) or any(_RELATIVE_YEAR.search(part) for part in near):
+        return ""
+    return f"no cited source says its figure is for {min(asked)}"
+
+
+def _head_line(p: Passage) -> str:
+    """The title of ``p``'s document: shown with it, or its first sentence where it opens the document."""
+    if p.title or p.head or p.start:
+        return f"{p.title} {p.head}"
+    return p.text[:next(iter(txt.sentence_spans(p.text)), (0, 0))[1]]
 
 
 _IN_A_YEAR = re.compile(rf"\b(?:in|during|for|by)\s+(?:{txt.MONTH}\s+)?({txt.YEAR.pattern})", re.IGNORECASE)
+# A year a question dates what it asks by: "in 2022", "for March 2022", "the 2019 election".
+_ASKED_YEAR = re.compile(rf"{_IN_A_YEAR.pattern}|\bthe\s+({txt.YEAR.pattern})\s+[a-z]", re.IGNORECASE)
+_RELATIVE_YEAR = re.compile(r"\b(?:last|this|next|previous|past|current|coming)\s+(?:year|season|financial\s+year)\b",
+                            re.IGNORECASE)
 
 
 def _year(n: Number) -> bool:

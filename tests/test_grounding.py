@@ -1853,6 +1853,29 @@ def test_a_figure_for_another_year_does_not_answer():
                      "How many employees did Norrow Freight have in 2019?", staff).removed
 
 
+def test_a_figure_nothing_dates_does_not_answer_for_the_year_asked():
+    # A report on this year's vote, which mentions the last one, gives no turnout for the last one
+    # (in a passage from inside the report: one that opens it has its title, which may date it).
+    text = ("The Harlow Alliance also fought the 2019 race, when the mayor was re-elected. An independent came "
+            "third. Turnout was 58.2 percent, the highest in a decade.")
+    count = {1: Passage(text, "1.txt", 900, 900 + len(text), 1.0)}
+    question = "What was the turnout in the 2019 Harlow mayoral election?"
+    got = check("Turnout was 58.2 percent [1].", question, count)
+    assert got.refused and got.removed[0].reason == "no cited source says its figure is for 2019"
+    # Written into the answer, the year is a value the claim check holds to the figure.
+    assert check("Turnout in the 2019 election was 58.2 percent [1].", question, count).refused
+    # The year beside the figure, on the document's title, or a figure its source dates otherwise
+    # ("last year" may be the year asked) stands.
+    beside = shown("The Harlow Alliance fought the 2019 race. Turnout that year was 51.9 percent.")
+    assert not check("Turnout was 51.9 percent [1].", question, beside).removed
+    titled = shown("Harlow votes: the 2019 mayoral election in figures\n\nThe mayor won easily. Many voters "
+                   "stayed at home. Turnout was 51.9 percent.")
+    assert not check("Turnout was 51.9 percent [1].", question, titled).removed
+    sales = shown("Norrow Freight reported sales of 1.2 billion euros last year.")
+    assert not check("Norrow Freight reported sales of 1.2 billion euros [1].",
+                     "What sales did Norrow Freight report for 2024?", sales).removed
+
+
 def test_who_holds_a_role_is_not_answered_by_where_it_is_held():
     motion = shown("Brackley Borough Council's finance chair proposed the motion, which passed by 20 votes to 5.")
     got = check("The council finance chair who proposed the motion is the finance chair of Brackley Borough Council [1].",
