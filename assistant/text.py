@@ -40,6 +40,9 @@ ABBREVIATIONS = frozenset({
 _END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|\n")
 _END_OR_COLON = re.compile(r"[.!?…:]+[\"'”’)\]]*(?=\s)|\n")
 _LEADING_MARKERS = re.compile(rf"(?:\s*(?:{CITE.pattern}))+", re.IGNORECASE)
+# Dots before a figure lead to it, as in a results table or a price list ("FERRABEE, Tomas ........
+# 19,203"): the row goes on.
+_LEADER = re.compile(r"(?:\.{2,}|…)[ \t]+[\d€$£]")
 
 
 def trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -55,7 +58,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     """Sentence spans of ``text[start:end]`` as absolute (start, end) offsets, whitespace trimmed.
 
     A sentence ends at ``. ! ? …`` (with closing quotes or brackets) before whitespace, or at a
-    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith").
+    line break; not after an abbreviation ("U.S.", "Jan.", "Dr.") or a single capital ("J. Smith"),
+    nor at dots that lead to a figure on the same line.
     Citation markers that open a sentence ("Fact. [1] Next") belong to the sentence before.
     With ``colon``, ": " ends a sentence too (a label before what it introduces).
     """
@@ -64,7 +68,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None, colon: boo
     spans: list[tuple[int, int]] = []
     sent_start = start
     for m in ends.finditer(text, start, end):
-        if m.group() != "\n" and _is_abbreviation(text, sent_start, m.start()):
+        if m.group() != "\n" and (_is_abbreviation(text, sent_start, m.start()) or _LEADER.match(text, m.start(), end)):
             continue
         stop = m.end()
         if m.group() != "\n":

@@ -18,6 +18,13 @@ def test_sentence_spans_are_offsets_into_the_text_and_a_line_break_ends_one():
     assert text.sentence_spans(s, 13, 24) == [(13, 23)]
 
 
+def test_dots_that_lead_to_a_figure_keep_a_table_row_whole():
+    table = "Final result\n   HALE, Ada (Harbour Party) ........ 19,203\n   MOSS, Ilan ... 4,029\nMajority: 38"
+    assert text.sentences(table) == ["Final result", "HALE, Ada (Harbour Party) ........ 19,203",
+                                     "MOSS, Ilan ... 4,029", "Majority: 38"]
+    assert text.sentences("She paused... Then she left.") == ["She paused...", "Then she left."]
+
+
 def test_a_citation_marker_after_the_full_stop_belongs_to_the_sentence_before():
     assert text.sentences("It rose 8%. [1] It fell [2]. Then [3][4] nothing.") == [
         "It rose 8%. [1]", "It fell [2].", "Then [3][4] nothing."]
