@@ -97,7 +97,7 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
 # Greyfell Terminals, the company that…". Its questions stand as paragraphs of their own.
 _PERSON = r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\-]+){1,2})(?:,\s+\d{1,3},)?"  # and age
 _BIO = re.compile(_PERSON + r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
-_NAMED = re.compile(_PERSON + r"\s+[a-z]")
+_NAMED = re.compile(_PERSON + r"(?:\s+[a-z]|,\s+(?:the|a|an|who|whose)\s)")  # "…, the councillor who…"
 _CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
 _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)

@@ -265,6 +265,10 @@ def test_an_interviews_head_names_who_answers_not_who_asks():
     story = INTERVIEW.replace("Rui Albano, 58, is chief executive", "Rui Albano first crossed the strait as chief "
                               "executive")
     assert head(_doc(story, "/corpus/story.txt"), 200)[0].endswith("Porto Verde Gazette, Friday, May 9 | Rui Albano")
+    # … and so does one that says who they are in apposition ("Rui Albano, the man who…, takes…").
+    apposed = INTERVIEW.replace("Rui Albano, 58, is chief executive of BlueWave Ferries, the company",
+                                "Rui Albano, the chief executive of BlueWave Ferries, the company")
+    assert head(_doc(apposed, "/corpus/apposed.txt"), 200)[0].endswith("May 9 | Rui Albano")
     scene = INTERVIEW.replace("Rui Albano, 58, is chief executive", "At the terminal, Rui Albano, 58, chief executive")
     assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
     body = INTERVIEW.replace("Rui Albano, 58, is chief executive", "The Porto Verde council is the owner")
