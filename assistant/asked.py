@@ -168,11 +168,10 @@ _HOLDER_ASKED = re.compile(r"^\W*(?:who\b|what\s+(?:is|was)\s+the\s+name\s+of\b)
 # The role a question asks who holds, with the words that narrow it: "Who has been appointed
 # interim finance director…?", "Who is the museum's deputy director?" ("new" or "current" says
 # when, not which; "named" is the verb, not the role).
-_NARROWING = r"(?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+)"
 _WHO_ROLE = re.compile(r"^\W*(?i:who\s+(?:is|was|are|were|(?:has|have|had)\s+been|will\s+be)\s+"
                        r"(?:(?:appointed|named|elected|hired|chosen|picked)\s+(?:as\s+)?)?"
                        r"(?:(?:the|a|an|its|their|his|her)\s+)?(?:[\w’'\-]+[’']s\s+)?(?:new\s+)?)"
-                       rf"({_NARROWING}{{1,2}}(?i:{_ROLE}))\b")
+                       rf"((?:(?!(?:new|current|present)\b)(?![a-z]+ed\b)[a-z][\w\-]*\s+){{1,2}}(?i:{_ROLE}))\b")
 
 
 def cited_windows(sentence: str, numbers: Mapping[int, Passage]) -> list[Window]:
@@ -219,10 +218,11 @@ def _titled(terms: frozenset[str]) -> frozenset[str]:
 _TITLE_LETTERS = {t: frozenset(txt.terms(words)) for t, words in (
     ("ceo", "chief executive"), ("cfo", "chief financial"), ("coo", "chief operating"), ("cto", "chief technology"))}
 _OFFICER = frozenset(txt.terms("officer"))
-# A role with the words that narrow it and what it is head of, in lower case ("the commission's
+# A role with the rank that narrows it and what it is head of, in lower case ("the commission's
 # deputy chair", "head of satellite operations"; "director of the Estmark Agency" names where, not
-# which role).
-_ROLE_PHRASE = re.compile(rf"\b{_NARROWING}{{0,2}}\b(?i:{_ROLE})\b(?:\s+of\s+(?:[a-z][\w\-]*\s+){{0,2}}[a-z][\w\-]*)?")
+# which role; "who ran for mayor" asks no rank).
+_RANK = r"(?:deputy|vice|assistant|associate|acting|interim|senior|junior|joint|lead|principal|executive)\s+"
+_ROLE_PHRASE = re.compile(rf"\b(?:{_RANK}){{0,2}}\b(?i:{_ROLE})\b(?:\s+of\s+(?:[a-z][\w\-]*\s+){{0,2}}[a-z][\w\-]*)?")
 
 
 # "What was Grauhorn Stone's annual turnover last year?": the thing a "What is/was …" question asks
@@ -545,7 +545,8 @@ def another_year(sentence: str, question: str, numbers: Mapping[int, Passage] = 
     it and of the one before ("In 2021, an inspection recommended new bearings. The estimated
     cost was €6.3m." does not say what the bridge cost to build in 1968). A figure that nothing
     dates does not answer for the asked year either (``undated``)."""
-    asked = {a or b for a, b in _ASKED_YEAR.findall(question)}
+    asked = {m.group(1) or m.group(2) for m in _ASKED_YEAR.finditer(question)
+             if not _DATES_A_CLAUSE.search(question, 0, m.start())}
     body = txt.strip_citations(sentence)
     figures = [n for n in counts_in(body) if not _year(n)]
     given = set(_IN_A_YEAR.findall(body)) or (_years_of(figures, sentence, numbers) if asked else set())
@@ -576,29 +577,41 @@ def _figure_sentences(figures: Sequence[Number], sentence: str, numbers: Mapping
 def undated(figures: Sequence[Number], asked: set[str], sentence: str, numbers: Mapping[int, Passage]) -> str:
     """Why figures said of no year answer a question about ``asked``, or "": "What was the turnout
     in the 2019 election?" is not answered by "Turnout was 61.4 percent" from a report on this
-    year's count. The asked year must stand beside the figure in its cited source
-    (its sentence or the one before) or on its document's head line ("Riverlight Festival 2024:
-    …"). A figure its source dates otherwise ("last year", "this season") is left to the rest of
-    the checks: that may be the asked year."""
-    beside = _figure_sentences(figures, sentence, numbers)
-    if not beside:  # its source writes the figure otherwise ("twelve"): the claim check decides
+    year's count. A cited passage that states the figure must write the asked year (a season's
+    "2022-23" writes 2023), or its document's head must (a title, a dateline). A figure its own
+    sentence dates otherwise ("last year", "this season") is left to the rest of the checks: that
+    may be the asked year."""
+    stating = [p for p in (numbers[n] for n in txt.cited_numbers(sentence) if n in numbers)
+               if any(f.matches(m) for f in figures for m in counts_in(p.text))]
+    if not stating:  # its source writes the figure otherwise ("twelve"): the claim check decides
         return ""
-    near = beside + [_head_line(numbers[n]) for n in txt.cited_numbers(sentence) if n in numbers]
-    if any(year in part for part in near for year in asked) or any(_RELATIVE_YEAR.search(part) for part in near):
-        return ""
+    for p in stating:
+        own = [p.text[a:b] for a, b in txt.sentence_spans(p.text)
+               if any(f.matches(m) for f in figures for m in counts_in(p.text[a:b]))]
+        if any(_RELATIVE_YEAR.search(part) for part in own):
+            return ""
+        if any(_writes_year(part, year) for part in (p.text, _head_lines(p)) for year in asked):
+            return ""
     return f"no cited source says its figure is for {min(asked)}"
 
 
-def _head_line(p: Passage) -> str:
-    """The title of ``p``'s document: shown with it, or its first sentence where it opens the document."""
+def _writes_year(text: str, year: str) -> bool:
+    """Whether ``text`` writes ``year``, alone or as the end of a span ("2022-23", "2022/23")."""
+    return year in text or bool(re.search(rf"\b{year[:2]}\d\d\s*[-–/]\s*{year[2:]}\b", text))
+
+
+def _head_lines(p: Passage) -> str:
+    """The head of ``p``'s document: shown with it, or its first lines where it opens the document."""
     if p.title or p.head or p.start:
         return f"{p.title} {p.head}"
-    return p.text[:next(iter(txt.sentence_spans(p.text)), (0, 0))[1]]
+    return " ".join(p.text[a:b] for a, b in txt.sentence_spans(p.text)[:3])
 
 
 _IN_A_YEAR = re.compile(rf"\b(?:in|during|for|by)\s+(?:{txt.MONTH}\s+)?({txt.YEAR.pattern})", re.IGNORECASE)
 # A year a question dates what it asks by: "in 2022", "for March 2022", "the 2019 election".
 _ASKED_YEAR = re.compile(rf"{_IN_A_YEAR.pattern}|\bthe\s+({txt.YEAR.pattern})\s+[a-z]", re.IGNORECASE)
+# "Norrow Freight, founded in 1998, …": the year dates the clause's event, not what is asked.
+_DATES_A_CLAUSE = re.compile(r"(?:,|\b(?:which|that|who)(?:\s+(?:was|were|is|are|has\s+been|had\s+been))?)\s+[a-z]+ed\s*$")
 _RELATIVE_YEAR = re.compile(r"\b(?:last|this|next|previous|past|current|coming)\s+(?:year|season|financial\s+year)\b",
                             re.IGNORECASE)
 

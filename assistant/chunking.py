@@ -120,6 +120,9 @@ def _with_interviewee(lines: list[str], opening: str, rest: str, limit: int) -> 
     first = opening.split(maxsplit=1)[0].lower() if opening.strip() else ""
     if not (bio or named) or asked < 3 or first in STOPWORDS:  # "The Harbour Authority said…" names no one
         return " | ".join(lines)
+    surname = (bio or named).group(1).split()[-1]
+    if any(_ASKER.match(line) and surname in line for line in lines):  # the opening introduces who asks
+        return " | ".join(lines)
     # Who they are, to the clause's end; or, for an opening that tells a story ("Anneliese Corvo
     # first climbed Tollen Ridge…"), their name alone.
     cut = _CLAUSE_END.search(opening, bio.end()) if bio else None

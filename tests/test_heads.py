@@ -269,6 +269,10 @@ def test_an_interviews_head_names_who_answers_not_who_asks():
     apposed = INTERVIEW.replace("Rui Albano, 58, is chief executive of BlueWave Ferries, the company",
                                 "Rui Albano, the chief executive of BlueWave Ferries, the company")
     assert head(_doc(apposed, "/corpus/apposed.txt"), 200)[0].endswith("May 9 | Rui Albano")
+    # … but not the one who asks, whom the byline names.
+    asker = INTERVIEW.replace("Rui Albano, 58, is chief executive of BlueWave Ferries, the company",
+                              "Ana Reis, the Gazette's editor, met the head of BlueWave Ferries, the company")
+    assert head(_doc(asker, "/corpus/asker.txt"), 200)[0].endswith("Interview by Ana Reis")
     scene = INTERVIEW.replace("Rui Albano, 58, is chief executive", "At the terminal, Rui Albano, 58, chief executive")
     assert head(_doc(scene, "/corpus/scene.txt"), 200)[0].endswith("Interview by Ana Reis")
     body = INTERVIEW.replace("Rui Albano, 58, is chief executive", "The Porto Verde council is the owner")
