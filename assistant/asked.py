@@ -565,13 +565,16 @@ def _years_of(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Pa
 
 def _figure_sentences(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> list[str]:
     """The cited sentences that state one of ``figures``, each with the sentence before it."""
-    out = []
-    for n in (n for n in txt.cited_numbers(sentence) if n in numbers):
-        text = numbers[n].text
-        spans = txt.sentence_spans(text)
-        out += [text[spans[i - 1][0] if i else a:b] for i, (a, b) in enumerate(spans)
-                if any(f.matches(m) for f in figures for m in counts_in(text[a:b]))]
-    return out
+    return [numbers[n].text[before:b] for n in txt.cited_numbers(sentence) if n in numbers
+            for before, _, b in _stating(figures, numbers[n].text)]
+
+
+def _stating(figures: Sequence[Number], text: str) -> list[tuple[int, int, int]]:
+    """The sentences of ``text`` that state one of ``figures``: where the one before starts, and
+    where each starts and ends."""
+    spans = txt.sentence_spans(text)
+    return [(spans[i - 1][0] if i else a, a, b) for i, (a, b) in enumerate(spans)
+            if any(f.matches(m) for f in figures for m in counts_in(text[a:b]))]
 
 
 def undated(figures: Sequence[Number], asked: set[str], sentence: str, numbers: Mapping[int, Passage]) -> str:
@@ -581,14 +584,12 @@ def undated(figures: Sequence[Number], asked: set[str], sentence: str, numbers: 
     "2022-23" writes 2023), or its document's head must (a title, a dateline). A figure its own
     sentence dates otherwise ("last year", "this season") is left to the rest of the checks: that
     may be the asked year."""
-    stating = [p for p in (numbers[n] for n in txt.cited_numbers(sentence) if n in numbers)
-               if any(f.matches(m) for f in figures for m in counts_in(p.text))]
+    stating = [(p, own) for p in (numbers[n] for n in txt.cited_numbers(sentence) if n in numbers)
+               for own in [_stating(figures, p.text)] if own]
     if not stating:  # its source writes the figure otherwise ("twelve"): the claim check decides
         return ""
-    for p in stating:
-        own = [p.text[a:b] for a, b in txt.sentence_spans(p.text)
-               if any(f.matches(m) for f in figures for m in counts_in(p.text[a:b]))]
-        if any(_RELATIVE_YEAR.search(part) for part in own):
+    for p, own in stating:
+        if any(_RELATIVE_YEAR.search(p.text[a:b]) for _, a, b in own):
             return ""
         if any(_writes_year(part, year) for part in (p.text, _head_lines(p)) for year in asked):
             return ""
