@@ -560,13 +560,8 @@ def another_year(sentence: str, question: str, numbers: Mapping[int, Passage] = 
 def _years_of(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> set[str]:
     """The years ("in 2021") of the cited sentences that state one of ``figures``, and of the
     sentence before each."""
-    return {y for part in _figure_sentences(figures, sentence, numbers) for y in _IN_A_YEAR.findall(part)}
-
-
-def _figure_sentences(figures: Sequence[Number], sentence: str, numbers: Mapping[int, Passage]) -> list[str]:
-    """The cited sentences that state one of ``figures``, each with the sentence before it."""
-    return [numbers[n].text[before:b] for n in txt.cited_numbers(sentence) if n in numbers
-            for before, _, b in _stating(figures, numbers[n].text)]
+    texts = [numbers[n].text for n in txt.cited_numbers(sentence) if n in numbers]
+    return {y for text in texts for before, _, b in _stating(figures, text) for y in _IN_A_YEAR.findall(text[before:b])}
 
 
 def _stating(figures: Sequence[Number], text: str) -> list[tuple[int, int, int]]:
@@ -612,7 +607,8 @@ _IN_A_YEAR = re.compile(rf"\b(?:in|during|for|by)\s+(?:{txt.MONTH}\s+)?({txt.YEA
 # A year a question dates what it asks by: "in 2022", "for March 2022", "the 2019 election".
 _ASKED_YEAR = re.compile(rf"{_IN_A_YEAR.pattern}|\bthe\s+({txt.YEAR.pattern})\s+[a-z]", re.IGNORECASE)
 # "Norrow Freight, founded in 1998, …": the year dates the clause's event, not what is asked.
-_DATES_A_CLAUSE = re.compile(r"(?:,|\b(?:which|that|who)(?:\s+(?:was|were|is|are|has\s+been|had\s+been))?)\s+[a-z]+ed\s*$")
+_DATES_A_CLAUSE = re.compile(
+    r"(?:,|\b(?:which|that|who)(?:\s+(?:was|were|is|are|has\s+been|had\s+been))?)\s+[a-z]+ed\s*$")
 _RELATIVE_YEAR = re.compile(r"\b(?:last|this|next|previous|past|current|coming)\s+(?:year|season|financial\s+year)\b",
                             re.IGNORECASE)
 
