@@ -374,10 +374,7 @@ def ground(answer: str, question: str, numbers: Mapping[int, Passage], refusal: 
         refusing = is_refusal(sentence)
         reason = "" if refusing else judge(sentence, numbers, proper, subject, implied)
         if reason:
-            sentence, reason, dropped = _without_year(sentence, reason, question, numbers, proper, subject, implied)
-            removed += dropped
-        if reason:
-            sentence, reason, dropped = _without_unit(sentence, reason, question, numbers, proper, subject, implied)
+            sentence, reason, dropped = _trimmed(sentence, reason, question, numbers, proper, subject, implied)
             removed += dropped
         if not reason and not refusing:
             reason = another_kind(sentence, question, proper, subject, numbers)
@@ -514,6 +511,19 @@ def _for_the_judge(sentence: str, reason: str, numbers: Mapping[int, Passage], p
     if source is None and reason.startswith(_APART):
         source = paraphrased(sentence, numbers, proper, subject, asked)
     return source
+
+
+def _trimmed(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage], proper: frozenset[str],
+             subject: frozenset[str], implied: Implied = ()) -> tuple[str, str, list[Removed]]:
+    """``sentence`` less what alone keeps it from standing on its sources, a year it adds to a
+    date (``_without_year``) or a noun it adds to a number (``_without_unit``), with what was
+    taken out recorded; otherwise ``sentence`` and ``reason`` as they were."""
+    removed: list[Removed] = []
+    for trim in (_without_year, _without_unit):
+        if reason:
+            sentence, reason, dropped = trim(sentence, reason, question, numbers, proper, subject, implied)
+            removed += dropped
+    return sentence, reason, removed
 
 
 def _without_year(sentence: str, reason: str, question: str, numbers: Mapping[int, Passage],
