@@ -366,7 +366,7 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
         if i == 0 and word not in proper and not code:
             continue
         adjacent = sentence[previous_end:m.start()].strip() == "" if previous_end >= 0 else False
-        if adjacent and groups:
+        if adjacent and groups and not _A_CURRENCY.match(sentence, m.start()):
             groups[-1].append(word)
         else:
             groups.append([word])
@@ -379,6 +379,9 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     return out
 
 
+# A currency written as letters before its sum, a code or a short sign ("CHF 5 million", "Rs 300",
+# "Tl 612,000"): a name of its own, not the end of the name before it ("awarded Korvel Tl 612,000").
+_A_CURRENCY = re.compile(r"(?:[A-Z]{3}|[A-Z][a-z]?)\s+\d")
 _DESCRIBED = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*),\s+an?\s+[a-z]")
 _POSSESSIVE = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*)[’']s\b")
 

@@ -1359,6 +1359,17 @@ def test_a_currency_sign_in_the_source_is_the_currency_an_answer_names():
     assert check("BlueWave's contract is worth 89 million dollars [1].", question, deal).refused
 
 
+def test_a_currency_written_in_letters_is_no_part_of_the_name_before_it():
+    assert names("The court awarded Korvel CHF 612,000 and Rs 300.", frozenset({"Korvel"})) == [
+        ("Korvel", ("korvel",)), ("CHF", ("chf",)), ("Rs", ("rs",))]
+    assert names("It lifted off from Launch Pad 2.", frozenset()) == [("Launch Pad", ("launch", "pad"))]
+    award = shown("Korvel Bakeries sued its supplier. It was awarded Tl 612,000 for wasted expenditure by the court.")
+    question = "How much did the court award Korvel for wasted expenditure?"
+    assert not check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, award).removed
+    # The currency stays a name the source must give.
+    assert check("The court awarded Korvel CHF 612,000 for wasted expenditure [1].", question, award).refused
+
+
 @pytest.mark.parametrize("answer, kept", [
     ("The second terminal is scheduled to open later [1].", False),  # that it will, not when
     ("The second terminal will open soon [1].", False),
