@@ -780,8 +780,8 @@ def _kind_not_given(question: str, stated: Sequence[str], proper: frozenset[str]
         return "it gives no name, which the question asks for"
     if txt.asks_percentage(question) and not any(txt.states_percentage(txt.strip_citations(s)) for s in stated):
         return "it gives no percentage, which the question asks for"
-    if (txt.asks_number_first(question) and not txt.asks_when(question) and not _CALENDAR_UNIT.search(question)
-            and stated and all(_only_dates(s) for s in stated)):
+    if (txt.asks_number_first(question) and not txt.asks_when(question) and not txt.asks_how_long(question)
+            and not _CALENDAR_UNIT.search(question) and stated and all(_only_dates(s) for s in stated)):
         return "it gives a date, not the number the question asks for"
     if (txt.asks_number_first(question) and not txt.asks_how_long(question)
             and not any(_gives_number(s) for s in stated)):
@@ -806,15 +806,23 @@ def _gives_number(sentence: str) -> bool:
 _CALENDAR_UNIT = re.compile(r"\b(?:days?|weeks?|months?|years?|weekends?|nights?)\b", re.IGNORECASE)
 
 
+# A year as a time, after its month or a preposition ("in March 2022", "since 2019"), not a count.
+_A_YEAR = re.compile(rf"(?:\b{txt.MONTH}\s+|\b(?:in|since|by|from|until|till|before|after|during)\s+)"
+                     rf"{txt.YEAR.pattern}(?!\s+[a-z])")
+
+
 def _only_dates(sentence: str) -> bool:
-    """Whether every number ``sentence`` gives is the day of a date ("…on 16 September")."""
+    """Whether every number ``sentence`` gives is part of a date: the day of one ("…on 16
+    September") or a year ("…failed in March 2022" does not say how many shops)."""
     from .conflicts import values
 
     plain = txt.strip_citations(sentence)
-    dates = [v.text for v in values(plain) if v.kind == "date"]
+    bare = txt.DATE_AND_YEAR.sub(" ", plain)
+    dates = [v.text for v in values(bare) if v.kind == "date"]
     for date in dates:
-        plain = plain.replace(date, " ")
-    return bool(dates) and not CLAIM_NUMBER.search(plain)
+        bare = bare.replace(date, " ")
+    bare = _A_YEAR.sub(" ", bare)
+    return bare != plain and not CLAIM_NUMBER.search(bare)
 
 
 def _time_not_given(question: str, stated: Sequence[str]) -> str:

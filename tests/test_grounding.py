@@ -1782,6 +1782,16 @@ def test_a_date_does_not_answer_how_much():
     closure = shown("The bridge was closed from 3 May to 9 May for repairs.")
     assert not check("The bridge was closed from 3 May to 9 May [1].", "How many days was the bridge closed?",
                      closure).removed
+    # Nor does a year, with its month or after "in" or "since", say how many, unless asked how long.
+    outage = shown("The ordering system failed in March 2022. Forty-one shops ran short. Ana Brel has worked "
+                   "at the bakery since 1996, and 2022 people signed the petition.")
+    for answer in ("The ordering system failed in March 2022 [1].", "The ordering system failed in 2022 [1]."):
+        got = check(answer, "How many shops were affected when the ordering system failed?", outage)
+        assert got.refused and got.removed[0].reason == "it gives a date, not the number the question asks for"
+    assert not check("Ana Brel has worked at the bakery since 1996 [1].", "How long has Ana Brel worked at the "
+                     "bakery?", outage).removed
+    assert not check("In 2022 people signed the petition [1].", "How many people signed the petition?",
+                     outage).removed
 
 
 def test_a_club_manager_a_mayor_or_an_investigator_is_a_role_too():
