@@ -76,21 +76,32 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
         return "", 0
     lines: list[str] = []
     end = 0
-    for a, b in doc.blocks:
-        for m in _PARAGRAPH.finditer(doc.text, a, b):
-            said = [" ".join(line.split()) for line in m.group().splitlines() if line.strip()]
-            whole = " ".join(said)
-            if (_BODY_END.search(whole) or len(whole.split()) > _HEAD_WORDS or len(said) > 1 and _ASKS.search(whole)
-                    or any(_LIST_ITEM.match(line) for line in said)):
-                return _with_interviewee(lines, whole, doc.text[m.end():], limit), end
-            for line in said:
-                if len(" | ".join([*lines, line])) > limit:
-                    if not lines:
-                        return line[:limit].rsplit(" ", 1)[0] + "…", m.end()
-                    return " | ".join(lines), end
-                lines.append(line)
-            end = m.end()
+    paragraphs = [m for a, b in doc.blocks for m in _PARAGRAPH.finditer(doc.text, a, b)]
+    for m, following in zip(paragraphs, [*paragraphs[1:], None]):
+        said = [" ".join(line.split()) for line in m.group().splitlines() if line.strip()]
+        whole = " ".join(said)
+        if _opens_body(said, following.group() if following else ""):
+            return _with_interviewee(lines, whole, doc.text[m.end():], limit), end
+        for line in said:
+            if len(" | ".join([*lines, line])) > limit:
+                if not lines:
+                    return line[:limit].rsplit(" ", 1)[0] + "…", m.end()
+                return " | ".join(lines), end
+            lines.append(line)
+        end = m.end()
     return (" | ".join(lines), end) if lines else ("", 0)
+
+
+def _opens_body(said: list[str], following: str) -> bool:
+    """Whether the paragraph of lines ``said`` is the body's first: it ends as a sentence does, runs
+    long, or lists. Not a byline, whatever it ends with ("By Felix Marchbank, head of research,
+    Greyfell & Co."), nor the sentence or two under a column's title that a byline ``following``
+    it shows to be its standfirst ("I was under that roof. Here is what I want to know.")."""
+    whole = " ".join(said)
+    if len(whole.split()) > _HEAD_WORDS or len(said) > 1 and _ASKS.search(whole) or any(
+            _LIST_ITEM.match(line) for line in said):
+        return True
+    return bool(_BODY_END.search(whole)) and not _BYLINE.match(whole) and not _BYLINE.match(following.lstrip())
 
 
 # An interview opens its body by saying who answers: "Aurelio Brandt, 54, is managing director of
@@ -99,6 +110,9 @@ _PERSON = r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\
 _BIO = re.compile(_PERSON + r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
 _NAMED = re.compile(_PERSON + r"(?:\s+[a-z]|,\s+(?:the|a|an|who|whose)\s)")  # "…, the councillor who…"
 _CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
+# A byline: "By" and a name, on a line of its own or before a comma ("By Maren Atterbury",
+# "Interview by Jonas Pellerin, Brennick Courier"), not a sentence that opens "By the end of…".
+_BYLINE = re.compile(r"(?:Interview(?:ed)?\s+)?[Bb]y\s+[A-Z][\w’'\-.]*(?:\s+[A-Z][\w’'\-.]*){0,3}\s*(?:,|\n|$)")
 _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)
 

@@ -62,6 +62,23 @@ def test_a_document_that_opens_with_its_body_has_no_head_and_a_title_may_ask():
     assert head(_doc(table, "/corpus/fleet.csv"), 200) == ("", 0)
 
 
+def test_a_byline_and_the_standfirst_above_it_are_the_head_whatever_they_end_with():
+    # A standfirst ends as a sentence does; the byline under it shows it is no body paragraph.
+    standfirst = ("Tessaport Courier | Opinion\n\nI was under that roof. Here is what I want to know.\n\n"
+                  "By Agnes Mulvane\n\nI have been to every festival since 2011.\n")
+    text, end = head(_doc(standfirst), 300)
+    assert text == ("Tessaport Courier | Opinion | I was under that roof. Here is what I want to know. | "
+                    "By Agnes Mulvane")
+    assert standfirst[end:].lstrip().startswith("I have been")
+    # A byline that ends on an abbreviation is still a byline.
+    analyst = "MARKET VIEW\n\nBy Felix Marchbank, head of research, Greyfell & Co.\n\nTwo numbers matter.\n"
+    assert head(_doc(analyst), 300)[0] == "MARKET VIEW | By Felix Marchbank, head of research, Greyfell & Co."
+    # A body paragraph that opens "By the…" is no byline, nor is it one before a paragraph that does.
+    body = "Harbour news\n\nThe terminal opened in May.\n\nBy the end of June it had 40 ships.\n"
+    assert head(_doc(body), 300) == ("Harbour news", len("Harbour news\n"))
+    assert head(_doc("Harbour news\n\nBy the end of June it had 40 ships.\n"), 300)[0] == "Harbour news"
+
+
 def test_the_head_leaves_out_the_lines_cleaning_dropped():
     text = "Subscribe to our newsletter today\nFerries: a strait divided\n\nBlueWave runs 12 ferries."
     doc = _doc(text)
