@@ -14,7 +14,7 @@ from typing import Callable, Iterator, Optional
 
 from .readers import kind, location
 from .config import default
-from .text import STOPWORDS, sentence_spans
+from .text import STOPWORDS, calendar_word, sentence_spans
 from .types import Chunk, Document, Span
 
 def _split_long(text: str, a: int, b: int, count: Callable[[str], int], limit: int) -> list[tuple[int, int]]:
@@ -80,7 +80,7 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
     for m, following in zip(paragraphs, [*paragraphs[1:], None]):
         said = [" ".join(line.split()) for line in m.group().splitlines() if line.strip()]
         whole = " ".join(said)
-        if _opens_body(said, following.group() if following else ""):
+        if _opens_body(said, following.group() if following else "", any(map(_byline, lines))):
             return _with_interviewee(lines, whole, doc.text[m.end():], limit), end
         for line in said:
             if len(" | ".join([*lines, line])) > limit:
@@ -92,16 +92,18 @@ def head(doc: Document, limit: int) -> tuple[str, int]:
     return (" | ".join(lines), end) if lines else ("", 0)
 
 
-def _opens_body(said: list[str], following: str) -> bool:
+def _opens_body(said: list[str], following: str, bylined: bool) -> bool:
     """Whether the paragraph of lines ``said`` is the body's first: it ends as a sentence does, runs
     long, or lists. Not a byline, whatever it ends with ("By Felix Marchbank, head of research,
-    Greyfell & Co."), nor the sentence or two under a column's title that a byline ``following``
-    it shows to be its standfirst ("I was under that roof. Here is what I want to know.")."""
+    Greyfell & Co."), nor, before any byline (``bylined``), the sentence or two under a column's
+    title that a byline ``following`` it shows to be its standfirst ("I was under that roof. Here
+    is what I want to know.")."""
     whole = " ".join(said)
     if len(whole.split()) > _HEAD_WORDS or len(said) > 1 and _ASKS.search(whole) or any(
             _LIST_ITEM.match(line) for line in said):
         return True
-    return bool(_BODY_END.search(whole)) and not _BYLINE.match(whole) and not _BYLINE.match(following.lstrip())
+    return bool(_BODY_END.search(whole)) and not _byline("\n".join(said)) and (
+        bylined or not _byline(following.lstrip()))
 
 
 # An interview opens its body by saying who answers: "Aurelio Brandt, 54, is managing director of
@@ -110,9 +112,21 @@ _PERSON = r"((?:(?:Dr|Mr|Mrs|Ms|Prof)\.?\s+)?[A-Z][\w’'\-]+(?:\s+[A-Z][\w’'\
 _BIO = re.compile(_PERSON + r"\s+(?:is|was|has been|heads|leads|runs|chairs)\s")
 _NAMED = re.compile(_PERSON + r"(?:\s+[a-z]|,\s+(?:the|a|an|who|whose)\s)")  # "…, the councillor who…"
 _CLAUSE_END = re.compile(r"\s*(?:[,;(]|\s[–—-]\s|[.!?](?:\s|$))")
-# A byline: "By" and a name, on a line of its own or before a comma ("By Maren Atterbury",
-# "Interview by Jonas Pellerin, Brennick Courier"), not a sentence that opens "By the end of…".
-_BYLINE = re.compile(r"(?:Interview(?:ed)?\s+)?[Bb]y\s+[A-Z][\w’'\-.]*(?:\s+[A-Z][\w’'\-.]*){0,3}\s*(?:,|\n|$)")
+# A byline: "By" and a name of two to four words, on a line of its own or before a comma and no
+# figure ("By Maren Atterbury", "By Felix Marchbank, head of research, Greyfell & Co."); not a
+# sentence that opens "By the end of…", "By Christmas Eve, 40 swimmers…".
+_BYLINE = re.compile(r"(?:Interview(?:ed)?\s+)?[Bb]y\s+((?:Dr\.?\s+)?[A-Z][\w’'\-.]*(?:\s+[A-Z][\w’'\-.]*){1,3})"
+                     r"\s*(?:\n|$|,[^\d\n]*(?:\n|$))")
+
+
+def _byline(paragraph: str) -> bool:
+    """Whether ``paragraph`` opens with a byline: who wrote what follows (``_BYLINE``)."""
+    m = _BYLINE.match(paragraph)
+    return bool(m) and not any(calendar_word(w) or w in _NOT_A_NAME for w in m.group(1).split())
+
+
+# Holidays, which "By" opens a sentence with as it does a month: "By Christmas Eve, the pool…".
+_NOT_A_NAME = frozenset({"Christmas", "Easter", "Eve", "Day", "Year"})
 _ASKER = re.compile(r"(?:interview(?:ed)?\s+)?by\s", re.IGNORECASE)  # the byline of who asks
 _QUESTION = re.compile(r"^(?:Q\s*[:.]|Question\s*:)|^[^\n]*[?][\"'”’)\]]*\s*$", re.MULTILINE)
 

@@ -379,9 +379,10 @@ def names(sentence: str, proper: frozenset[str]) -> list[tuple[str, tuple[str, .
     return out
 
 
-# A currency written as letters before its sum, a code or a short sign ("CHF 5 million", "Rs 300",
-# "Tl 612,000"): a name of its own, not the end of the name before it ("awarded Korvel Tl 612,000").
-_A_CURRENCY = re.compile(r"(?:[A-Z]{3}|[A-Z][a-z]?)\s+\d")
+# A currency written as letters before its sum, a code or a short sign ("CHF 5 million", "Rs
+# 3,000", "Tl 612,000"): a name of its own, not the end of the name before it ("awarded Korvel Tl
+# 612,000"). Only before a sum's shape, thousands or a scale: "XRT 300" and "Mk 2" name a model.
+_A_CURRENCY = re.compile(r"(?:[A-Z]{3}|[A-Z][a-z]?)\s+(?:\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?\s?(?:million|billion|bn|m)\b)")
 _DESCRIBED = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*),\s+an?\s+[a-z]")
 _POSSESSIVE = re.compile(r"\b([A-Z][\w.\-]*(?:\s+[A-Z][\w.\-]*)*)[’']s\b")
 

@@ -1360,9 +1360,12 @@ def test_a_currency_sign_in_the_source_is_the_currency_an_answer_names():
 
 
 def test_a_currency_written_in_letters_is_no_part_of_the_name_before_it():
-    assert names("The court awarded Korvel CHF 612,000 and Rs 300.", frozenset({"Korvel"})) == [
+    assert names("The court awarded Korvel CHF 612,000 and Rs 3.5 million.", frozenset({"Korvel"})) == [
         ("Korvel", ("korvel",)), ("CHF", ("chf",)), ("Rs", ("rs",))]
     assert names("It lifted off from Launch Pad 2.", frozenset()) == [("Launch Pad", ("launch", "pad"))]
+    # Before a bare number, letters are a model's name: only a sum's shape makes them a currency.
+    assert names("It sells the Brennick XRT 300 for 4,000 euros.", frozenset()) == [
+        ("Brennick XRT", ("brennick", "xrt"))]
     award = shown("Korvel Bakeries sued its supplier. It was awarded Tl 612,000 for wasted expenditure by the court.")
     question = "How much did the court award Korvel for wasted expenditure?"
     assert not check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, award).removed
@@ -1783,8 +1786,8 @@ def test_a_date_does_not_answer_how_much():
     assert not check("The bridge was closed from 3 May to 9 May [1].", "How many days was the bridge closed?",
                      closure).removed
     # Nor does a year, with its month or after "in" or "since", say how many, unless asked how long.
-    outage = shown("The ordering system failed in March 2022. Forty-one shops ran short. Ana Brel has worked "
-                   "at the bakery since 1996, and 2022 people signed the petition.")
+    outage = shown("The ordering system failed in March 2022. Dozens of shops, forty-one, ran short in March 2022. "
+                   "Ana Brel has worked at the bakery since 1996, and 2022 people signed the petition.")
     for answer in ("The ordering system failed in March 2022 [1].", "The ordering system failed in 2022 [1]."):
         got = check(answer, "How many shops were affected when the ordering system failed?", outage)
         assert got.refused and got.removed[0].reason == "it gives a date, not the number the question asks for"
@@ -1792,6 +1795,8 @@ def test_a_date_does_not_answer_how_much():
                      "bakery?", outage).removed
     assert not check("In 2022 people signed the petition [1].", "How many people signed the petition?",
                      outage).removed
+    for answer in ("Forty-one shops ran short in March 2022 [1].", "Dozens of shops ran short in 2022 [1]."):
+        assert not check(answer, "How many shops ran short?", outage).refused, answer  # a count in words
 
 
 def test_a_club_manager_a_mayor_or_an_investigator_is_a_role_too():

@@ -77,6 +77,12 @@ def test_a_byline_and_the_standfirst_above_it_are_the_head_whatever_they_end_wit
     body = "Harbour news\n\nThe terminal opened in May.\n\nBy the end of June it had 40 ships.\n"
     assert head(_doc(body), 300) == ("Harbour news", len("Harbour news\n"))
     assert head(_doc("Harbour news\n\nBy the end of June it had 40 ships.\n"), 300)[0] == "Harbour news"
+    for opening in ("By Monday, 40 swimmers had signed.", "By Christmas Eve, the pool had closed.",
+                    "By Ana Lisk, a resident for 30 years, it was called a betrayal."):
+        assert head(_doc(f"Pool to close\n\nThe council voted.\n\n{opening}\n\nMore.\n"), 300)[0] == "Pool to close"
+    # Under a byline, a paragraph is the body's, whatever opens the next one.
+    strike = "Strike ends\n\nBy Maren Atterbury\n\nWorkers returned.\n\nBy Friday Noon\n\nMore.\n"
+    assert head(_doc(strike), 300)[0] == "Strike ends | By Maren Atterbury"
 
 
 def test_the_head_leaves_out_the_lines_cleaning_dropped():
