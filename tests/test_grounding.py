@@ -37,6 +37,12 @@ def check(answer: str, question: str = "What happened?", sources=SOURCES):
 NOT_THE_ROLE = "no cited source gives that person the role the question asks about"
 
 
+def refused_for_the_role(answer: str, question: str, sources) -> bool:
+    """Whether ``answer`` is refused because no cited source gives its name the role asked about."""
+    got = check(answer, question, sources)
+    return got.refused and got.removed[0].reason == NOT_THE_ROLE
+
+
 @pytest.mark.parametrize("answer", [
     "The terminal cost 85.6 million euros [1].",
     "Shares of BlueWave rose 3% [2].",  # 3.27% at the precision the answer gives
@@ -1636,9 +1642,7 @@ def test_who_holds_a_narrowed_role_needs_that_whole_role_beside_the_name():
     answer = "The interim finance director of Harbor Lights is Lena Morrow [1]."
     later = shown("Harbor Lights named Lena Morrow as its director in May. The board met on Friday. An interim "
                   "finance director will be named in the coming weeks.")
-    result = check(answer, question, later)
-    assert result.refused
-    assert result.removed[0].reason == NOT_THE_ROLE
+    assert refused_for_the_role(answer, question, later)
     named = shown("Harbor Lights named Lena Morrow as its interim finance director in May.")
     assert not check(answer, question, named).refused
 
@@ -1648,8 +1652,7 @@ def test_a_one_word_holder_needs_the_role_beside_it_too():
     agent = shown("A day earlier another company unveiled Pellet, a general AI agent. The startup Orvik is behind "
                   "Pellet.")
     question = "Who is the chief executive of the company behind the Pellet agent?"
-    got = check("Orvik is the chief executive of the company behind Pellet [1].", question, agent)
-    assert got.refused and got.removed[0].reason == NOT_THE_ROLE
+    assert refused_for_the_role("Orvik is the chief executive of the company behind Pellet [1].", question, agent)
     # A surname the source gives the role beside stands.
     led = shown("The startup Orvik is behind Pellet. Its chief executive, Lind, founded it in 2021.")
     assert not check("Lind is the chief executive of the company behind Pellet [1].", question, led).removed
@@ -1820,9 +1823,8 @@ def test_a_club_manager_a_mayor_or_an_investigator_is_a_role_too():
 
 def test_who_holds_a_role_is_answered_by_someone_a_source_gives_that_whole_role():
     ceo = shown("Ada Lind, Chief Executive Officer of Norrow Freight, said the quarter was hard.")
-    got = check("Norrow Freight's chief financial officer is Ada Lind [1].",
-                "What is the name of Norrow Freight's chief financial officer?", ceo)
-    assert got.refused and got.removed[0].reason == NOT_THE_ROLE
+    assert refused_for_the_role("Norrow Freight's chief financial officer is Ada Lind [1].",
+                                "What is the name of Norrow Freight's chief financial officer?", ceo)
     inquiry = shown("Dr Ola Brekke, who chairs the inquiry, said the port authority would publish its logs.")
     assert check("The port authority's head of marine operations is Dr Ola Brekke [1].",
                  "Who is the port authority's head of marine operations?", inquiry).refused
@@ -1838,8 +1840,7 @@ def test_the_words_that_narrow_a_role_count_however_the_question_asks_for_its_ho
     chair = shown("Odra Venn, who has chaired the Harlow Election Board since 2017, read the result.",
                   "She was joined by the board's deputy chair, who did not speak to the press.")
     question = "What is the name of the election board's deputy chair?"
-    got = check("The deputy chair of the election board is Odra Venn [1].", question, chair)
-    assert got.refused and got.removed[0].reason == NOT_THE_ROLE
+    assert refused_for_the_role("The deputy chair of the election board is Odra Venn [1].", question, chair)
     deputy = shown("Deputy chair Ilan Moss handled the agents' questions at the Harlow Election Board.")
     assert not check("The deputy chair of the election board is Ilan Moss [1].", question, deputy).removed
     # A verb before the role is no rank ("who became mayor"), nor is where the role is held.
