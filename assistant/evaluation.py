@@ -7,21 +7,12 @@ An answer is right when, for every group, it contains one of the group's strings
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence, TextIO
 
 from .errors import AssistantError
-
-# A number (with its decimals) or a capitalised name of one or more words; an acronym or title in
-# capitals stands alone, since "CEO Dan Newman" is two values, not a name the sources must write whole.
-# A part after a hyphen with no capital or digit is not capitalised, so no name: "Velto-style" and
-# "Oslo-listed" name Velto and Oslo; "Orbo-X2" and "Marlow-Hart" stay whole.
-_ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
-_WORD = r"[A-Z]\w*(?:-\w*[A-Z\d]\w*)*"
-_VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|{_WORD}(?:\s+(?!{_ACRONYM}){_WORD})*")
 
 
 def load_questions(path: Path) -> list[dict[str, Any]]:
@@ -68,25 +59,16 @@ def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str
     """Answer sentences with a number, year or capitalised name that none of the shown passages (nor
     the document heads shown with them) has.
 
-    A deliberately simple rule, independent of the grounding check it audits: a sentence's
-    first word is skipped (it is capitalised anyway), and a sentence that says the sources
-    lack something is not a claim."""
+    A deliberately simple rule, read as written (``text.unwritten_value``): a sentence's first
+    word is skipped (it is capitalised anyway), and a sentence that says the sources lack
+    something is not a claim. The grounding removes such a sentence before it is shown
+    (``grounding.judge``), so this counts what gets past it: sentences no check read."""
     from . import text as txt
     from .prompting import is_refusal
 
     shown = " ".join(f"{getattr(p, 'head', '')} {p.text}" for p in passages).lower()  # a head is shown with it
-    bad = []
-    for sentence in txt.sentences(txt.strip_citations(answer_text)):
-        if is_refusal(sentence):
-            continue
-        for m in _VALUE.finditer(sentence):
-            value = m.group().strip(".,;:-")
-            if m.start() == 0 and not value[:1].isdigit():
-                continue
-            if value and value.lower() not in shown:
-                bad.append(sentence)
-                break
-    return bad
+    return [s for s in txt.sentences(txt.strip_citations(answer_text))
+            if not is_refusal(s) and txt.unwritten_value(s, shown)]
 
 
 def _grade(q: dict[str, Any], a: Any) -> dict[str, Any]:

@@ -751,3 +751,30 @@ def cite(sentence: str, *ns: int) -> str:
     body = re.sub(r"\s+([.!?])", r"\1", strip_citations(sentence).rstrip())
     end = len(body.rstrip(".!?"))
     return f"{body[:end]} {''.join(f'[{n}]' for n in ns)}{body[end:]}"
+
+
+# Values as written ------------------------------------------------------------------------------
+
+# A number (with its decimals) or a capitalised name of one or more words; an acronym or title in
+# capitals stands alone, since "CEO Dan Newman" is two values, not a name the sources must write whole.
+# A part after a hyphen with no capital or digit is not capitalised, so no name: "Velto-style" and
+# "Oslo-listed" name Velto and Oslo; "Orbo-X2" and "Marlow-Hart" stay whole.
+_ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
+_NAME_WORD = r"[A-Z]\w*(?:-\w*[A-Z\d]\w*)*"
+_VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|{_NAME_WORD}(?:\s+(?!{_ACRONYM}){_NAME_WORD})*")
+
+
+def unwritten_value(sentence: str, shown: str, names_only: bool = False) -> str:
+    """The first number, year or capitalised name of ``sentence`` (citations aside) that ``shown``,
+    the lower-cased text of the passages shown, does not write, or "". Read as written, not by
+    terms: "the Chinese market" does not write "China". A sentence's first word is capitalised
+    anyway, and is no value unless a digit. With ``names_only``, numbers are left to a reader of
+    their values, for whom "five" writes 5."""
+    plain = strip_citations(sentence)
+    for m in _VALUE.finditer(plain):
+        value = m.group().strip(".,;:-")
+        if (m.start() == 0 and not value[:1].isdigit()) or (names_only and value[:1].isdigit()):
+            continue
+        if value and value.lower() not in shown:
+            return value
+    return ""

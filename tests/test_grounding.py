@@ -90,10 +90,14 @@ def test_a_code_is_a_value_in_any_case():
         "Porto Verde", "Lisbon", "GV-3-mini", "Wave-2-pro"]
 
 
-def test_a_place_named_by_its_adjective_in_the_source():
+def test_a_place_named_by_its_adjective_in_the_source_as_written():
     funds = shown("Chilean pension funds bought 4% of BlueWave this year.")
     assert not check("Pension funds in Chile bought 4% of BlueWave [1].", "Who invests in BlueWave from Chile?",
                      funds).removed
+    # The rule reads a name as written: "Chilean" writes "Chile", "Chinese" does not write "China".
+    funds = shown("Chinese pension funds bought 4% of BlueWave this year.")
+    got = check("Pension funds in China bought 4% of BlueWave [1].", "Who invests in BlueWave from China?", funds)
+    assert got.refused and got.removed[0].reason == "'China' is in none of the sources"
     assert check("Pension funds in Peru bought 4% of BlueWave [1].", "Who invests in BlueWave?", funds).refused
     # A first name is no adjective: "Julian" names neither Julia nor July.
     chief = shown("Finance chief Julian Chen said revenue rose 8%.")
@@ -1372,11 +1376,16 @@ def test_a_currency_written_in_letters_is_no_part_of_the_name_before_it():
     # Before a bare number, letters are a model's name: only a sum's shape makes them a currency.
     assert names("It sells the Brennick XRT 300 for 4,000 euros.", frozenset()) == [
         ("Brennick XRT", ("brennick", "xrt"))]
-    award = shown("Korvel Bakeries sued its supplier. It was awarded Tl 612,000 for wasted expenditure by the court.")
+    award = shown("Korvel Bakeries sued its supplier. It was awarded CHF 612,000 for wasted expenditure by the court.")
     question = "How much did the court award Korvel for wasted expenditure?"
-    assert not check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, award).removed
+    assert not check("The court awarded Korvel CHF 612,000 for wasted expenditure [1].", question, award).removed
     # The currency stays a name the source must give.
-    assert check("The court awarded Korvel CHF 612,000 for wasted expenditure [1].", question, award).refused
+    assert check("The court awarded Korvel EUR 612,000 for wasted expenditure [1].", question, award).refused
+    # Letters in lower case run on from the name before them as written, which no source writes.
+    lower = shown("Korvel Bakeries sued its supplier. It was awarded Tl 612,000 for wasted expenditure by the court.")
+    got = check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, lower)
+    assert got.refused and got.removed[0].reason == "'Korvel Tl' is in none of the sources"
+    assert not check("Korvel was awarded Tl 612,000 for wasted expenditure [1].", question, lower).removed
 
 
 @pytest.mark.parametrize("answer, kept", [

@@ -253,3 +253,13 @@ def test_a_question_may_name_its_subject_by_a_pronoun():
     assert not refers_back("Which firm said that prices would rise?")
     assert not refers_back("Which minister said that banks should pay a levy?")
     assert refers_back("What did those companies say?")
+
+
+def test_a_value_is_read_as_written():
+    shown = "Alibaba said the Chinese market grew 8% in 2024. Its chief executive, Eddie Wu, spoke.".lower()
+    assert text.unwritten_value("Eddie Wu said the market grew 8% [1].", shown) == ""
+    assert text.unwritten_value("The market in China grew 8% [1].", shown) == "China"  # a term, not written
+    assert text.unwritten_value("Sales grew 9% at Alibaba [1].", shown) == "9"
+    assert text.unwritten_value("Sales grew 9% at Alibaba [1].", shown, names_only=True) == ""
+    assert text.unwritten_value("Alibaba CEO Eddie Wu spoke [1].", shown) == "CEO"  # capitals stand alone
+    assert text.unwritten_value("Zhipu grew [1].", shown) == ""  # the first word is capitalised anyway
