@@ -61,8 +61,9 @@ def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str
 
     A deliberately simple rule, read as written (``text.unwritten_value``): a sentence's first
     word is skipped (it is capitalised anyway), and a sentence that says the sources lack
-    something is not a claim. The grounding removes such a sentence before it is shown
-    (``grounding.judge``), so this counts what gets past it: sentences no check read."""
+    something is not a claim. The grounding holds each word of a name to the same test
+    (``grounding.judge``); this stricter count, a name's words run together as written, also
+    flags a title joined to a name ("Finance Minister Ola Brekke") that its source writes apart."""
     from . import text as txt
     from .prompting import is_refusal
 

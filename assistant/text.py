@@ -764,17 +764,20 @@ _NAME_WORD = r"[A-Z]\w*(?:-\w*[A-Z\d]\w*)*"
 _VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|{_NAME_WORD}(?:\s+(?!{_ACRONYM}){_NAME_WORD})*")
 
 
-def unwritten_value(sentence: str, shown: str, names_only: bool = False) -> str:
+def unwritten_value(sentence: str, shown: str, names_only: bool = False, by_word: bool = False) -> str:
     """The first number, year or capitalised name of ``sentence`` (citations aside) that ``shown``,
     the lower-cased text of the passages shown, does not write, or "". Read as written, not by
     terms: "the Chinese market" does not write "China". A sentence's first word is capitalised
-    anyway, and is no value unless a digit. With ``names_only``, numbers are left to a reader of
-    their values, for whom "five" writes 5."""
-    plain = strip_citations(sentence)
+    anyway (after any markup or bracket: "**Answer:**"), and is no value unless a digit. With
+    ``names_only``, numbers are left to a reader of their values, for whom "five" writes 5; with
+    ``by_word``, each word of a name is looked for alone, since an answer may join a title or
+    another name to it ("Finance Minister Ola Brekke" from "Ola Brekke, the finance minister")."""
+    plain = re.sub(r"^[\W_]+", "", strip_citations(sentence))
     for m in _VALUE.finditer(plain):
         value = m.group().strip(".,;:-")
         if (m.start() == 0 and not value[:1].isdigit()) or (names_only and value[:1].isdigit()):
             continue
-        if value and value.lower() not in shown:
+        pieces = [w.strip(".,;:'’") for w in re.split(r"[\s\-–—]+", value)] if by_word else [value]
+        if any(piece and piece.lower() not in shown for piece in pieces):
             return value
     return ""

@@ -98,6 +98,12 @@ def test_a_place_named_by_its_adjective_in_the_source_as_written():
     funds = shown("Chinese pension funds bought 4% of BlueWave this year.")
     got = check("Pension funds in China bought 4% of BlueWave [1].", "Who invests in BlueWave from China?", funds)
     assert got.refused and got.removed[0].reason == "'China' is in none of the sources"
+    # A title or another name joined to a written name, markup before the first word, a hyphen
+    # for a space: each word is written, and the sentence stands.
+    minister = shown("Ola Brekke, the finance minister, said on Monday, March 3 that Marlow Hart Foods paid 4% more.")
+    for answer in ("According to Finance Minister Ola Brekke, Marlow Hart Foods paid 4% more [1].",
+                   "**Answer:** Marlow-Hart Foods paid 4% more on Monday March 3 [1]."):
+        assert not check(answer, "How much more did Marlow Hart Foods pay?", minister).removed
     assert check("Pension funds in Peru bought 4% of BlueWave [1].", "Who invests in BlueWave?", funds).refused
     # A first name is no adjective: "Julian" names neither Julia nor July.
     chief = shown("Finance chief Julian Chen said revenue rose 8%.")
@@ -1381,11 +1387,9 @@ def test_a_currency_written_in_letters_is_no_part_of_the_name_before_it():
     assert not check("The court awarded Korvel CHF 612,000 for wasted expenditure [1].", question, award).removed
     # The currency stays a name the source must give.
     assert check("The court awarded Korvel EUR 612,000 for wasted expenditure [1].", question, award).refused
-    # Letters in lower case run on from the name before them as written, which no source writes.
+    # Letters in lower case too; each word of a name need only be written somewhere shown.
     lower = shown("Korvel Bakeries sued its supplier. It was awarded Tl 612,000 for wasted expenditure by the court.")
-    got = check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, lower)
-    assert got.refused and got.removed[0].reason == "'Korvel Tl' is in none of the sources"
-    assert not check("Korvel was awarded Tl 612,000 for wasted expenditure [1].", question, lower).removed
+    assert not check("The court awarded Korvel Tl 612,000 for wasted expenditure [1].", question, lower).removed
 
 
 @pytest.mark.parametrize("answer, kept", [

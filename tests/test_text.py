@@ -263,3 +263,7 @@ def test_a_value_is_read_as_written():
     assert text.unwritten_value("Sales grew 9% at Alibaba [1].", shown, names_only=True) == ""
     assert text.unwritten_value("Alibaba CEO Eddie Wu spoke [1].", shown) == "CEO"  # capitals stand alone
     assert text.unwritten_value("Zhipu grew [1].", shown) == ""  # the first word is capitalised anyway
+    assert text.unwritten_value("**Note:** Alibaba grew [1].", shown) == ""  # after any markup
+    # Word by word, a title joined to a name is written; a country for its adjective is not.
+    assert text.unwritten_value("Said Chief Executive Eddie Wu [1].", shown, by_word=True) == ""
+    assert text.unwritten_value("Sales in China rose [1].", shown, by_word=True) == "China"
