@@ -67,7 +67,7 @@ def unsupported_sentences(answer_text: str, passages: Sequence[Any]) -> list[str
     from . import text as txt
     from .prompting import is_refusal
 
-    shown = " ".join(f"{getattr(p, 'head', '')} {p.text}" for p in passages).lower()  # a head is shown with it
+    shown = txt.shown_text(passages)
     return [s for s in txt.sentences(txt.strip_citations(answer_text))
             if not is_refusal(s) and txt.unwritten_value(s, shown)]
 

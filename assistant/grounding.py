@@ -160,9 +160,8 @@ def judge(sentence: str, numbers: Mapping[int, Passage], proper: frozenset[str],
         return dated
     # A name's words also as written, as the issue's rule reads them (``text.unwritten_value``): "the
     # Chinese market" has the term of "China" but does not write it. A number is read by its value.
-    shown = " ".join(f"{p.head} {p.text}" for p in numbers.values()).lower()
     absent = next(filter(None, (missing_value(c, everywhere) for c in found)), "") or txt.unwritten_value(
-        sentence, shown, names_only=True, by_word=True)
+        sentence, txt.shown_text(numbers.values()), names_only=True, by_word=True)
     if absent:
         return f"'{absent}' is in none of the sources"
     for claim in found:

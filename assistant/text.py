@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from typing import Any, Iterable
 
 # Citation markers -----------------------------------------------------------------------------
 
@@ -762,6 +763,12 @@ def cite(sentence: str, *ns: int) -> str:
 _ACRONYM = r"[A-Z][A-Z\d\-]*[A-Z\d](?![\w\-])"  # "CEO", "GPT-4", not "GPT-" of "GPT-4o"
 _NAME_WORD = r"[A-Z]\w*(?:-\w*[A-Z\d]\w*)*"
 _VALUE = re.compile(rf"\d[\d,]*(?:\.\d+)?|{_ACRONYM}|{_NAME_WORD}(?:\s+(?!{_ACRONYM}){_NAME_WORD})*")
+
+
+def shown_text(passages: Iterable[Any]) -> str:
+    """The lower-cased text of ``passages``, each with the document head shown with it: what
+    ``unwritten_value`` reads as shown."""
+    return " ".join(f"{getattr(p, 'head', '')} {p.text}" for p in passages).lower()
 
 
 def unwritten_value(sentence: str, shown: str, names_only: bool = False, by_word: bool = False) -> str:
